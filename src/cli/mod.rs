@@ -1,0 +1,120 @@
+//! The `rosterhub` command line: parses arguments and calls the library.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::storage::DEFAULT_DATABASE_URL;
+
+#[derive(Debug, Parser)]
+#[command(name = "rosterhub", version, about = "OneRoster 1.2 roster hub (Japan Profile)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "ROSTERHUB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise.
+    Validate {
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// utf-8 (default), cp932 (convert Shift_JIS files) or auto.
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+    },
+    /// Validate, plan and apply a bundle. Exit 0 applied (or dry run fine), 1 rejected, 3 held.
+    Import {
+        bundle: PathBuf,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Validate and plan only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply even if the import crosses the safety threshold.
+        #[arg(long)]
+        force: bool,
+        /// utf-8 (default), cp932 (convert Shift_JIS files) or auto.
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+        /// Hold imports that would tombstone more than this share of active users or enrollments.
+        #[arg(long, env = "ROSTERHUB_IMPORT_THRESHOLD", default_value_t = 0.30)]
+        threshold: f64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write a realistic, deterministic Japan Profile district bundle (ZIP, or a folder if OUT
+    /// does not end in .zip).
+    Generate {
+        out: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        students: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// jp-1.2.1 (default) or jp-k12.
+        #[arg(long, default_value = "jp-1.2.1")]
+        profile: String,
+    },
+    /// Run the HTTP server.
+    Serve {
+        #[arg(long, env = "ROSTERHUB_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Create or upgrade the database schema.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant (no-op if it exists).
+    Create {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let json_logs = std::env::var("ROSTERHUB_LOG_FORMAT").is_ok_and(|v| v == "json");
+    crate::telemetry::init(json_logs);
+    match commands::dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            2
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What validation remembers across the files of one bundle: the ids each file defined (to
+//! resolve references and find duplicates) and references that must wait for the store.
+
+use std::collections::HashMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::csv::Profile;
+use crate::domain::Entity;
+use crate::storage::FileMode;
+
+/// A set of sourcedIds, kept as 64-bit hashes with the line that defined each, so that memory
+/// stays at ~16 bytes per record however long the ids are. (Two distinct ids of one file would
+/// have to collide in 64 bits to be confused: about one chance in 10^7 for five million ids.)
+#[derive(Debug, Default)]
+pub struct IdSet {
+    lines: HashMap<u64, u32>,
+}
+
+impl IdSet {
+    pub fn hash(id: &str) -> u64 {
+        xxh3_64(id.as_bytes())
+    }
+
+    /// Records `id` at `line`; returns the earlier line if it was already there.
+    pub fn insert(&mut self, id: &str, line: u64) -> Option<u64> {
+        match self.lines.entry(Self::hash(id)) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(u64::from(*e.get())),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(line.min(u64::from(u32::MAX)) as u32);
+                None
+            }
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.lines.contains_key(&Self::hash(id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+/// A reference that the bundle alone could not resolve when its row was read.
+#[derive(Debug, Clone)]
+pub struct Deferred {
+    pub target: Entity,
+    pub id: String,
+    pub file: Entity,
+    pub line: u64,
+    pub column: &'static str,
+    /// The referenced org must be a `school`.
+    pub must_be_school: bool,
+}
+
+/// Bundle-wide validation state.
+#[derive(Debug)]
+pub struct Context {
+    pub profile: Profile,
+    pub modes: HashMap<Entity, FileMode>,
+    pub ids: HashMap<Entity, IdSet>,
+    /// Types of the orgs and academic sessions of the bundle (few: kept as text).
+    pub org_types: HashMap<String, String>,
+    pub session_types: HashMap<String, String>,
+    pub deferred: Vec<Deferred>,
+    /// Japan Profile: `userMasterIdentifier` must be unique.
+    pub user_master_ids: IdSet,
+    /// (user, org) pairs that already have a primary role.
+    pub primary_roles: IdSet,
+    /// Files that could not be read at all: references to them are not reported again.
+    pub unreadable: Vec<Entity>,
+}
+
+impl Context {
+    pub fn new(profile: Profile, modes: HashMap<Entity, FileMode>) -> Context {
+        Context {
+            profile,
+            modes,
+            ids: HashMap::new(),
+            org_types: HashMap::new(),
+            session_types: HashMap::new(),
+            deferred: Vec::new(),
+            user_master_ids: IdSet::default(),
+            primary_roles: IdSet::default(),
+            unreadable: Vec::new(),
+        }
+    }
+
+    pub fn in_bundle(&self, entity: Entity, id: &str) -> bool {
+        self.ids.get(&entity).is_some_and(|s| s.contains(id))
+    }
+
+    /// Whether the bundle replaces the whole set of `entity` (so references must resolve
+    /// inside the bundle: stored records missing from a bulk file are about to be tombstoned).
+    pub fn is_bulk(&self, entity: Entity) -> bool {
+        self.modes.get(&entity) == Some(&FileMode::Bulk)
+    }
+
+    /// Drops id sets no later file can reference, to keep memory flat.
+    pub fn forget_unreferenced(&mut self, done: Entity) {
+        if matches!(done, Entity::Roles | Entity::Enrollments | Entity::Demographics) {
+            self.ids.remove(&done);
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The CSV import: decode → validate → plan → apply → report. Used by the CLI and, later, by
+//! HTTP jobs.
+
+pub mod context;
+pub mod layout;
+pub mod pipeline;
+pub mod report;
+pub mod rows;
+
+pub use pipeline::{ImportError, ImportOptions, Progress, import, validate};
+pub use report::{Finding, Outcome, Report, Severity};

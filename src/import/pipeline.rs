@@ -1,0 +1,461 @@
+//! The import pipeline: open → manifest → profile → read and stage every file → resolve
+//! references → plan → (threshold) → apply, all in one transaction.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::csv::bundle::Bundle;
+use crate::csv::decode::{self, Detected, EncodingChoice};
+use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
+use crate::csv::profile::{self, Profile};
+use crate::domain::Entity;
+use crate::domain::datetime::now_ms;
+use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, Store, StoreError};
+
+use super::context::Context;
+use super::layout::{self, Layout};
+use super::report::{DEFAULT_FINDINGS_PER_CODE, Finding, Findings, Outcome, Report, Severity};
+use super::rows::{self, FileReader, RowProgress};
+
+/// What the caller wants from an import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub tenant: String,
+    pub dry_run: bool,
+    /// Apply even when the plan crosses the safety threshold.
+    pub force: bool,
+    pub encoding: EncodingChoice,
+    /// Hold the import when it would tombstone more than this share of the tenant's active
+    /// users or enrollments.
+    pub threshold: f64,
+    pub findings_per_code: usize,
+    /// Tests only: fail right after applying this entity, to prove nothing remains.
+    pub fail_after: Option<Entity>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            tenant: "default".into(),
+            dry_run: false,
+            force: false,
+            encoding: EncodingChoice::Utf8,
+            threshold: 0.30,
+            findings_per_code: DEFAULT_FINDINGS_PER_CODE,
+            fail_after: None,
+        }
+    }
+}
+
+/// Where progress goes (a terminal bar, a job row, nowhere).
+pub trait Progress: RowProgress {
+    fn phase(&self, phase: &str);
+}
+
+impl Progress for () {
+    fn phase(&self, _: &str) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn bundle_finding(code: &'static str, file: Option<&str>, message: String, severity: Severity) -> Finding {
+    Finding { severity, code, file: file.map(str::to_owned), line: None, column: None, value: None, message }
+}
+
+/// A bundle opened, its manifest read and its profile known: ready to read rows.
+struct Prepared {
+    bundle: Bundle,
+    profile: Profile,
+    /// The files to read, in dependency order, with their mode.
+    files: Vec<(Entity, FileMode)>,
+    layouts: HashMap<Entity, (Layout, Detected)>,
+    /// Files the manifest declares but that could not be read (already reported).
+    unreadable: Vec<Entity>,
+}
+
+fn read_text(bundle: &mut Bundle, name: &str, choice: EncodingChoice) -> Result<String, String> {
+    let input = bundle.open_file(name).map_err(|e| e.to_string())?;
+    let decoded = decode::decode(input, choice).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    let mut r = decoded.reader;
+    r.read_to_string(&mut text).map_err(|e| e.to_string())?;
+    Ok(text)
+}
+
+/// Reads just the header row of a file.
+fn read_header(
+    bundle: &mut Bundle,
+    name: &str,
+    choice: EncodingChoice,
+) -> Result<(Vec<String>, Detected), (&'static str, String)> {
+    let input = bundle.open_file(name).map_err(|e| ("file_unreadable", e.to_string()))?;
+    let decoded = decode::decode(input, choice).map_err(|e| {
+        let code = match e {
+            decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
+            decode::DecodeError::Invalid { .. } => "encoding_invalid",
+            decode::DecodeError::Io(_) => "file_unreadable",
+        };
+        (code, format!("{name}: {e}"))
+    })?;
+    let detected = decoded.detected;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(decoded.reader);
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) => Ok((record.iter().map(str::to_owned).collect(), detected)),
+        Ok(false) => Err(("empty_file", format!("{name} is empty: it has no header row"))),
+        Err(e) => Err(("file_unreadable", format!("the header of {name} cannot be read: {e}"))),
+    }
+}
+
+fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option<Prepared> {
+    let mut bundle = match Bundle::open(path) {
+        Ok(b) => b,
+        Err(e) => {
+            findings.push(bundle_finding("bundle_unreadable", None, e.to_string(), Severity::Error));
+            return None;
+        }
+    };
+    if let Some(folder) = bundle.nested_folder() {
+        findings.push(bundle_finding(
+            "nested_folder",
+            None,
+            format!("the files are inside the folder `{folder}`; the binding puts them at the root of the ZIP"),
+            Severity::Warning,
+        ));
+    }
+    let manifest_text = match read_text(&mut bundle, "manifest.csv", opts.encoding) {
+        Ok(t) => t,
+        Err(e) => {
+            findings.push(bundle_finding("manifest_unreadable", Some("manifest.csv"), e, Severity::Error));
+            return None;
+        }
+    };
+    let manifest = Manifest::parse(&manifest_text);
+    for p in &manifest.problems {
+        findings.push(Finding {
+            severity: if p.is_error { Severity::Error } else { Severity::Warning },
+            code: p.code,
+            file: Some("manifest.csv".into()),
+            line: (p.line > 0).then_some(p.line),
+            column: (!p.column.is_empty()).then(|| p.column.to_owned()),
+            value: Some(p.value.clone()),
+            message: p.message.clone(),
+        });
+    }
+    // Files present vs declared.
+    for name in bundle.names().to_vec() {
+        if name == "manifest.csv" {
+            continue;
+        }
+        let Some(stem) = name.strip_suffix(".csv") else {
+            findings.push(bundle_finding("unexpected_file", Some(&name), format!("`{name}` is not a CSV file of the binding; ignored"), Severity::Warning));
+            continue;
+        };
+        if !FILE_NAMES.contains(&stem) {
+            let hint = FILE_NAMES.iter().find(|f| f.eq_ignore_ascii_case(stem));
+            let message = match hint {
+                Some(h) => format!("`{name}` is not a file of the binding; file names are case-sensitive: did you mean `{h}.csv`?"),
+                None => format!("`{name}` is not a file of the binding; ignored"),
+            };
+            findings.push(bundle_finding("unexpected_file", Some(&name), message, Severity::Error));
+            continue;
+        }
+        match manifest.mode(stem) {
+            Mode::Absent => findings.push(bundle_finding(
+                "file_not_in_manifest",
+                Some(&name),
+                format!("`{name}` is in the bundle but the manifest says file.{stem} is absent"),
+                Severity::Error,
+            )),
+            _ if Entity::from_name(stem).is_none() => findings.push(bundle_finding(
+                "file_not_rostering",
+                Some(&name),
+                format!("`{name}` belongs to the resources or gradebook service; RosterHub imports rostering files only, so it is ignored"),
+                Severity::Warning,
+            )),
+            _ => {}
+        }
+    }
+    let mut files = Vec::new();
+    for entity in Entity::ALL {
+        let mode = match manifest.mode(entity.name()) {
+            Mode::Absent => continue,
+            Mode::Bulk => FileMode::Bulk,
+            Mode::Delta => FileMode::Delta,
+        };
+        if !bundle.has(entity.file_name()) {
+            findings.push(bundle_finding(
+                "file_missing",
+                Some(entity.file_name()),
+                format!("the manifest says file.{} is {} but {} is not in the bundle", entity.name(), mode.as_str(), entity.file_name()),
+                Severity::Error,
+            ));
+            continue;
+        }
+        files.push((entity, mode));
+    }
+    // Headers first: the profile depends on them.
+    let mut headers = HashMap::new();
+    for (entity, _) in &files {
+        match read_header(&mut bundle, entity.file_name(), opts.encoding) {
+            Ok(h) => {
+                headers.insert(*entity, h);
+            }
+            Err((code, e)) => findings.push(bundle_finding(code, Some(entity.file_name()), e, Severity::Error)),
+        }
+    }
+    let has_jp = headers.values().any(|(h, _)| h.iter().any(|c| c.starts_with("metadata.jp.")));
+    let users_1_2 = headers.get(&Entity::Users).is_some_and(|(h, _)| layout::users_header_is_1_2(h));
+    let version = manifest.oneroster_version.clone().unwrap_or_default();
+    if version.is_empty() {
+        return None;
+    }
+    let profile = match profile::detect(&version, has_jp, users_1_2) {
+        Ok(p) => p,
+        Err(e) => {
+            findings.push(Finding {
+                severity: Severity::Error,
+                code: "unsupported_version",
+                file: Some("manifest.csv".into()),
+                line: None,
+                column: Some("oneroster.version".into()),
+                value: Some(version),
+                message: e.0,
+            });
+            return None;
+        }
+    };
+    let mut layouts = HashMap::new();
+    for (entity, _) in &files {
+        if let Some((header, detected)) = headers.remove(entity) {
+            let mut out = Vec::new();
+            let l = layout::layout(*entity, &header, profile, entity.file_name(), &mut out);
+            out.into_iter().for_each(|f| findings.push(f));
+            if detected == Detected::Cp932 {
+                findings.push(bundle_finding(
+                    "encoding_converted",
+                    Some(entity.file_name()),
+                    format!("{} was Shift_JIS (CP932) and was converted to UTF-8", entity.file_name()),
+                    Severity::Warning,
+                ));
+            }
+            layouts.insert(*entity, (l, detected));
+        }
+    }
+    let unreadable = files.iter().map(|(e, _)| *e).filter(|e| !layouts.contains_key(e)).collect();
+    files.retain(|(e, _)| layouts.contains_key(e));
+    Some(Prepared { bundle, profile, files, layouts, unreadable })
+}
+
+/// Reads every file row by row, staging rows into `tx` when given.
+fn read_files(
+    prep: &mut Prepared,
+    opts: &ImportOptions,
+    ctx: &mut Context,
+    findings: &mut Findings,
+    mut tx: Option<&mut (dyn ImportTx + '_)>,
+    progress: &dyn Progress,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    progress.phase("validate");
+    for (entity, mode) in prep.files.clone() {
+        let (layout, detected) = &prep.layouts[&entity];
+        let name = entity.file_name();
+        let rows_read = if layout.usable {
+            let input = match prep.bundle.open_file(name) {
+                Ok(i) => i,
+                Err(e) => {
+                    findings.push(bundle_finding("file_unreadable", Some(name), e.to_string(), Severity::Error));
+                    ctx.unreadable.push(entity);
+                    continue;
+                }
+            };
+            let decoded = match decode::decode(input, opts.encoding) {
+                Ok(d) => d,
+                Err(e) => {
+                    let code = match e {
+                        decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
+                        _ => "encoding_invalid",
+                    };
+                    findings.push(bundle_finding(code, Some(name), format!("{name}: {e}"), Severity::Error));
+                    ctx.unreadable.push(entity);
+                    continue;
+                }
+            };
+            let fr = FileReader { entity, mode, file: name, layout, converted: *detected == Detected::Cp932 };
+            rows::read_rows(&fr, decoded.reader, ctx, findings, tx.as_deref_mut(), progress)?
+        } else {
+            0
+        };
+        if rows_read == 0 && layout.usable {
+            let severity = if mode == FileMode::Bulk { Severity::Error } else { Severity::Warning };
+            findings.push(bundle_finding(
+                "empty_file",
+                Some(name),
+                format!("{name} has a header but no rows; the binding wants such a file marked absent in the manifest (a bulk file with no rows would delete every {})", entity.name()),
+                severity,
+            ));
+        }
+        report.rows.insert(entity.name().to_owned(), rows_read.into());
+        if let Some(tx) = tx.as_deref_mut().filter(|_| !findings.has_errors()) {
+            tx.finish_staging(entity)?;
+        }
+        ctx.forget_unreferenced(entity);
+    }
+    Ok(())
+}
+
+fn empty_report() -> Report {
+    Report {
+        import_id: None,
+        status: Outcome::Rejected,
+        profile: None,
+        entities: serde_json::Map::new(),
+        rows: serde_json::Map::new(),
+        error_count: 0,
+        warning_count: 0,
+        findings: Vec::new(),
+        duration_ms: 0,
+    }
+}
+
+fn finish(mut report: Report, findings: Findings, started: Instant) -> Report {
+    report.error_count = findings.error_count();
+    report.warning_count = findings.warning_count();
+    report.findings = findings.into_vec();
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+/// `rosterhub validate`: checks a bundle without a database.
+pub fn validate(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Report {
+    let started = Instant::now();
+    let mut findings = Findings::new(opts.findings_per_code);
+    let mut report = empty_report();
+    if let Some(mut prep) = prepare(path, opts, &mut findings) {
+        report.profile = Some(prep.profile.name().to_owned());
+        let modes = prep.files.iter().copied().collect();
+        let mut ctx = Context::new(prep.profile, modes);
+        ctx.unreadable = prep.unreadable.clone();
+        // Without a store nothing can fail but the bundle itself.
+        let _ = read_files(&mut prep, opts, &mut ctx, &mut findings, None, progress, &mut report);
+        let _ = rows::resolve_deferred(&mut ctx, &mut findings, None);
+    }
+    report.status = if findings.has_errors() { Outcome::Rejected } else { Outcome::Valid };
+    finish(report, findings, started)
+}
+
+/// `rosterhub import`: validates, plans and applies a bundle in one transaction. Blocking.
+pub fn import(store: &Store, path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Report, ImportError> {
+    let started = Instant::now();
+    let started_ms = now_ms();
+    let import_id = uuid::Uuid::now_v7().to_string();
+    let mut findings = Findings::new(opts.findings_per_code);
+    let mut report = empty_report();
+    report.import_id = Some(import_id.clone());
+    let mut tx = store.begin_import(&opts.tenant)?;
+    let Some(mut prep) = prepare(path, opts, &mut findings) else {
+        drop(tx);
+        return record(store, opts, report, findings, started, started_ms);
+    };
+    report.profile = Some(prep.profile.name().to_owned());
+    let modes: HashMap<Entity, FileMode> = prep.files.iter().copied().collect();
+    let mut ctx = Context::new(prep.profile, modes);
+    ctx.unreadable = prep.unreadable.clone();
+    read_files(&mut prep, opts, &mut ctx, &mut findings, Some(tx.as_mut()), progress, &mut report)?;
+    progress.phase("references");
+    rows::resolve_deferred(&mut ctx, &mut findings, Some(tx.as_mut()))?;
+    if findings.has_errors() {
+        drop(tx);
+        report.status = Outcome::Rejected;
+        return record(store, opts, report, findings, started, started_ms);
+    }
+    progress.phase("plan");
+    let mut held = Vec::new();
+    for (entity, mode) in &prep.files {
+        let counts = tx.plan(*entity, *mode)?;
+        report.set_counts(*entity, counts);
+        if matches!(entity, Entity::Users | Entity::Enrollments) && counts.tombstoned > 0 {
+            let active = tx.active_count(*entity)?;
+            let share = counts.tombstoned as f64 / active.max(1) as f64;
+            if share > opts.threshold {
+                held.push(format!(
+                    "{} of {} active {} ({:.0} %)",
+                    counts.tombstoned,
+                    active,
+                    entity.name(),
+                    share * 100.0
+                ));
+            }
+        }
+    }
+    if !held.is_empty() && !opts.force {
+        findings.push(bundle_finding(
+            "threshold_exceeded",
+            None,
+            format!(
+                "held: this import would tombstone {}, more than the {:.0} % safety threshold; \
+                 nothing was written (re-run with --force to apply it)",
+                held.join(" and "),
+                opts.threshold * 100.0
+            ),
+            Severity::Warning,
+        ));
+        drop(tx);
+        report.status = Outcome::Held;
+        return record(store, opts, report, findings, started, started_ms);
+    }
+    if opts.dry_run {
+        drop(tx);
+        report.status = Outcome::DryRun;
+        return record(store, opts, report, findings, started, started_ms);
+    }
+    progress.phase("apply");
+    let stamp = ImportStamp { import_id, now: now_ms() };
+    for (entity, mode) in &prep.files {
+        let counts = tx.apply(*entity, *mode, &stamp)?;
+        report.set_counts(*entity, counts);
+        if opts.fail_after == Some(*entity) {
+            return Err(StoreError::Injected("fail_after").into());
+        }
+    }
+    report.status = Outcome::Applied;
+    let report = finish(report, findings, started);
+    tx.save_import(&import_record(&report, started_ms))?;
+    tx.commit()?;
+    Ok(report)
+}
+
+fn import_record(report: &Report, started_ms: i64) -> ImportRecord {
+    ImportRecord {
+        id: report.import_id.clone().unwrap_or_default(),
+        status: report.status.as_str().to_owned(),
+        profile: report.profile.clone(),
+        started_at: started_ms,
+        finished_at: now_ms(),
+        report_json: serde_json::to_string(report).unwrap_or_default(),
+    }
+}
+
+/// Keeps the report of an import that wrote no data (rejected, held, dry run), in a
+/// transaction of its own after the data transaction was rolled back.
+fn record(
+    store: &Store,
+    opts: &ImportOptions,
+    report: Report,
+    findings: Findings,
+    started: Instant,
+    started_ms: i64,
+) -> Result<Report, ImportError> {
+    let report = finish(report, findings, started);
+    let mut tx = store.begin_import(&opts.tenant)?;
+    tx.save_import(&import_record(&report, started_ms))?;
+    tx.commit()?;
+    Ok(report)
+}

@@ -1,0 +1,255 @@
+//! Findings and the import report (the CLI's `--format json` object).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::domain::Entity;
+use crate::storage::Counts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a bundle. `code` is stable; `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub message: String,
+}
+
+/// How many findings of one code in one file are listed; the rest are counted.
+pub const DEFAULT_FINDINGS_PER_CODE: usize = 1000;
+
+/// Collects findings, keeping at most `per_code` of each (file, code) but counting them all.
+#[derive(Debug)]
+pub struct Findings {
+    list: Vec<Finding>,
+    per_code: usize,
+    seen: HashMap<(Option<String>, &'static str), (usize, Severity)>,
+    errors: u64,
+    warnings: u64,
+}
+
+impl Findings {
+    pub fn new(per_code: usize) -> Findings {
+        Findings { list: Vec::new(), per_code, seen: HashMap::new(), errors: 0, warnings: 0 }
+    }
+
+    pub fn push(&mut self, f: Finding) {
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+        let n = self.seen.entry((f.file.clone(), f.code)).or_insert((0, f.severity));
+        n.0 += 1;
+        if n.0 <= self.per_code {
+            self.list.push(f);
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors
+    }
+
+    pub fn warning_count(&self) -> u64 {
+        self.warnings
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// The listed findings, each file's in line order, with a note for each truncated code.
+    pub fn into_vec(mut self) -> Vec<Finding> {
+        let mut notes: Vec<Finding> = self
+            .seen
+            .iter()
+            .filter(|(_, (n, _))| *n > self.per_code)
+            .map(|((file, code), (n, severity))| Finding {
+                severity: *severity,
+                code: "findings_truncated",
+                file: file.clone(),
+                line: None,
+                column: None,
+                value: Some((*code).to_owned()),
+                message: format!(
+                    "{} more findings with code `{code}` are not listed ({n} in all)",
+                    n - self.per_code
+                ),
+            })
+            .collect();
+        notes.sort_by(|a, b| (&a.file, &a.value).cmp(&(&b.file, &b.value)));
+        self.list.append(&mut notes);
+        self.list
+    }
+}
+
+/// The outcome of an import run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Written to the database.
+    Applied,
+    /// Validated and planned; nothing written.
+    DryRun,
+    /// Errors in the bundle; nothing written.
+    Rejected,
+    /// The plan crossed the safety threshold; nothing written until forced or approved.
+    Held,
+    /// `validate` only: no errors.
+    Valid,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::DryRun => "dry_run",
+            Outcome::Rejected => "rejected",
+            Outcome::Held => "held",
+            Outcome::Valid => "valid",
+        }
+    }
+
+    /// The CLI exit code: 0 fine, 1 rejected, 3 held.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Applied | Outcome::DryRun | Outcome::Valid => 0,
+            Outcome::Rejected => 1,
+            Outcome::Held => 3,
+        }
+    }
+}
+
+/// The report printed by `--format json` and stored with the import.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    pub status: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Keyed by CSV file name (`orgs`, `academicSessions`, …), in dependency order.
+    pub entities: serde_json::Map<String, serde_json::Value>,
+    /// Data rows read per file.
+    pub rows: serde_json::Map<String, serde_json::Value>,
+    pub error_count: u64,
+    pub warning_count: u64,
+    pub findings: Vec<Finding>,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn set_counts(&mut self, entity: Entity, counts: Counts) {
+        self.entities.insert(
+            entity.name().to_owned(),
+            serde_json::to_value(counts).unwrap_or(serde_json::Value::Null),
+        );
+    }
+
+    pub fn counts(&self, entity: Entity) -> Option<Counts> {
+        self.entities.get(entity.name()).and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// A plain-text rendering for people at a terminal.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "status: {}  profile: {}  errors: {}  warnings: {}  ({} ms)",
+            self.status.as_str(),
+            self.profile.as_deref().unwrap_or("-"),
+            self.error_count,
+            self.warning_count,
+            self.duration_ms
+        );
+        for (name, c) in &self.entities {
+            let get = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            let _ = writeln!(
+                s,
+                "  {name:<17} inserted {:>9}  updated {:>9}  unchanged {:>9}  tombstoned {:>9}",
+                get("inserted"),
+                get("updated"),
+                get("unchanged"),
+                get("tombstoned")
+            );
+        }
+        for f in &self.findings {
+            let sev = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let mut place = f.file.clone().unwrap_or_default();
+            if let Some(l) = f.line {
+                let _ = write!(place, ":{l}");
+            }
+            if let Some(c) = &f.column {
+                let _ = write!(place, " [{c}]");
+            }
+            if place.is_empty() {
+                let _ = writeln!(s, "{sev:<7} {} ({})", f.message, f.code);
+            } else {
+                let _ = writeln!(s, "{sev:<7} {place}: {} ({})", f.message, f.code);
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(code: &'static str) -> Finding {
+        Finding {
+            severity: Severity::Warning,
+            code,
+            file: Some("users.csv".into()),
+            line: Some(2),
+            column: None,
+            value: None,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn findings_beyond_the_cap_are_counted_and_noted() {
+        let mut fs = Findings::new(2);
+        for _ in 0..5 {
+            fs.push(f("a"));
+        }
+        fs.push(f("b"));
+        assert_eq!(fs.warning_count(), 6);
+        let v = fs.into_vec();
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[3].code, "findings_truncated");
+        assert!(v[3].message.starts_with("3 more"));
+    }
+
+    #[test]
+    fn exit_codes_follow_the_cli_contract() {
+        assert_eq!(Outcome::Applied.exit_code(), 0);
+        assert_eq!(Outcome::DryRun.exit_code(), 0);
+        assert_eq!(Outcome::Rejected.exit_code(), 1);
+        assert_eq!(Outcome::Held.exit_code(), 3);
+        assert_eq!(serde_json::to_string(&Outcome::DryRun).unwrap(), "\"dry_run\"");
+    }
+}

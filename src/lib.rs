@@ -1,0 +1,20 @@
+//! RosterHub: a OneRoster 1.2 roster hub (Japan Profile).
+//!
+//! Codemap:
+//! - [`domain`]: entities, columns, vocabularies, ids, dates. Pure.
+//! - [`csv`]: bundles (ZIP/folder), manifest, encodings, profile detection. Pure.
+//! - [`import`]: the pipeline — validate, stage, plan, apply, report.
+//! - [`storage`]: SQLite and PostgreSQL; the only place that writes SQL.
+//! - [`generate`]: realistic, deterministic Japan Profile bundles for demos and benchmarks.
+//! - [`http`]: the HTTP server (health probes for now).
+//! - [`cli`]: the `rosterhub` commands.
+//! - [`telemetry`]: logging set-up.
+
+pub mod cli;
+pub mod csv;
+pub mod domain;
+pub mod generate;
+pub mod http;
+pub mod import;
+pub mod storage;
+pub mod telemetry;

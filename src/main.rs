@@ -1,0 +1,5 @@
+//! The `rosterhub` binary: everything lives in the library.
+
+fn main() {
+    std::process::exit(rosterhub::cli::run());
+}

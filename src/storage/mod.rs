@@ -1,0 +1,227 @@
+//! Storage: the only layer that writes SQL. One implementation per backend, chosen from the
+//! database URL: SQLite (embedded, the default) and PostgreSQL (shared by replicas).
+//!
+//! Imports run on a blocking thread against an [`ImportTx`]: one database transaction that stages
+//! the bundle's rows, plans the change set-wise in SQL, and applies it — or rolls back, leaving
+//! the database exactly as it was.
+
+pub mod migrate;
+pub mod postgres;
+pub mod sql;
+pub mod sqlite;
+
+use std::collections::HashMap;
+
+use crate::domain::Entity;
+use crate::domain::datetime::EpochMs;
+use crate::domain::vocab::Status;
+
+/// The database URL used when none is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/rosterhub.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("unknown tenant {0:?}")]
+    UnknownTenant(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The apply statements changed other rows than the plan counted: the import is aborted.
+    #[error("applying {0} did not match its plan; nothing was written")]
+    PlanMismatch(&'static str),
+    /// A failure injected by a test to prove that a half-done apply leaves no trace.
+    #[error("injected failure: {0}")]
+    Injected(&'static str),
+}
+
+/// How a file of the bundle is to be applied (manifest `file.<name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileMode {
+    Bulk,
+    Delta,
+}
+
+impl FileMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileMode::Bulk => "bulk",
+            FileMode::Delta => "delta",
+        }
+    }
+}
+
+/// Per-entity outcome of a plan or an apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub tombstoned: u64,
+}
+
+/// One validated row on its way into the staging area.
+#[derive(Debug)]
+pub struct StageRow<'a> {
+    pub sourced_id: &'a str,
+    /// `Active` for bulk rows; delta rows say which.
+    pub status: Status,
+    /// The source's own `dateLastModified` (delta rows), kept beside the server time.
+    pub source_modified: Option<EpochMs>,
+    /// One normalised value per [`Entity::columns`] (the full 1.2 shape); empty = no value.
+    pub values: &'a [String],
+    /// The `metadata.*` columns as a JSON object text, in CSV order.
+    pub metadata: Option<&'a str>,
+    /// Hash of the record's content (values + metadata), to detect real changes.
+    pub hash: [u8; 16],
+}
+
+/// The import being applied: every changed record is stamped with it.
+#[derive(Debug, Clone)]
+pub struct ImportStamp {
+    pub import_id: String,
+    pub now: EpochMs,
+}
+
+/// The row kept in `imports` for each import run (applied, dry run, rejected or held).
+#[derive(Debug, Clone)]
+pub struct ImportRecord {
+    pub id: String,
+    pub status: String,
+    pub profile: Option<String>,
+    pub started_at: EpochMs,
+    pub finished_at: EpochMs,
+    pub report_json: String,
+}
+
+/// One transaction of an import. Dropping it without [`ImportTx::commit`] rolls back.
+pub trait ImportTx {
+    /// Adds a row to the entity's staging area.
+    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError>;
+    /// Called once after the last row of an entity was staged (flush buffers, build indexes).
+    fn finish_staging(&mut self, entity: Entity) -> Result<(), StoreError>;
+    /// The ids among `ids` that the tenant does not have stored (whatever their status).
+    fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError>;
+    /// The stored `type` of the given orgs (for "must reference a school" checks on delta data).
+    fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError>;
+    /// How many of the tenant's records of this entity are active now.
+    fn active_count(&mut self, entity: Entity) -> Result<u64, StoreError>;
+    /// What applying the staged rows would do, without changing anything.
+    fn plan(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError>;
+    /// Applies the staged rows: upserts changed records, tombstones deleted or absent ones.
+    fn apply(
+        &mut self,
+        entity: Entity,
+        mode: FileMode,
+        stamp: &ImportStamp,
+    ) -> Result<Counts, StoreError>;
+    /// Writes the import's own record (part of the same transaction).
+    fn save_import(&mut self, record: &ImportRecord) -> Result<(), StoreError>;
+    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+impl BackendKind {
+    pub fn from_url(url: &str) -> Result<BackendKind, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(BackendKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(BackendKind::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+}
+
+/// A database URL without its password, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// An open database: the entry point for every storage operation.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+impl Store {
+    /// Opens the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Ok(match BackendKind::from_url(url)? {
+            BackendKind::Sqlite => Store::Sqlite(sqlite::SqliteStore::open(url)?),
+            BackendKind::Postgres => Store::Postgres(postgres::PgStore::connect(url).await?),
+        })
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        match self {
+            Store::Sqlite(_) => BackendKind::Sqlite,
+            Store::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Cheap round trip for the readiness probe.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ping(),
+            Store::Postgres(p) => p.ping().await,
+        }
+    }
+
+    /// Creates a tenant if it does not exist yet.
+    pub async fn ensure_tenant(&self, id: &str, name: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ensure_tenant(id, name),
+            Store::Postgres(p) => p.ensure_tenant(id, name).await,
+        }
+    }
+
+    pub async fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.tenant_exists(id),
+            Store::Postgres(p) => p.tenant_exists(id).await,
+        }
+    }
+
+    /// Starts an import transaction for `tenant`. Blocking: call it from a blocking thread.
+    pub fn begin_import(&self, tenant: &str) -> Result<Box<dyn ImportTx + '_>, StoreError> {
+        match self {
+            Store::Sqlite(s) => Ok(Box::new(s.begin_import(tenant)?)),
+            Store::Postgres(p) => Ok(Box::new(p.begin_import(tenant)?)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_backend_and_passwords_never_show() {
+        assert_eq!(BackendKind::from_url("sqlite://x.db").unwrap(), BackendKind::Sqlite);
+        assert_eq!(BackendKind::from_url("postgres://h/db").unwrap(), BackendKind::Postgres);
+        assert!(BackendKind::from_url("mysql://h/db").is_err());
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}
