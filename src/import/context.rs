@@ -2,6 +2,7 @@
 //! resolve references and find duplicates) and references that must wait for the store.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -14,7 +15,27 @@ use crate::storage::FileMode;
 /// have to collide in 64 bits to be confused: about one chance in 10^7 for five million ids.)
 #[derive(Debug, Default)]
 pub struct IdSet {
-    lines: HashMap<u64, u32>,
+    lines: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+}
+
+/// The keys are xxh3 hashes already: hashing them again would only cost time.
+#[derive(Debug, Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl IdSet {

@@ -267,6 +267,7 @@ fn read_files(
     for (entity, mode) in prep.files.clone() {
         let (layout, detected) = &prep.layouts[&entity];
         let name = entity.file_name();
+        let file_started = Instant::now();
         let rows_read = if layout.usable {
             let input = match prep.bundle.open_file(name) {
                 Ok(i) => i,
@@ -304,9 +305,11 @@ fn read_files(
         }
         report.rows.insert(entity.name().to_owned(), rows_read.into());
         if let Some(tx) = tx.as_deref_mut().filter(|_| !findings.has_errors()) {
-            tx.finish_staging(entity)?;
+            let ids = ctx.ids.get(&entity);
+            tx.finish_staging(entity, mode, &|id| ids.is_some_and(|s| s.contains(id)))?;
         }
         ctx.forget_unreferenced(entity);
+        report.add_timing(entity, "read", file_started.elapsed().as_millis() as u64);
     }
     Ok(())
 }
@@ -321,6 +324,7 @@ fn empty_report() -> Report {
         error_count: 0,
         warning_count: 0,
         findings: Vec::new(),
+        timings_ms: serde_json::Map::new(),
         duration_ms: 0,
     }
 }
@@ -359,7 +363,8 @@ pub fn import(store: &Store, path: &Path, opts: &ImportOptions, progress: &dyn P
     let mut findings = Findings::new(opts.findings_per_code);
     let mut report = empty_report();
     report.import_id = Some(import_id.clone());
-    let mut tx = store.begin_import(&opts.tenant)?;
+    let stamp = ImportStamp { import_id: import_id.clone(), now: started_ms };
+    let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     let Some(mut prep) = prepare(path, opts, &mut findings) else {
         drop(tx);
         return record(store, opts, report, findings, started, started_ms);
@@ -417,10 +422,11 @@ pub fn import(store: &Store, path: &Path, opts: &ImportOptions, progress: &dyn P
         return record(store, opts, report, findings, started, started_ms);
     }
     progress.phase("apply");
-    let stamp = ImportStamp { import_id, now: now_ms() };
     for (entity, mode) in &prep.files {
-        let counts = tx.apply(*entity, *mode, &stamp)?;
+        let apply_started = Instant::now();
+        let counts = tx.apply(*entity, *mode)?;
         report.set_counts(*entity, counts);
+        report.add_timing(*entity, "apply", apply_started.elapsed().as_millis() as u64);
         if opts.fail_after == Some(*entity) {
             return Err(StoreError::Injected("fail_after").into());
         }
@@ -454,7 +460,8 @@ fn record(
     started_ms: i64,
 ) -> Result<Report, ImportError> {
     let report = finish(report, findings, started);
-    let mut tx = store.begin_import(&opts.tenant)?;
+    let stamp = ImportStamp { import_id: report.import_id.clone().unwrap_or_default(), now: started_ms };
+    let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     tx.save_import(&import_record(&report, started_ms))?;
     tx.commit()?;
     Ok(report)

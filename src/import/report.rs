@@ -149,6 +149,8 @@ pub struct Report {
     pub error_count: u64,
     pub warning_count: u64,
     pub findings: Vec<Finding>,
+    /// Milliseconds per file: `read` (decode, validate, stage) and `apply`.
+    pub timings_ms: serde_json::Map<String, serde_json::Value>,
     pub duration_ms: u64,
 }
 
@@ -158,6 +160,16 @@ impl Report {
             entity.name().to_owned(),
             serde_json::to_value(counts).unwrap_or(serde_json::Value::Null),
         );
+    }
+
+    pub fn add_timing(&mut self, entity: Entity, phase: &str, ms: u64) {
+        let entry = self
+            .timings_ms
+            .entry(entity.name().to_owned())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let serde_json::Value::Object(m) = entry {
+            m.insert(phase.to_owned(), ms.into());
+        }
     }
 
     pub fn counts(&self, entity: Entity) -> Option<Counts> {

@@ -99,11 +99,22 @@ pub struct ImportRecord {
 }
 
 /// One transaction of an import. Dropping it without [`ImportTx::commit`] rolls back.
+///
+/// The backends differ in *when* rows reach the tables — SQLite writes each changed row as it
+/// is staged (a point probe per row is its fastest path), PostgreSQL copies rows into a
+/// temporary table and plans and applies set-wise — but not in what a caller sees: counts from
+/// [`ImportTx::plan`], data only after [`ImportTx::commit`].
 pub trait ImportTx {
-    /// Adds a row to the entity's staging area.
+    /// Adds a row of the bundle.
     fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError>;
-    /// Called once after the last row of an entity was staged (flush buffers, build indexes).
-    fn finish_staging(&mut self, entity: Entity) -> Result<(), StoreError>;
+    /// Called once after the last row of an entity. `in_bundle` tells whether a sourcedId
+    /// was in the file (for bulk files: stored records absent from it become tombstones).
+    fn finish_staging(
+        &mut self,
+        entity: Entity,
+        mode: FileMode,
+        in_bundle: &dyn Fn(&str) -> bool,
+    ) -> Result<(), StoreError>;
     /// The ids among `ids` that the tenant does not have stored (whatever their status).
     fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError>;
     /// The stored `type` of the given orgs (for "must reference a school" checks on delta data).
@@ -112,13 +123,9 @@ pub trait ImportTx {
     fn active_count(&mut self, entity: Entity) -> Result<u64, StoreError>;
     /// What applying the staged rows would do, without changing anything.
     fn plan(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError>;
-    /// Applies the staged rows: upserts changed records, tombstones deleted or absent ones.
-    fn apply(
-        &mut self,
-        entity: Entity,
-        mode: FileMode,
-        stamp: &ImportStamp,
-    ) -> Result<Counts, StoreError>;
+    /// Applies the staged rows: upserts changed records, tombstones deleted or absent ones,
+    /// stamping them with the import given to `begin_import`.
+    fn apply(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError>;
     /// Writes the import's own record (part of the same transaction).
     fn save_import(&mut self, record: &ImportRecord) -> Result<(), StoreError>;
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -203,11 +210,16 @@ impl Store {
         }
     }
 
-    /// Starts an import transaction for `tenant`. Blocking: call it from a blocking thread.
-    pub fn begin_import(&self, tenant: &str) -> Result<Box<dyn ImportTx + '_>, StoreError> {
+    /// Starts an import transaction for `tenant`; changed records are stamped with `stamp`.
+    /// Blocking: call it from a blocking thread.
+    pub fn begin_import(
+        &self,
+        tenant: &str,
+        stamp: &ImportStamp,
+    ) -> Result<Box<dyn ImportTx + '_>, StoreError> {
         match self {
-            Store::Sqlite(s) => Ok(Box::new(s.begin_import(tenant)?)),
-            Store::Postgres(p) => Ok(Box::new(p.begin_import(tenant)?)),
+            Store::Sqlite(s) => Ok(Box::new(s.begin_import(tenant, stamp)?)),
+            Store::Postgres(p) => Ok(Box::new(p.begin_import(tenant, stamp)?)),
         }
     }
 }

@@ -11,7 +11,6 @@ use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use tokio::runtime::Handle;
 
 use super::sql::{Dialect, EntitySql};
-use super::sqlite::check_applied;
 use super::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
@@ -30,10 +29,17 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        use sqlx::ConnectOptions;
+        // Bulk statements of a big import legitimately run for seconds: no slow-query warnings,
+        // and statements are logged at debug level only (they never contain values: all bound).
+        let options = url
+            .parse::<sqlx::postgres::PgConnectOptions>()?
+            .log_statements(tracing::log::LevelFilter::Debug)
+            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await?;
         migrate(&pool).await?;
         Ok(PgStore {
@@ -72,7 +78,7 @@ impl PgStore {
     }
 
     /// Blocking: must run on a thread outside the async runtime (e.g. `spawn_blocking`).
-    pub fn begin_import(&self, tenant: &str) -> Result<PgImportTx, StoreError> {
+    pub fn begin_import(&self, tenant: &str, stamp: &ImportStamp) -> Result<PgImportTx, StoreError> {
         let handle = Handle::current();
         let tx = handle.block_on(async {
             let mut tx = self.pool.begin().await?;
@@ -95,8 +101,10 @@ impl PgStore {
             tx: Some(tx),
             handle,
             tenant: tenant.to_owned(),
+            stamp: stamp.clone(),
             sql: self.sql.clone(),
             buffers: HashMap::new(),
+            plans: HashMap::new(),
         })
     }
 }
@@ -127,9 +135,12 @@ pub struct PgImportTx {
     tx: Option<Transaction<'static, Postgres>>,
     handle: Handle,
     tenant: String,
+    stamp: ImportStamp,
     sql: Arc<HashMap<Entity, EntitySql>>,
-    /// COPY text per entity not yet sent; `Some` once the staging table exists.
+    /// COPY text per entity not yet sent; present once the staging table exists.
     buffers: HashMap<Entity, Vec<u8>>,
+    /// Plans already computed (nothing changes between plan and apply).
+    plans: HashMap<Entity, Counts>,
 }
 
 /// Appends a value in COPY text format.
@@ -225,7 +236,12 @@ impl ImportTx for PgImportTx {
         Ok(())
     }
 
-    fn finish_staging(&mut self, entity: Entity) -> Result<(), StoreError> {
+    fn finish_staging(
+        &mut self,
+        entity: Entity,
+        _mode: FileMode,
+        _in_bundle: &dyn Fn(&str) -> bool,
+    ) -> Result<(), StoreError> {
         self.ensure_stage(entity)?;
         self.flush(entity)?;
         let index = self.sql[&entity].index_stage.clone();
@@ -286,6 +302,9 @@ impl ImportTx for PgImportTx {
     }
 
     fn plan(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {
+        if let Some(c) = self.plans.get(&entity) {
+            return Ok(*c);
+        }
         let sql = self.sql[&entity].clone();
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
@@ -304,22 +323,21 @@ impl ImportTx for PgImportTx {
                         .await?
                 }
             };
-            Ok(Counts {
+            Ok::<_, StoreError>(Counts {
                 inserted: row.get::<i64, _>(0) as u64,
                 updated: row.get::<i64, _>(1) as u64,
                 unchanged: row.get::<i64, _>(2) as u64,
                 tombstoned: tombstoned as u64,
             })
         })
+        .inspect(|c| {
+            self.plans.insert(entity, *c);
+        })
     }
 
-    fn apply(
-        &mut self,
-        entity: Entity,
-        mode: FileMode,
-        stamp: &ImportStamp,
-    ) -> Result<Counts, StoreError> {
+    fn apply(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {
         let planned = self.plan(entity, mode)?;
+        let stamp = self.stamp.clone();
         let sql = self.sql[&entity].clone();
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
@@ -376,6 +394,26 @@ impl ImportTx for PgImportTx {
         self.run(tx.commit())?;
         Ok(())
     }
+}
+
+/// The statements must have done exactly what the plan said; anything else aborts the import.
+fn check_applied(
+    entity: Entity,
+    planned: &Counts,
+    upserted: u64,
+    tombstoned: u64,
+) -> Result<(), StoreError> {
+    if upserted != planned.inserted + planned.updated || tombstoned != planned.tombstoned {
+        tracing::error!(
+            entity = entity.name(),
+            upserted,
+            tombstoned,
+            ?planned,
+            "apply did not match the plan"
+        );
+        return Err(StoreError::PlanMismatch(entity.name()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

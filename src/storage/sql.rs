@@ -130,6 +130,51 @@ impl EntitySql {
     }
 }
 
+/// SQLite's per-row statements (see `sqlite.rs`). Parameters, the same in `insert` and
+/// `update`: 1 tenant, 2 sourcedId, 3 now, 4 source dateLastModified, 5.. content columns,
+/// then metadata, content hash, import id.
+#[derive(Debug, Clone)]
+pub struct RowSql {
+    pub probe: String,
+    pub insert: String,
+    pub update: String,
+    /// 1 tenant, 2 sourcedId, 3 now, 4 source dateLastModified, 5 import id.
+    pub tombstone: String,
+    pub ids: String,
+}
+
+impl RowSql {
+    pub fn new(entity: Entity) -> RowSql {
+        let t = entity.table();
+        let cols = content_columns(entity);
+        let n = cols.len();
+        let (meta, hash, import) = (5 + n, 6 + n, 7 + n);
+        let values: String = (0..n).map(|i| format!(", ?{}", 5 + i)).collect();
+        let sets: String = cols.iter().enumerate().map(|(i, c)| format!(", {c} = ?{}", 5 + i)).collect();
+        RowSql {
+            probe: format!("SELECT status, content_hash FROM {t} WHERE tenant_id = ?1 AND sourced_id = ?2"),
+            insert: format!(
+                "INSERT INTO {t} (tenant_id, sourced_id, status, date_last_modified, \
+                 source_date_last_modified, {}, metadata, content_hash, created_at, updated_at, import_id) \
+                 VALUES (?1, ?2, 'active', ?3, ?4{values}, ?{meta}, ?{hash}, ?3, ?3, ?{import})",
+                cols.join(", ")
+            ),
+            update: format!(
+                "UPDATE {t} SET status = 'active', date_last_modified = ?3, source_date_last_modified = ?4\
+                 {sets}, metadata = ?{meta}, content_hash = ?{hash}, updated_at = ?3, import_id = ?{import} \
+                 WHERE tenant_id = ?1 AND sourced_id = ?2"
+            ),
+            tombstone: format!(
+                "UPDATE {t} SET status = 'tobedeleted', date_last_modified = ?3, \
+                 source_date_last_modified = ?4, updated_at = ?3, import_id = ?5 \
+                 WHERE tenant_id = ?1 AND sourced_id = ?2 AND status = 'active'"
+            ),
+            // Served by the primary key index alone.
+            ids: format!("SELECT sourced_id FROM {t} WHERE tenant_id = ?1"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
