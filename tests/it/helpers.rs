@@ -1,0 +1,269 @@
+//! Test helpers: fresh databases on both backends, fixture bundles to edit, table dumps.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rosterhub::domain::Entity;
+use rosterhub::import::{self, ImportOptions, Report};
+use rosterhub::storage::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("ROSTERHUB_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether PostgreSQL tests can run; decided once per test binary.
+fn pg_available(rt: &tokio::runtime::Runtime) -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let ok = rt.block_on(async {
+            use sqlx::Connection;
+            sqlx::PgConnection::connect(&pg_admin_url()).await.map(|_| ()).map_err(|e| e.to_string())
+        });
+        match ok {
+            Ok(()) => true,
+            Err(e) => {
+                if std::env::var("ROSTERHUB_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                    panic!("ROSTERHUB_REQUIRE_PG=1 but PostgreSQL is unreachable: {e}");
+                }
+                eprintln!("SKIPPED: PostgreSQL tests (no server at ROSTERHUB_TEST_PG: {e})");
+                false
+            }
+        }
+    })
+}
+
+/// A fresh database, dropped at the end of the test.
+pub struct TestDb {
+    pub rt: tokio::runtime::Runtime,
+    pub store: Store,
+    pg_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// `None` when the backend is not available here (PostgreSQL without a server).
+    pub fn new(backend: Backend) -> Option<TestDb> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pg_name) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
+            Backend::Postgres => {
+                if !pg_available(&rt) {
+                    return None;
+                }
+                let name = format!("rosterhub_test_{}", uuid::Uuid::new_v4().simple());
+                rt.block_on(admin_exec(&format!("CREATE DATABASE {name}")));
+                let base = pg_admin_url();
+                let base = base.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(base);
+                (format!("{base}/{name}"), Some(name))
+            }
+        };
+        let store = rt.block_on(Store::open(&url)).unwrap();
+        Some(TestDb { rt, store, pg_name, _dir: dir })
+    }
+
+    pub fn import(&self, bundle: &Path, opts: ImportOptions) -> Report {
+        self.try_import(bundle, opts).unwrap()
+    }
+
+    pub fn try_import(&self, bundle: &Path, opts: ImportOptions) -> Result<Report, import::ImportError> {
+        let store = self.store.clone();
+        let bundle = bundle.to_owned();
+        let task = self.rt.spawn_blocking(move || import::import(&store, &bundle, &opts, &()));
+        self.rt.block_on(task).unwrap()
+    }
+
+    pub fn tenant(&self, id: &str) {
+        self.rt.block_on(self.store.ensure_tenant(id, id)).unwrap();
+    }
+
+    /// Runs a query whose columns are all text (CAST others), returning rows of cells.
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        match &self.store {
+            Store::Sqlite(s) => {
+                let conn = s.connect().unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                let n = stmt.column_count();
+                let rows = stmt
+                    .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+                    .unwrap();
+                rows.map(Result::unwrap).collect()
+            }
+            Store::Postgres(p) => self.rt.block_on(async {
+                use sqlx::Row;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p.pool()).await.unwrap();
+                rows.iter()
+                    .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect())
+                    .collect()
+            }),
+        }
+    }
+
+    pub fn scalar(&self, sql: &str) -> String {
+        self.rows(sql)[0][0].clone().unwrap_or_default()
+    }
+
+    pub fn count(&self, table: &str, tenant: &str) -> u64 {
+        self.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{tenant}'"))
+            .parse()
+            .unwrap()
+    }
+
+    /// Every record of a tenant as text, content and status (not times), sorted: two tenants
+    /// that imported equivalent bundles have equal dumps.
+    pub fn dump(&self, tenant: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in Entity::ALL {
+            let cols: Vec<String> = e
+                .columns()
+                .iter()
+                .map(|c| format!("COALESCE({}, '')", c.db))
+                .chain(["COALESCE(metadata, '')".to_owned()])
+                .collect();
+            let sql = format!(
+                "SELECT '{}|' || sourced_id || '|' || status || '|' || {} FROM {} WHERE tenant_id = '{tenant}' ORDER BY sourced_id",
+                e.name(),
+                cols.join(" || '|' || "),
+                e.table()
+            );
+            out.extend(self.rows(&sql).into_iter().map(|r| r[0].clone().unwrap_or_default()));
+        }
+        out
+    }
+
+    /// Everything a failed import must leave untouched, times included.
+    pub fn full_state(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in Entity::ALL {
+            let sql = format!(
+                "SELECT tenant_id || '|' || sourced_id || '|' || status || '|' || CAST(date_last_modified AS TEXT) || '|' || CAST(updated_at AS TEXT) || '|' || COALESCE(import_id, '') FROM {} ORDER BY tenant_id, sourced_id",
+                e.table()
+            );
+            out.extend(self.rows(&sql).into_iter().map(|r| r[0].clone().unwrap_or_default()));
+        }
+        out.push(self.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM imports"));
+        out
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            if let Store::Postgres(p) = &self.store {
+                self.rt.block_on(p.pool().close());
+            }
+            self.rt.block_on(admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+        }
+    }
+}
+
+async fn admin_exec(sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+}
+
+/// Runs a conformance test on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::helpers::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::helpers::Backend::Postgres) } )*
+        }
+    };
+}
+
+/// A copy of a fixture bundle in a temporary folder, to edit.
+pub struct TempBundle {
+    dir: tempfile::TempDir,
+}
+
+impl TempBundle {
+    pub fn from_fixture(name: &str) -> TempBundle {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+        TempBundle { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(file)).unwrap()
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.path().join(file), text).unwrap();
+    }
+
+    pub fn remove(&self, file: &str) {
+        std::fs::remove_file(self.dir.path().join(file)).unwrap();
+    }
+
+    /// Drops the data rows for which `drop` is true (the header stays).
+    pub fn drop_rows(&self, file: &str, drop: impl Fn(&str) -> bool) {
+        let text = self.read(file);
+        let mut lines = text.lines();
+        let mut out = String::from(lines.next().unwrap());
+        out.push('\n');
+        for l in lines.filter(|l| !drop(l)) {
+            out.push_str(l);
+            out.push('\n');
+        }
+        self.write(file, &out);
+    }
+
+    pub fn replace(&self, file: &str, from: &str, to: &str) {
+        let text = self.read(file);
+        assert!(text.contains(from), "{file} does not contain {from:?}");
+        self.write(file, &text.replacen(from, to, 1));
+    }
+
+    /// Sets `file.<name>` in the manifest.
+    pub fn set_mode(&self, name: &str, mode: &str) {
+        let text = self.read("manifest.csv");
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| if l.starts_with(&format!("file.{name},")) { format!("file.{name},{mode}") } else { l.to_owned() })
+            .collect();
+        self.write("manifest.csv", &(out.join("\n") + "\n"));
+    }
+}
+
+pub fn opts() -> ImportOptions {
+    ImportOptions::default()
+}
+
+pub fn counts(report: &Report, entity: &str) -> (u64, u64, u64, u64) {
+    let c = &report.entities[entity];
+    let g = |k: &str| c[k].as_u64().unwrap();
+    (g("inserted"), g("updated"), g("unchanged"), g("tombstoned"))
+}
+
+/// The (file, line, code) of every error in a report.
+pub fn errors(report: &Report) -> Vec<(String, u64, &'static str)> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.severity == rosterhub::import::Severity::Error)
+        .map(|f| (f.file.clone().unwrap_or_default(), f.line.unwrap_or(0), f.code))
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! One integration-test binary: `cargo test --test it`.
+//!
+//! Storage tests run on SQLite always and on PostgreSQL when one is reachable
+//! (`ROSTERHUB_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/postgres`); set
+//! `ROSTERHUB_REQUIRE_PG=1` to make an unreachable PostgreSQL a failure instead of a skip.
+
+mod cli;
+mod helpers;
+mod import;
+mod serve;
