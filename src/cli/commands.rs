@@ -10,11 +10,14 @@ use crate::import::{self, ImportOptions, Report};
 use crate::storage::{Store, redact_url};
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
-    EncodingChoice::parse(s).with_context(|| format!("unknown --encoding {s:?}: use utf-8, cp932 or auto"))
+    EncodingChoice::parse(s)
+        .with_context(|| format!("unknown --encoding {s:?}: use utf-8, cp932 or auto"))
 }
 
 fn print_report(report: &Report, format: Format) {
@@ -25,20 +28,38 @@ fn print_report(report: &Report, format: Format) {
 }
 
 async fn open(url: &str) -> anyhow::Result<Store> {
-    Store::open(url).await.with_context(|| format!("cannot open the database {}", redact_url(url)))
+    Store::open(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
-        Command::Validate { bundle, format, encoding: enc } => {
-            let opts = ImportOptions { encoding: encoding(&enc)?, ..ImportOptions::default() };
+        Command::Validate {
+            bundle,
+            format,
+            encoding: enc,
+        } => {
+            let opts = ImportOptions {
+                encoding: encoding(&enc)?,
+                ..ImportOptions::default()
+            };
             let progress = TerminalProgress::new(format == Format::Text);
             let report = import::validate(&bundle, &opts, &progress);
             progress.finish();
             print_report(&report, format);
             Ok(report.status.exit_code())
         }
-        Command::Import { bundle, tenant, dry_run, force, encoding: enc, threshold, format, db } => {
+        Command::Import {
+            bundle,
+            tenant,
+            dry_run,
+            force,
+            encoding: enc,
+            threshold,
+            format,
+            db,
+        } => {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--threshold must be between 0 and 1 (a share, e.g. 0.3 for 30 %)");
             }
@@ -55,19 +76,35 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
-                tokio::task::spawn_blocking(move || import::import(&store, &bundle, &opts, &progress))
-                    .await
-                    .context("the import thread failed")
+                tokio::task::spawn_blocking(move || {
+                    import::import(&store, &bundle, &opts, &progress)
+                })
+                .await
+                .context("the import thread failed")
             })??;
             print_report(&report, format);
             Ok(report.status.exit_code())
         }
-        Command::Generate { out, students, seed, profile } => {
-            let profile = GenProfile::parse(&profile)
-                .with_context(|| format!("unknown --profile {profile:?}: use jp-1.2.1 or jp-k12"))?;
-            let opts = GenerateOptions { students, seed, profile };
-            let summary = if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
-                let file = std::fs::File::create(&out).with_context(|| format!("cannot create {}", out.display()))?;
+        Command::Generate {
+            out,
+            students,
+            seed,
+            profile,
+        } => {
+            let profile = GenProfile::parse(&profile).with_context(|| {
+                format!("unknown --profile {profile:?}: use jp-1.2.1 or jp-k12")
+            })?;
+            let opts = GenerateOptions {
+                students,
+                seed,
+                profile,
+            };
+            let summary = if out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+            {
+                let file = std::fs::File::create(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
                 crate::generate::generate_zip(std::io::BufWriter::new(file), &opts)?
             } else {
                 crate::generate::generate_dir(&out, &opts)?
@@ -93,14 +130,21 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Migrate { db } => {
             let rt = runtime()?;
             rt.block_on(open(&db.database_url))?;
-            eprintln!("database schema is up to date: {}", redact_url(&db.database_url));
+            eprintln!(
+                "database schema is up to date: {}",
+                redact_url(&db.database_url)
+            );
             Ok(0)
         }
-        Command::Tenant { command: TenantCommand::Create { id, name, db } } => {
+        Command::Tenant {
+            command: TenantCommand::Create { id, name, db },
+        } => {
             let rt = runtime()?;
             rt.block_on(async {
                 let store = open(&db.database_url).await?;
-                store.ensure_tenant(&id, name.as_deref().unwrap_or(&id)).await?;
+                store
+                    .ensure_tenant(&id, name.as_deref().unwrap_or(&id))
+                    .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             eprintln!("tenant {id} is ready");

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::storage::DEFAULT_DATABASE_URL;
 
 #[derive(Debug, Parser)]
-#[command(name = "rosterhub", version, about = "OneRoster 1.2 roster hub (Japan Profile)")]
+#[command(
+    name = "rosterhub",
+    version,
+    about = "OneRoster 1.2 roster hub (Japan Profile)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a readable ZIP archive: {reason}")]
     BadZip { path: String, reason: String },
     #[error("the bundle has no manifest.csv (OneRoster 1.1 and 1.2 bundles must have one)")]
@@ -32,7 +35,10 @@ pub struct Bundle {
 
 impl Bundle {
     pub fn open(path: &Path) -> Result<Bundle, BundleError> {
-        let io = |source| BundleError::Io { path: path.display().to_string(), source };
+        let io = |source| BundleError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if path.is_dir() {
             let mut prefix = String::new();
             if !path.join("manifest.csv").is_file() {
@@ -44,7 +50,11 @@ impl Bundle {
                     .collect();
                 dirs.sort();
                 let dir = dirs.into_iter().next().ok_or(BundleError::NoManifest)?;
-                prefix = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                prefix = dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
             }
             let root = path.join(&prefix);
             let mut names: Vec<String> = std::fs::read_dir(&root)
@@ -54,13 +64,22 @@ impl Bundle {
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
-            return Ok(Bundle { source: Source::Dir(path.to_owned()), prefix, names });
+            return Ok(Bundle {
+                source: Source::Dir(path.to_owned()),
+                prefix,
+                names,
+            });
         }
         let file = File::open(path).map_err(io)?;
-        let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::BadZip {
-            path: path.file_name().unwrap_or_default().to_string_lossy().into_owned(),
-            reason: e.to_string(),
-        })?;
+        let archive =
+            zip::ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::BadZip {
+                path: path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                reason: e.to_string(),
+            })?;
         let entries: Vec<String> = archive
             .file_names()
             .filter_map(|n| n.ok().map(|n| n.into_owned()))
@@ -69,8 +88,10 @@ impl Bundle {
         let prefix = if entries.iter().any(|n| n == "manifest.csv") {
             String::new()
         } else {
-            let mut candidates: Vec<&String> =
-                entries.iter().filter(|n| n.ends_with("/manifest.csv")).collect();
+            let mut candidates: Vec<&String> = entries
+                .iter()
+                .filter(|n| n.ends_with("/manifest.csv"))
+                .collect();
             candidates.sort_by_key(|n| (n.matches('/').count(), n.len()));
             let found = candidates.first().ok_or(BundleError::NoManifest)?;
             found[..found.len() - "manifest.csv".len()].to_owned()
@@ -82,7 +103,11 @@ impl Bundle {
             .map(str::to_owned)
             .collect();
         names.sort();
-        Ok(Bundle { source: Source::Zip(Box::new(archive)), prefix, names })
+        Ok(Bundle {
+            source: Source::Zip(Box::new(archive)),
+            prefix,
+            names,
+        })
     }
 
     /// The enclosing folder the files were found in, if they were not at the root.
@@ -101,7 +126,9 @@ impl Bundle {
     /// The size in bytes of a file (uncompressed), for progress.
     pub fn size(&mut self, name: &str) -> Option<u64> {
         match &mut self.source {
-            Source::Dir(root) => std::fs::metadata(root.join(&self.prefix).join(name)).ok().map(|m| m.len()),
+            Source::Dir(root) => std::fs::metadata(root.join(&self.prefix).join(name))
+                .ok()
+                .map(|m| m.len()),
             Source::Zip(z) => {
                 let full = format!("{}{}", self.prefix, name);
                 z.by_name(&full).ok().map(|f| f.size())
@@ -113,15 +140,18 @@ impl Bundle {
         match &mut self.source {
             Source::Dir(root) => {
                 let path = root.join(&self.prefix).join(name);
-                let f = File::open(&path)
-                    .map_err(|source| BundleError::Io { path: name.to_owned(), source })?;
+                let f = File::open(&path).map_err(|source| BundleError::Io {
+                    path: name.to_owned(),
+                    source,
+                })?;
                 Ok(Box::new(f))
             }
             Source::Zip(z) => {
                 let full = format!("{}{}", self.prefix, name);
-                let f = z
-                    .by_name(&full)
-                    .map_err(|e| BundleError::Entry { name: name.to_owned(), reason: e.to_string() })?;
+                let f = z.by_name(&full).map_err(|e| BundleError::Entry {
+                    name: name.to_owned(),
+                    reason: e.to_string(),
+                })?;
                 Ok(Box::new(f))
             }
         }

@@ -36,7 +36,9 @@ impl EncodingChoice {
 /// What a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detected {
-    Utf8 { bom: bool },
+    Utf8 {
+        bom: bool,
+    },
     /// Shift_JIS/CP932, converted to UTF-8 while reading.
     Cp932,
 }
@@ -81,7 +83,9 @@ pub struct CrlfToLf<R> {
 
 impl<R: Read> CrlfToLf<R> {
     pub fn new(inner: R) -> CrlfToLf<R> {
-        CrlfToLf { inner: BufReader::with_capacity(128 * 1024, inner) }
+        CrlfToLf {
+            inner: BufReader::with_capacity(128 * 1024, inner),
+        }
     }
 }
 
@@ -117,16 +121,24 @@ impl<R: Read> Read for CrlfToLf<R> {
 }
 
 /// Reads the first bytes of `input`, decides the encoding, and returns a UTF-8 reader.
-pub fn decode<'a>(mut input: Box<dyn Read + 'a>, choice: EncodingChoice) -> Result<Decoded<'a>, DecodeError> {
+pub fn decode<'a>(
+    mut input: Box<dyn Read + 'a>,
+    choice: EncodingChoice,
+) -> Result<Decoded<'a>, DecodeError> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+    (&mut input)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
     if head.starts_with(b"\xEF\xBB\xBF") {
         let rest = Cursor::new(head).chain(input);
         let mut rest: Box<dyn Read + 'a> = Box::new(rest);
         let mut bom = [0u8; 3];
         rest.read_exact(&mut bom)?;
         let reader = Box::new(CrlfToLf::new(rest));
-        return Ok(Decoded { reader, detected: Detected::Utf8 { bom: true } });
+        return Ok(Decoded {
+            reader,
+            detected: Detected::Utf8 { bom: true },
+        });
     }
     let utf8_ok = match std::str::from_utf8(&head) {
         Ok(_) => true,
@@ -135,9 +147,15 @@ pub fn decode<'a>(mut input: Box<dyn Read + 'a>, choice: EncodingChoice) -> Resu
     };
     if utf8_ok {
         let reader = Box::new(CrlfToLf::new(Cursor::new(head).chain(input)));
-        return Ok(Decoded { reader, detected: Detected::Utf8 { bom: false } });
+        return Ok(Decoded {
+            reader,
+            detected: Detected::Utf8 { bom: false },
+        });
     }
-    let bad_at = std::str::from_utf8(&head).err().map(|e| e.valid_up_to()).unwrap_or(0);
+    let bad_at = std::str::from_utf8(&head)
+        .err()
+        .map(|e| e.valid_up_to())
+        .unwrap_or(0);
     let line = line_of(&head, bad_at);
     let sjis = is_shift_jis(&head);
     match (choice, sjis) {
@@ -149,7 +167,10 @@ pub fn decode<'a>(mut input: Box<dyn Read + 'a>, choice: EncodingChoice) -> Resu
                 .encoding(Some(SHIFT_JIS))
                 .bom_override(false)
                 .build(raw);
-            Ok(Decoded { reader: Box::new(CrlfToLf::new(reader)), detected: Detected::Cp932 })
+            Ok(Decoded {
+                reader: Box::new(CrlfToLf::new(reader)),
+                detected: Detected::Cp932,
+            })
         }
     }
 }
@@ -158,7 +179,10 @@ pub fn decode<'a>(mut input: Box<dyn Read + 'a>, choice: EncodingChoice) -> Resu
 mod tests {
     use super::*;
 
-    fn read_all(bytes: &'static [u8], choice: EncodingChoice) -> Result<(String, Detected), DecodeError> {
+    fn read_all(
+        bytes: &'static [u8],
+        choice: EncodingChoice,
+    ) -> Result<(String, Detected), DecodeError> {
         let d = decode(Box::new(bytes), choice)?;
         let detected = d.detected;
         let mut s = String::new();
@@ -182,7 +206,10 @@ mod tests {
         let sjis: &'static [u8] = b"a\n\x8eR\x93c\n";
         match read_all(sjis, EncodingChoice::Utf8) {
             Err(DecodeError::ShiftJis { line }) => assert_eq!(line, 2),
-            other => panic!("expected a Shift_JIS error, got {other:?}", other = other.map(|x| x.0)),
+            other => panic!(
+                "expected a Shift_JIS error, got {other:?}",
+                other = other.map(|x| x.0)
+            ),
         }
         let (text, d) = read_all(sjis, EncodingChoice::Cp932).unwrap();
         assert_eq!(text, "a\n山田\n");
@@ -216,12 +243,17 @@ mod tests {
             }
         }
         let mut s = String::new();
-        CrlfToLf::new(OneByte(b"x\r\ny\r\n")).read_to_string(&mut s).unwrap();
+        CrlfToLf::new(OneByte(b"x\r\ny\r\n"))
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "x\ny\n");
     }
 
     #[test]
     fn garbage_is_neither() {
-        assert!(matches!(read_all(b"\xff\xff\xff\n", EncodingChoice::Auto), Err(DecodeError::Invalid { .. })));
+        assert!(matches!(
+            read_all(b"\xff\xff\xff\n", EncodingChoice::Auto),
+            Err(DecodeError::Invalid { .. })
+        ));
     }
 }

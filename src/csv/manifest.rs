@@ -63,8 +63,10 @@ impl Manifest {
     /// Parses the manifest text (already decoded to UTF-8).
     pub fn parse(text: &str) -> Manifest {
         let mut m = Manifest::default();
-        let mut reader =
-            csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
         let mut record = csv::StringRecord::new();
         let mut first = true;
         loop {
@@ -72,7 +74,14 @@ impl Manifest {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => {
-                    m.problem(0, "manifest_unreadable", "", String::new(), e.to_string(), true);
+                    m.problem(
+                        0,
+                        "manifest_unreadable",
+                        "",
+                        String::new(),
+                        e.to_string(),
+                        true,
+                    );
                     break;
                 }
             }
@@ -108,11 +117,22 @@ impl Manifest {
                             "delta" => Mode::Delta,
                             _ => {
                                 let message = if value.is_empty() {
-                                    format!("`{name}` has no value; it must be absent, bulk or delta")
+                                    format!(
+                                        "`{name}` has no value; it must be absent, bulk or delta"
+                                    )
                                 } else {
-                                    format!("`{name}` is `{value}`; it must be absent, bulk or delta")
+                                    format!(
+                                        "`{name}` is `{value}`; it must be absent, bulk or delta"
+                                    )
                                 };
-                                m.problem(line, "manifest_invalid_mode", "value", value.into(), message, true);
+                                m.problem(
+                                    line,
+                                    "manifest_invalid_mode",
+                                    "value",
+                                    value.into(),
+                                    message,
+                                    true,
+                                );
                                 continue;
                             }
                         };
@@ -133,18 +153,45 @@ impl Manifest {
             }
         }
         if m.manifest_version.is_none() {
-            m.problem(0, "manifest_missing_property", "propertyName", "manifest.version".into(),
-                "the manifest has no `manifest.version` row".into(), false);
+            m.problem(
+                0,
+                "manifest_missing_property",
+                "propertyName",
+                "manifest.version".into(),
+                "the manifest has no `manifest.version` row".into(),
+                false,
+            );
         }
         if m.oneroster_version.is_none() {
-            m.problem(0, "manifest_missing_property", "propertyName", "oneroster.version".into(),
-                "the manifest has no `oneroster.version` row".into(), true);
+            m.problem(
+                0,
+                "manifest_missing_property",
+                "propertyName",
+                "oneroster.version".into(),
+                "the manifest has no `oneroster.version` row".into(),
+                true,
+            );
         }
         m
     }
 
-    fn problem(&mut self, line: u64, code: &'static str, column: &'static str, value: String, message: String, is_error: bool) {
-        self.problems.push(ManifestProblem { line, code, column, value, message, is_error });
+    fn problem(
+        &mut self,
+        line: u64,
+        code: &'static str,
+        column: &'static str,
+        value: String,
+        message: String,
+        is_error: bool,
+    ) {
+        self.problems.push(ManifestProblem {
+            line,
+            code,
+            column,
+            value,
+            message,
+            is_error,
+        });
     }
 }
 
@@ -169,6 +216,10 @@ mod tests {
     #[test]
     fn a_wrong_header_is_an_error() {
         let m = Manifest::parse("name,value\nmanifest.version,1.0\noneroster.version,1.2\n");
-        assert!(m.problems.iter().any(|p| p.code == "manifest_header" && p.is_error));
+        assert!(
+            m.problems
+                .iter()
+                .any(|p| p.code == "manifest_header" && p.is_error)
+        );
     }
 }

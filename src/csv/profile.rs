@@ -80,7 +80,12 @@ mod tests {
         assert_eq!(detect("1.2", true, true), Ok(Profile::Jp12));
         assert_eq!(detect("1.2", false, true), Ok(Profile::OneRoster12));
         assert_eq!(detect("1.2.1", false, false), Ok(Profile::OneRoster121));
-        assert!(detect("1.1", false, false).unwrap_err().0.contains("OneRoster 1.1"));
+        assert!(
+            detect("1.1", false, false)
+                .unwrap_err()
+                .0
+                .contains("OneRoster 1.1")
+        );
         assert!(detect("2.0", false, false).is_err());
     }
 }

@@ -44,7 +44,10 @@ pub fn parse_datetime(value: &str) -> Option<ParsedDateTime> {
     let date = parse_date(value.get(..10)?)?;
     if b.len() == 10 {
         let ms = PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc();
-        return Some(ParsedDateTime { ms: to_ms(ms), assumed_utc: true });
+        return Some(ParsedDateTime {
+            ms: to_ms(ms),
+            assumed_utc: true,
+        });
     }
     if !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -100,7 +103,10 @@ pub fn parse_datetime(value: &str) -> Option<ParsedDateTime> {
         }
         _ => return None,
     };
-    Some(ParsedDateTime { ms: to_ms(local.assume_offset(offset)), assumed_utc })
+    Some(ParsedDateTime {
+        ms: to_ms(local.assume_offset(offset)),
+        assumed_utc,
+    })
 }
 
 fn to_ms(t: OffsetDateTime) -> EpochMs {
@@ -136,12 +142,28 @@ mod tests {
     #[test]
     fn accepts_the_forms_japanese_sources_send_and_normalises_to_utc() {
         let cases = [
-            ("2012-04-23T18:25:43.511Z", "2012-04-23T18:25:43.511Z", false),
+            (
+                "2012-04-23T18:25:43.511Z",
+                "2012-04-23T18:25:43.511Z",
+                false,
+            ),
             ("2012-04-23T18:25:43Z", "2012-04-23T18:25:43.000Z", false),
-            ("2024-06-01T09:00:00+09:00", "2024-06-01T00:00:00.000Z", false),
-            ("2024-06-01T09:00:00.5+0900", "2024-06-01T00:00:00.500Z", false),
+            (
+                "2024-06-01T09:00:00+09:00",
+                "2024-06-01T00:00:00.000Z",
+                false,
+            ),
+            (
+                "2024-06-01T09:00:00.5+0900",
+                "2024-06-01T00:00:00.500Z",
+                false,
+            ),
             ("2024-06-01T09:00+09", "2024-06-01T00:00:00.000Z", false),
-            ("2024-06-01T00:00:00.123456789Z", "2024-06-01T00:00:00.123Z", false),
+            (
+                "2024-06-01T00:00:00.123456789Z",
+                "2024-06-01T00:00:00.123Z",
+                false,
+            ),
             ("2024-06-01 12:30:00", "2024-06-01T12:30:00.000Z", true),
             ("2024-06-01", "2024-06-01T00:00:00.000Z", true),
         ];

@@ -157,7 +157,13 @@ pub struct Column {
 }
 
 const fn col(csv: &'static str, db: &'static str, kind: Kind, required: bool) -> Column {
-    Column { csv, db, kind, required, only_in_1_2: false }
+    Column {
+        csv,
+        db,
+        kind,
+        required,
+        only_in_1_2: false,
+    }
 }
 
 use Kind::*;
@@ -166,7 +172,12 @@ const ORGS: &[Column] = &[
     col("name", "name", Text, true),
     col("type", "type", Enum(Vocab::OrgType), true),
     col("identifier", "identifier", Text, false),
-    col("parentSourcedId", "parent_sourced_id", Ref(Entity::Orgs), false),
+    col(
+        "parentSourcedId",
+        "parent_sourced_id",
+        Ref(Entity::Orgs),
+        false,
+    ),
 ];
 
 const ACADEMIC_SESSIONS: &[Column] = &[
@@ -174,12 +185,22 @@ const ACADEMIC_SESSIONS: &[Column] = &[
     col("type", "type", Enum(Vocab::SessionType), true),
     col("startDate", "start_date", Date, true),
     col("endDate", "end_date", Date, true),
-    col("parentSourcedId", "parent_sourced_id", Ref(Entity::AcademicSessions), false),
+    col(
+        "parentSourcedId",
+        "parent_sourced_id",
+        Ref(Entity::AcademicSessions),
+        false,
+    ),
     col("schoolYear", "school_year", Year, true),
 ];
 
 const COURSES: &[Column] = &[
-    col("schoolYearSourcedId", "school_year_sourced_id", Ref(Entity::AcademicSessions), false),
+    col(
+        "schoolYearSourcedId",
+        "school_year_sourced_id",
+        Ref(Entity::AcademicSessions),
+        false,
+    ),
     col("title", "title", Text, true),
     col("courseCode", "course_code", Text, false),
     col("grades", "grades", Grades, false),
@@ -191,12 +212,27 @@ const COURSES: &[Column] = &[
 const CLASSES: &[Column] = &[
     col("title", "title", Text, true),
     col("grades", "grades", Grades, false),
-    col("courseSourcedId", "course_sourced_id", Ref(Entity::Courses), true),
+    col(
+        "courseSourcedId",
+        "course_sourced_id",
+        Ref(Entity::Courses),
+        true,
+    ),
     col("classCode", "class_code", Text, false),
     col("classType", "class_type", Enum(Vocab::ClassType), true),
     col("location", "location", Text, false),
-    col("schoolSourcedId", "school_sourced_id", Ref(Entity::Orgs), true),
-    col("termSourcedIds", "term_sourced_ids", RefList(Entity::AcademicSessions), true),
+    col(
+        "schoolSourcedId",
+        "school_sourced_id",
+        Ref(Entity::Orgs),
+        true,
+    ),
+    col(
+        "termSourcedIds",
+        "term_sourced_ids",
+        RefList(Entity::AcademicSessions),
+        true,
+    ),
     col("subjects", "subjects", List, false),
     col("subjectCodes", "subject_codes", List, false),
     col("periods", "periods", List, false),
@@ -213,10 +249,20 @@ const USERS: &[Column] = &[
     col("email", "email", Text, false),
     col("sms", "sms", Text, false),
     col("phone", "phone", Text, false),
-    col("agentSourcedIds", "agent_sourced_ids", RefList(Entity::Users), false),
+    col(
+        "agentSourcedIds",
+        "agent_sourced_ids",
+        RefList(Entity::Users),
+        false,
+    ),
     col("grades", "grades", Grades, false),
     col("password", "password", Text, false),
-    col("userMasterIdentifier", "user_master_identifier", Text, false),
+    col(
+        "userMasterIdentifier",
+        "user_master_identifier",
+        Text,
+        false,
+    ),
     Column {
         csv: "resourceSourcedIds",
         db: "resource_sourced_ids",
@@ -227,7 +273,12 @@ const USERS: &[Column] = &[
     col("preferredGivenName", "preferred_given_name", Text, false),
     col("preferredMiddleName", "preferred_middle_name", Text, false),
     col("preferredFamilyName", "preferred_family_name", Text, false),
-    col("primaryOrgSourcedId", "primary_org_sourced_id", Ref(Entity::Orgs), false),
+    col(
+        "primaryOrgSourcedId",
+        "primary_org_sourced_id",
+        Ref(Entity::Orgs),
+        false,
+    ),
     col("pronouns", "pronouns", Text, false),
 ];
 
@@ -249,12 +300,27 @@ const ROLES: &[Column] = &[
     col("beginDate", "begin_date", Date, false),
     col("endDate", "end_date", Date, false),
     col("orgSourcedId", "org_sourced_id", Ref(Entity::Orgs), true),
-    col("userProfileSourcedId", "user_profile_sourced_id", Ref(Entity::UserProfiles), false),
+    col(
+        "userProfileSourcedId",
+        "user_profile_sourced_id",
+        Ref(Entity::UserProfiles),
+        false,
+    ),
 ];
 
 const ENROLLMENTS: &[Column] = &[
-    col("classSourcedId", "class_sourced_id", Ref(Entity::Classes), true),
-    col("schoolSourcedId", "school_sourced_id", Ref(Entity::Orgs), true),
+    col(
+        "classSourcedId",
+        "class_sourced_id",
+        Ref(Entity::Classes),
+        true,
+    ),
+    col(
+        "schoolSourcedId",
+        "school_sourced_id",
+        Ref(Entity::Orgs),
+        true,
+    ),
     col("userSourcedId", "user_sourced_id", Ref(Entity::Users), true),
     col("role", "role", Enum(Vocab::EnrollmentRole), true),
     col("primary", "is_primary", Bool, false),
@@ -265,9 +331,19 @@ const ENROLLMENTS: &[Column] = &[
 const DEMOGRAPHICS: &[Column] = &[
     col("birthDate", "birth_date", Date, false),
     col("sex", "sex", Enum(Vocab::Sex), false),
-    col("americanIndianOrAlaskaNative", "american_indian_or_alaska_native", Bool, false),
+    col(
+        "americanIndianOrAlaskaNative",
+        "american_indian_or_alaska_native",
+        Bool,
+        false,
+    ),
     col("asian", "asian", Bool, false),
-    col("blackOrAfricanAmerican", "black_or_african_american", Bool, false),
+    col(
+        "blackOrAfricanAmerican",
+        "black_or_african_american",
+        Bool,
+        false,
+    ),
     col(
         "nativeHawaiianOrOtherPacificIslander",
         "native_hawaiian_or_other_pacific_islander",
@@ -275,12 +351,32 @@ const DEMOGRAPHICS: &[Column] = &[
         false,
     ),
     col("white", "white", Bool, false),
-    col("demographicRaceTwoOrMoreRaces", "demographic_race_two_or_more_races", Bool, false),
-    col("hispanicOrLatinoEthnicity", "hispanic_or_latino_ethnicity", Bool, false),
+    col(
+        "demographicRaceTwoOrMoreRaces",
+        "demographic_race_two_or_more_races",
+        Bool,
+        false,
+    ),
+    col(
+        "hispanicOrLatinoEthnicity",
+        "hispanic_or_latino_ethnicity",
+        Bool,
+        false,
+    ),
     col("countryOfBirthCode", "country_of_birth_code", Text, false),
-    col("stateOfBirthAbbreviation", "state_of_birth_abbreviation", Text, false),
+    col(
+        "stateOfBirthAbbreviation",
+        "state_of_birth_abbreviation",
+        Text,
+        false,
+    ),
     col("cityOfBirth", "city_of_birth", Text, false),
-    col("publicSchoolResidenceStatus", "public_school_residence_status", Text, false),
+    col(
+        "publicSchoolResidenceStatus",
+        "public_school_residence_status",
+        Text,
+        false,
+    ),
 ];
 
 /// The three columns every rostering file starts with.

@@ -56,7 +56,9 @@ pub fn check_sourced_id(value: &str) -> Result<(), SourcedIdError> {
 /// Whether every character is one the spec lists for GUIDs: letters, digits, `. - _ / @`.
 /// Other characters are legal enough to store but worth a warning.
 pub fn has_only_spec_guid_chars(value: &str) -> bool {
-    value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'@'))
+    value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/' | b'@'))
 }
 
 /// A lower-case, hyphenated UUID version 4, as the Japan Profile wants sourcedIds
@@ -89,7 +91,11 @@ pub fn is_uuid_v4_lower(value: &str) -> bool {
 /// write 3-1 and accept either on import ([`SchoolCode::parse`]).
 pub fn mext_check_digit(first12: &str) -> Option<u8> {
     mext_digits(first12).map(|digits| {
-        let sum: u32 = digits.iter().enumerate().map(|(i, &d)| u32::from(d) * if i % 2 == 0 { 1 } else { 3 }).sum();
+        let sum: u32 = digits
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| u32::from(d) * if i % 2 == 0 { 1 } else { 3 })
+            .sum();
         ((10 - sum % 10) % 10) as u8
     })
 }
@@ -171,7 +177,11 @@ pub fn is_local_government_code(value: &str) -> bool {
     if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let sum: u32 = b[..5].iter().zip([6, 5, 4, 3, 2]).map(|(d, w)| u32::from(d - b'0') * w).sum();
+    let sum: u32 = b[..5]
+        .iter()
+        .zip([6, 5, 4, 3, 2])
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
     let check = (11 - sum % 11) % 10;
     u32::from(b[5] - b'0') == check
 }
@@ -192,7 +202,9 @@ impl GradeCode {
             b'H' => b'4',
             _ => return None,
         };
-        (b'1'..=max).contains(&b[1]).then_some(GradeCode([b[0], b[1]]))
+        (b'1'..=max)
+            .contains(&b[1])
+            .then_some(GradeCode([b[0], b[1]]))
     }
 
     pub fn as_str(&self) -> &str {
@@ -217,9 +229,18 @@ mod tests {
             SchoolCode::parse("B113200000018"),
             Err(SchoolCodeError::CheckDigit { expected })
         );
-        assert_eq!(SchoolCode::parse("Z113200000015"), Err(SchoolCodeError::Format));
-        assert_eq!(SchoolCode::parse("B11320000001"), Err(SchoolCodeError::Format));
-        assert_eq!(SchoolCode::parse("B11320000001５"), Err(SchoolCodeError::Format));
+        assert_eq!(
+            SchoolCode::parse("Z113200000015"),
+            Err(SchoolCodeError::Format)
+        );
+        assert_eq!(
+            SchoolCode::parse("B11320000001"),
+            Err(SchoolCodeError::Format)
+        );
+        assert_eq!(
+            SchoolCode::parse("B11320000001５"),
+            Err(SchoolCodeError::Format)
+        );
     }
 
     #[test]
@@ -254,7 +275,10 @@ mod tests {
         assert_eq!(check_sourced_id(""), Err(SourcedIdError::Empty));
         assert_eq!(check_sourced_id("a,b"), Err(SourcedIdError::Forbidden(',')));
         assert_eq!(check_sourced_id("a b"), Err(SourcedIdError::Forbidden(' ')));
-        assert_eq!(check_sourced_id(&"x".repeat(256)), Err(SourcedIdError::TooLong));
+        assert_eq!(
+            check_sourced_id(&"x".repeat(256)),
+            Err(SourcedIdError::TooLong)
+        );
         assert!(!has_only_spec_guid_chars("a:b"));
     }
 

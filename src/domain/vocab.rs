@@ -6,7 +6,14 @@ use super::entity::Vocab;
 pub fn tokens(vocab: Vocab) -> &'static [&'static str] {
     match vocab {
         Vocab::SessionType => &["gradingPeriod", "semester", "schoolYear", "term"],
-        Vocab::OrgType => &["department", "school", "district", "local", "state", "national"],
+        Vocab::OrgType => &[
+            "department",
+            "school",
+            "district",
+            "local",
+            "state",
+            "national",
+        ],
         Vocab::ClassType => &["homeroom", "scheduled"],
         Vocab::EnrollmentRole => &["administrator", "proctor", "student", "teacher"],
         Vocab::RoleRole => &[
@@ -37,7 +44,9 @@ pub fn extensible(vocab: Vocab) -> bool {
 pub fn is_extension(value: &str) -> bool {
     value.strip_prefix("ext:").is_some_and(|rest| {
         !rest.is_empty()
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
     })
 }
 
@@ -57,7 +66,11 @@ pub fn check(vocab: Vocab, value: &str) -> Result<(), VocabError> {
         return Ok(());
     }
     if is_extension(value) {
-        return if extensible(vocab) { Ok(()) } else { Err(VocabError::ExtensionNotAllowed) };
+        return if extensible(vocab) {
+            Ok(())
+        } else {
+            Err(VocabError::ExtensionNotAllowed)
+        };
     }
     let suggestion = toks.iter().copied().find(|t| t.eq_ignore_ascii_case(value));
     Err(VocabError::Unknown { suggestion })
@@ -165,9 +178,14 @@ mod tests {
         assert_eq!(check(Vocab::ClassType, "homeroom"), Ok(()));
         assert_eq!(
             check(Vocab::ClassType, "Scheduled"),
-            Err(VocabError::Unknown { suggestion: Some("scheduled") })
+            Err(VocabError::Unknown {
+                suggestion: Some("scheduled")
+            })
         );
-        assert_eq!(check(Vocab::OrgType, "campus"), Err(VocabError::Unknown { suggestion: None }));
+        assert_eq!(
+            check(Vocab::OrgType, "campus"),
+            Err(VocabError::Unknown { suggestion: None })
+        );
     }
 
     #[test]
@@ -175,7 +193,10 @@ mod tests {
         assert_eq!(check(Vocab::OrgType, "ext:campus"), Ok(()));
         assert!(check(Vocab::OrgType, "ext:").is_err());
         assert!(check(Vocab::OrgType, "ext:a b").is_err());
-        assert_eq!(check(Vocab::RoleType, "ext:x"), Err(VocabError::ExtensionNotAllowed));
+        assert_eq!(
+            check(Vocab::RoleType, "ext:x"),
+            Err(VocabError::ExtensionNotAllowed)
+        );
     }
 
     #[test]
@@ -183,7 +204,10 @@ mod tests {
         for t in tokens(Vocab::RoleRole) {
             assert_eq!(RoleName::parse(t).unwrap().as_str(), *t);
         }
-        assert_eq!(OrgType::parse("ext:juku"), Some(OrgType::Ext("ext:juku".into())));
+        assert_eq!(
+            OrgType::parse("ext:juku"),
+            Some(OrgType::Ext("ext:juku".into()))
+        );
         assert_eq!(Sex::parse("Male"), None);
         assert_eq!(Status::parse("inactive"), None);
     }

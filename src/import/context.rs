@@ -124,7 +124,10 @@ impl Context {
 
     /// Drops id sets no later file can reference, to keep memory flat.
     pub fn forget_unreferenced(&mut self, done: Entity) {
-        if matches!(done, Entity::Roles | Entity::Enrollments | Entity::Demographics) {
+        if matches!(
+            done,
+            Entity::Roles | Entity::Enrollments | Entity::Demographics
+        ) {
             self.ids.remove(&done);
         }
     }

@@ -25,7 +25,9 @@ pub fn known_metadata(entity: Entity, header: &str) -> MetaKind {
         (Entity::Users, "metadata.jp.homeClass") => MetaKind::Ref(Entity::Classes),
         (Entity::Users, h) if h.starts_with("metadata.jp.kana") => MetaKind::Kana,
         (Entity::Classes, "metadata.jp.specialNeeds") => MetaKind::Bool,
-        (Entity::Enrollments, "metadata.jp.ShussekiNo" | "metadata.jp.shussekiNo") => MetaKind::Integer,
+        (Entity::Enrollments, "metadata.jp.ShussekiNo" | "metadata.jp.shussekiNo") => {
+            MetaKind::Integer
+        }
         (Entity::Enrollments, "metadata.jp.PublicFlg" | "metadata.jp.publicFlg") => MetaKind::Bool,
         _ => MetaKind::Text,
     }
@@ -61,7 +63,13 @@ pub fn users_header_is_1_2(header: &[String]) -> bool {
 }
 
 /// Checks `header` and builds the layout, reporting every header defect.
-pub fn layout(entity: Entity, header: &[String], _profile: Profile, file: &str, out: &mut Vec<Finding>) -> Layout {
+pub fn layout(
+    entity: Entity,
+    header: &[String],
+    _profile: Profile,
+    file: &str,
+    out: &mut Vec<Finding>,
+) -> Layout {
     let users_1_2 = entity == Entity::Users && users_header_is_1_2(header);
     let mut expected: Vec<&str> = LEADING.to_vec();
     let mut fields = Vec::new();
@@ -99,11 +107,17 @@ pub fn layout(entity: Entity, header: &[String], _profile: Profile, file: &str, 
         let shifted = header.get(i + 1).is_some_and(|h| h == want)
             || (i + 1 < expected.len() && got == expected[i + 1]);
         let message = if got.eq_ignore_ascii_case(want) {
-            format!("column {} is `{got}`; headers are case-sensitive, it must be `{want}`", i + 1)
+            format!(
+                "column {} is `{got}`; headers are case-sensitive, it must be `{want}`",
+                i + 1
+            )
         } else if got.is_empty() {
             format!("column {} has an empty header; it must be `{want}`", i + 1)
         } else {
-            format!("column {} is `{got}`; the binding requires `{want}` here", i + 1)
+            format!(
+                "column {} is `{got}`; the binding requires `{want}` here",
+                i + 1
+            )
         };
         out.push(finding("header_mismatch", i, got, message));
         if shifted {
@@ -121,10 +135,20 @@ pub fn layout(entity: Entity, header: &[String], _profile: Profile, file: &str, 
     let mut metadata = Vec::new();
     for (i, h) in header.iter().enumerate().skip(expected.len()) {
         if h.is_empty() {
-            out.push(finding("header_empty_column", i, h, format!("column {} has an empty header", i + 1)));
+            out.push(finding(
+                "header_empty_column",
+                i,
+                h,
+                format!("column {} has an empty header", i + 1),
+            ));
         } else if let Some(key) = h.strip_prefix("metadata.") {
             if header[..i].contains(h) {
-                out.push(finding("header_duplicate", i, h, format!("column `{h}` appears twice")));
+                out.push(finding(
+                    "header_duplicate",
+                    i,
+                    h,
+                    format!("column `{h}` appears twice"),
+                ));
                 continue;
             }
             metadata.push(MetaColumn {
@@ -142,12 +166,21 @@ pub fn layout(entity: Entity, header: &[String], _profile: Profile, file: &str, 
             ));
         }
     }
-    Layout { fields, metadata, width: header.len(), usable, users_1_2_shape: users_1_2 }
+    Layout {
+        fields,
+        metadata,
+        width: header.len(),
+        usable,
+        users_1_2_shape: users_1_2,
+    }
 }
 
 /// Whether any column of the entity references `target`.
 pub fn references(entity: Entity, target: Entity) -> bool {
-    entity.columns().iter().any(|c| matches!(c.kind, Kind::Ref(t) | Kind::RefList(t) if t == target))
+    entity
+        .columns()
+        .iter()
+        .any(|c| matches!(c.kind, Kind::Ref(t) | Kind::RefList(t) if t == target))
 }
 
 #[cfg(test)]
@@ -163,13 +196,18 @@ mod tests {
         let mut out = Vec::new();
         let l = layout(
             Entity::Roles,
-            &h("sourcedId,status,dataLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,,"),
+            &h(
+                "sourcedId,status,dataLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,,",
+            ),
             Profile::OneRoster12,
             "roles.csv",
             &mut out,
         );
         let codes: Vec<_> = out.iter().map(|f| f.code).collect();
-        assert_eq!(codes, ["header_mismatch", "header_mismatch", "header_empty_column"]);
+        assert_eq!(
+            codes,
+            ["header_mismatch", "header_mismatch", "header_empty_column"]
+        );
         assert!(out[0].message.contains("dataLastModified"));
         assert!(l.usable);
     }
@@ -192,7 +230,13 @@ mod tests {
     fn users_shapes_and_metadata_columns() {
         let mut out = Vec::new();
         let hdr = "sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password,userMasterIdentifier,preferredGivenName,preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns,metadata.jp.kanaGivenName,metadata.jp.homeClass";
-        let l = layout(Entity::Users, &h(hdr), Profile::Jp121, "users.csv", &mut out);
+        let l = layout(
+            Entity::Users,
+            &h(hdr),
+            Profile::Jp121,
+            "users.csv",
+            &mut out,
+        );
         assert!(out.is_empty(), "{out:?}");
         assert!(!l.users_1_2_shape);
         assert_eq!(l.fields[14], None); // resourceSourcedIds

@@ -17,6 +17,7 @@ use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, Store, Store
 use super::context::Context;
 use super::layout::{self, Layout};
 use super::report::{DEFAULT_FINDINGS_PER_CODE, Finding, Findings, Outcome, Report, Severity};
+use super::resolve;
 use super::rows::{self, FileReader, RowProgress};
 
 /// What the caller wants from an import.
@@ -64,8 +65,21 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-fn bundle_finding(code: &'static str, file: Option<&str>, message: String, severity: Severity) -> Finding {
-    Finding { severity, code, file: file.map(str::to_owned), line: None, column: None, value: None, message }
+fn bundle_finding(
+    code: &'static str,
+    file: Option<&str>,
+    message: String,
+    severity: Severity,
+) -> Finding {
+    Finding {
+        severity,
+        code,
+        file: file.map(str::to_owned),
+        line: None,
+        column: None,
+        value: None,
+        message,
+    }
 }
 
 /// A bundle opened, its manifest read and its profile known: ready to read rows.
@@ -94,7 +108,9 @@ fn read_header(
     name: &str,
     choice: EncodingChoice,
 ) -> Result<(Vec<String>, Detected), (&'static str, String)> {
-    let input = bundle.open_file(name).map_err(|e| ("file_unreadable", e.to_string()))?;
+    let input = bundle
+        .open_file(name)
+        .map_err(|e| ("file_unreadable", e.to_string()))?;
     let decoded = decode::decode(input, choice).map_err(|e| {
         let code = match e {
             decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
@@ -104,12 +120,21 @@ fn read_header(
         (code, format!("{name}: {e}"))
     })?;
     let detected = decoded.detected;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(decoded.reader);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(decoded.reader);
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(true) => Ok((record.iter().map(str::to_owned).collect(), detected)),
-        Ok(false) => Err(("empty_file", format!("{name} is empty: it has no header row"))),
-        Err(e) => Err(("file_unreadable", format!("the header of {name} cannot be read: {e}"))),
+        Ok(false) => Err((
+            "empty_file",
+            format!("{name} is empty: it has no header row"),
+        )),
+        Err(e) => Err((
+            "file_unreadable",
+            format!("the header of {name} cannot be read: {e}"),
+        )),
     }
 }
 
@@ -117,7 +142,12 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
     let mut bundle = match Bundle::open(path) {
         Ok(b) => b,
         Err(e) => {
-            findings.push(bundle_finding("bundle_unreadable", None, e.to_string(), Severity::Error));
+            findings.push(bundle_finding(
+                "bundle_unreadable",
+                None,
+                e.to_string(),
+                Severity::Error,
+            ));
             return None;
         }
     };
@@ -132,14 +162,23 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
     let manifest_text = match read_text(&mut bundle, "manifest.csv", opts.encoding) {
         Ok(t) => t,
         Err(e) => {
-            findings.push(bundle_finding("manifest_unreadable", Some("manifest.csv"), e, Severity::Error));
+            findings.push(bundle_finding(
+                "manifest_unreadable",
+                Some("manifest.csv"),
+                e,
+                Severity::Error,
+            ));
             return None;
         }
     };
     let manifest = Manifest::parse(&manifest_text);
     for p in &manifest.problems {
         findings.push(Finding {
-            severity: if p.is_error { Severity::Error } else { Severity::Warning },
+            severity: if p.is_error {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
             code: p.code,
             file: Some("manifest.csv".into()),
             line: (p.line > 0).then_some(p.line),
@@ -154,16 +193,28 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             continue;
         }
         let Some(stem) = name.strip_suffix(".csv") else {
-            findings.push(bundle_finding("unexpected_file", Some(&name), format!("`{name}` is not a CSV file of the binding; ignored"), Severity::Warning));
+            findings.push(bundle_finding(
+                "unexpected_file",
+                Some(&name),
+                format!("`{name}` is not a CSV file of the binding; ignored"),
+                Severity::Warning,
+            ));
             continue;
         };
         if !FILE_NAMES.contains(&stem) {
             let hint = FILE_NAMES.iter().find(|f| f.eq_ignore_ascii_case(stem));
             let message = match hint {
-                Some(h) => format!("`{name}` is not a file of the binding; file names are case-sensitive: did you mean `{h}.csv`?"),
+                Some(h) => format!(
+                    "`{name}` is not a file of the binding; file names are case-sensitive: did you mean `{h}.csv`?"
+                ),
                 None => format!("`{name}` is not a file of the binding; ignored"),
             };
-            findings.push(bundle_finding("unexpected_file", Some(&name), message, Severity::Error));
+            findings.push(bundle_finding(
+                "unexpected_file",
+                Some(&name),
+                message,
+                Severity::Error,
+            ));
             continue;
         }
         match manifest.mode(stem) {
@@ -193,7 +244,12 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             findings.push(bundle_finding(
                 "file_missing",
                 Some(entity.file_name()),
-                format!("the manifest says file.{} is {} but {} is not in the bundle", entity.name(), mode.as_str(), entity.file_name()),
+                format!(
+                    "the manifest says file.{} is {} but {} is not in the bundle",
+                    entity.name(),
+                    mode.as_str(),
+                    entity.file_name()
+                ),
                 Severity::Error,
             ));
             continue;
@@ -207,11 +263,20 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             Ok(h) => {
                 headers.insert(*entity, h);
             }
-            Err((code, e)) => findings.push(bundle_finding(code, Some(entity.file_name()), e, Severity::Error)),
+            Err((code, e)) => findings.push(bundle_finding(
+                code,
+                Some(entity.file_name()),
+                e,
+                Severity::Error,
+            )),
         }
     }
-    let has_jp = headers.values().any(|(h, _)| h.iter().any(|c| c.starts_with("metadata.jp.")));
-    let users_1_2 = headers.get(&Entity::Users).is_some_and(|(h, _)| layout::users_header_is_1_2(h));
+    let has_jp = headers
+        .values()
+        .any(|(h, _)| h.iter().any(|c| c.starts_with("metadata.jp.")));
+    let users_1_2 = headers
+        .get(&Entity::Users)
+        .is_some_and(|(h, _)| layout::users_header_is_1_2(h));
     let version = manifest.oneroster_version.clone().unwrap_or_default();
     if version.is_empty() {
         return None;
@@ -241,16 +306,29 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
                 findings.push(bundle_finding(
                     "encoding_converted",
                     Some(entity.file_name()),
-                    format!("{} was Shift_JIS (CP932) and was converted to UTF-8", entity.file_name()),
+                    format!(
+                        "{} was Shift_JIS (CP932) and was converted to UTF-8",
+                        entity.file_name()
+                    ),
                     Severity::Warning,
                 ));
             }
             layouts.insert(*entity, (l, detected));
         }
     }
-    let unreadable = files.iter().map(|(e, _)| *e).filter(|e| !layouts.contains_key(e)).collect();
+    let unreadable = files
+        .iter()
+        .map(|(e, _)| *e)
+        .filter(|e| !layouts.contains_key(e))
+        .collect();
     files.retain(|(e, _)| layouts.contains_key(e));
-    Some(Prepared { bundle, profile, files, layouts, unreadable })
+    Some(Prepared {
+        bundle,
+        profile,
+        files,
+        layouts,
+        unreadable,
+    })
 }
 
 /// Reads every file row by row, staging rows into `tx` when given.
@@ -272,7 +350,12 @@ fn read_files(
             let input = match prep.bundle.open_file(name) {
                 Ok(i) => i,
                 Err(e) => {
-                    findings.push(bundle_finding("file_unreadable", Some(name), e.to_string(), Severity::Error));
+                    findings.push(bundle_finding(
+                        "file_unreadable",
+                        Some(name),
+                        e.to_string(),
+                        Severity::Error,
+                    ));
                     ctx.unreadable.push(entity);
                     continue;
                 }
@@ -284,18 +367,40 @@ fn read_files(
                         decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
                         _ => "encoding_invalid",
                     };
-                    findings.push(bundle_finding(code, Some(name), format!("{name}: {e}"), Severity::Error));
+                    findings.push(bundle_finding(
+                        code,
+                        Some(name),
+                        format!("{name}: {e}"),
+                        Severity::Error,
+                    ));
                     ctx.unreadable.push(entity);
                     continue;
                 }
             };
-            let fr = FileReader { entity, mode, file: name, layout, converted: *detected == Detected::Cp932 };
-            rows::read_rows(&fr, decoded.reader, ctx, findings, tx.as_deref_mut(), progress)?
+            let fr = FileReader {
+                entity,
+                mode,
+                file: name,
+                layout,
+                converted: *detected == Detected::Cp932,
+            };
+            rows::read_rows(
+                &fr,
+                decoded.reader,
+                ctx,
+                findings,
+                tx.as_deref_mut(),
+                progress,
+            )?
         } else {
             0
         };
         if rows_read == 0 && layout.usable {
-            let severity = if mode == FileMode::Bulk { Severity::Error } else { Severity::Warning };
+            let severity = if mode == FileMode::Bulk {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             findings.push(bundle_finding(
                 "empty_file",
                 Some(name),
@@ -303,7 +408,9 @@ fn read_files(
                 severity,
             ));
         }
-        report.rows.insert(entity.name().to_owned(), rows_read.into());
+        report
+            .rows
+            .insert(entity.name().to_owned(), rows_read.into());
         if let Some(tx) = tx.as_deref_mut().filter(|_| !findings.has_errors()) {
             let ids = ctx.ids.get(&entity);
             tx.finish_staging(entity, mode, &|id| ids.is_some_and(|s| s.contains(id)))?;
@@ -348,22 +455,42 @@ pub fn validate(path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> R
         let mut ctx = Context::new(prep.profile, modes);
         ctx.unreadable = prep.unreadable.clone();
         // Without a store nothing can fail but the bundle itself.
-        let _ = read_files(&mut prep, opts, &mut ctx, &mut findings, None, progress, &mut report);
-        let _ = rows::resolve_deferred(&mut ctx, &mut findings, None);
+        let _ = read_files(
+            &mut prep,
+            opts,
+            &mut ctx,
+            &mut findings,
+            None,
+            progress,
+            &mut report,
+        );
+        let _ = resolve::resolve_deferred(&mut ctx, &mut findings, None);
     }
-    report.status = if findings.has_errors() { Outcome::Rejected } else { Outcome::Valid };
+    report.status = if findings.has_errors() {
+        Outcome::Rejected
+    } else {
+        Outcome::Valid
+    };
     finish(report, findings, started)
 }
 
 /// `rosterhub import`: validates, plans and applies a bundle in one transaction. Blocking.
-pub fn import(store: &Store, path: &Path, opts: &ImportOptions, progress: &dyn Progress) -> Result<Report, ImportError> {
+pub fn import(
+    store: &Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &dyn Progress,
+) -> Result<Report, ImportError> {
     let started = Instant::now();
     let started_ms = now_ms();
     let import_id = uuid::Uuid::now_v7().to_string();
     let mut findings = Findings::new(opts.findings_per_code);
     let mut report = empty_report();
     report.import_id = Some(import_id.clone());
-    let stamp = ImportStamp { import_id: import_id.clone(), now: started_ms };
+    let stamp = ImportStamp {
+        import_id: import_id.clone(),
+        now: started_ms,
+    };
     let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     let Some(mut prep) = prepare(path, opts, &mut findings) else {
         drop(tx);
@@ -373,9 +500,17 @@ pub fn import(store: &Store, path: &Path, opts: &ImportOptions, progress: &dyn P
     let modes: HashMap<Entity, FileMode> = prep.files.iter().copied().collect();
     let mut ctx = Context::new(prep.profile, modes);
     ctx.unreadable = prep.unreadable.clone();
-    read_files(&mut prep, opts, &mut ctx, &mut findings, Some(tx.as_mut()), progress, &mut report)?;
+    read_files(
+        &mut prep,
+        opts,
+        &mut ctx,
+        &mut findings,
+        Some(tx.as_mut()),
+        progress,
+        &mut report,
+    )?;
     progress.phase("references");
-    rows::resolve_deferred(&mut ctx, &mut findings, Some(tx.as_mut()))?;
+    resolve::resolve_deferred(&mut ctx, &mut findings, Some(tx.as_mut()))?;
     if findings.has_errors() {
         drop(tx);
         report.status = Outcome::Rejected;
@@ -460,7 +595,10 @@ fn record(
     started_ms: i64,
 ) -> Result<Report, ImportError> {
     let report = finish(report, findings, started);
-    let stamp = ImportStamp { import_id: report.import_id.clone().unwrap_or_default(), now: started_ms };
+    let stamp = ImportStamp {
+        import_id: report.import_id.clone().unwrap_or_default(),
+        now: started_ms,
+    };
     let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     tx.save_import(&import_record(&report, started_ms))?;
     tx.commit()?;

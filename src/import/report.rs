@@ -45,7 +45,13 @@ pub struct Findings {
 
 impl Findings {
     pub fn new(per_code: usize) -> Findings {
-        Findings { list: Vec::new(), per_code, seen: HashMap::new(), errors: 0, warnings: 0 }
+        Findings {
+            list: Vec::new(),
+            per_code,
+            seen: HashMap::new(),
+            errors: 0,
+            warnings: 0,
+        }
     }
 
     pub fn push(&mut self, f: Finding) {
@@ -53,7 +59,10 @@ impl Findings {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
-        let n = self.seen.entry((f.file.clone(), f.code)).or_insert((0, f.severity));
+        let n = self
+            .seen
+            .entry((f.file.clone(), f.code))
+            .or_insert((0, f.severity));
         n.0 += 1;
         if n.0 <= self.per_code {
             self.list.push(f);
@@ -173,7 +182,9 @@ impl Report {
     }
 
     pub fn counts(&self, entity: Entity) -> Option<Counts> {
-        self.entities.get(entity.name()).and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.entities
+            .get(entity.name())
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     pub fn to_json(&self) -> String {
@@ -262,6 +273,9 @@ mod tests {
         assert_eq!(Outcome::DryRun.exit_code(), 0);
         assert_eq!(Outcome::Rejected.exit_code(), 1);
         assert_eq!(Outcome::Held.exit_code(), 3);
-        assert_eq!(serde_json::to_string(&Outcome::DryRun).unwrap(), "\"dry_run\"");
+        assert_eq!(
+            serde_json::to_string(&Outcome::DryRun).unwrap(),
+            "\"dry_run\""
+        );
     }
 }

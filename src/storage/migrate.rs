@@ -2,12 +2,18 @@
 //! is a new file. Both runners record what they applied in `schema_migrations`.
 
 /// `(version, name, sql)` for SQLite.
-pub const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "rostering", include_str!("../../migrations/sqlite/0001_rostering.sql"))];
+pub const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "rostering",
+    include_str!("../../migrations/sqlite/0001_rostering.sql"),
+)];
 
 /// `(version, name, sql)` for PostgreSQL.
-pub const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "rostering", include_str!("../../migrations/postgres/0001_rostering.sql"))];
+pub const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "rostering",
+    include_str!("../../migrations/postgres/0001_rostering.sql"),
+)];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
@@ -18,7 +24,11 @@ mod tests {
 
     #[test]
     fn both_backends_have_the_same_migrations_in_order() {
-        let v = |m: &[(i64, &str, &str)]| m.iter().map(|(v, n, _)| (*v, n.to_string())).collect::<Vec<_>>();
+        let v = |m: &[(i64, &str, &str)]| {
+            m.iter()
+                .map(|(v, n, _)| (*v, n.to_string()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(v(SQLITE), v(POSTGRES));
         for (i, (version, _, _)) in SQLITE.iter().enumerate() {
             assert_eq!(*version, i as i64 + 1);

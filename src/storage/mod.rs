@@ -230,10 +230,19 @@ mod tests {
 
     #[test]
     fn urls_select_the_backend_and_passwords_never_show() {
-        assert_eq!(BackendKind::from_url("sqlite://x.db").unwrap(), BackendKind::Sqlite);
-        assert_eq!(BackendKind::from_url("postgres://h/db").unwrap(), BackendKind::Postgres);
+        assert_eq!(
+            BackendKind::from_url("sqlite://x.db").unwrap(),
+            BackendKind::Sqlite
+        );
+        assert_eq!(
+            BackendKind::from_url("postgres://h/db").unwrap(),
+            BackendKind::Postgres
+        );
         assert!(BackendKind::from_url("mysql://h/db").is_err());
-        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 }

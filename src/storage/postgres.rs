@@ -35,7 +35,10 @@ impl PgStore {
         let options = url
             .parse::<sqlx::postgres::PgConnectOptions>()?
             .log_statements(tracing::log::LevelFilter::Debug)
-            .log_slow_statements(tracing::log::LevelFilter::Debug, std::time::Duration::from_secs(60));
+            .log_slow_statements(
+                tracing::log::LevelFilter::Debug,
+                std::time::Duration::from_secs(60),
+            );
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(std::time::Duration::from_secs(30))
@@ -44,7 +47,11 @@ impl PgStore {
         migrate(&pool).await?;
         Ok(PgStore {
             pool,
-            sql: Arc::new(Entity::ALL.map(|e| (e, EntitySql::new(e, Dialect::Postgres))).into()),
+            sql: Arc::new(
+                Entity::ALL
+                    .map(|e| (e, EntitySql::new(e, Dialect::Postgres)))
+                    .into(),
+            ),
         })
     }
 
@@ -78,7 +85,11 @@ impl PgStore {
     }
 
     /// Blocking: must run on a thread outside the async runtime (e.g. `spawn_blocking`).
-    pub fn begin_import(&self, tenant: &str, stamp: &ImportStamp) -> Result<PgImportTx, StoreError> {
+    pub fn begin_import(
+        &self,
+        tenant: &str,
+        stamp: &ImportStamp,
+    ) -> Result<PgImportTx, StoreError> {
         let handle = Handle::current();
         let tx = handle.block_on(async {
             let mut tx = self.pool.begin().await?;
@@ -111,20 +122,28 @@ impl PgStore {
 
 async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
-    sqlx::raw_sql(super::migrate::CREATE_TABLE).execute(&mut *tx).await?;
-    let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        .fetch_one(&mut *tx)
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
         .await?;
+    sqlx::raw_sql(super::migrate::CREATE_TABLE)
+        .execute(&mut *tx)
+        .await?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
     for (version, name, sql) in super::migrate::POSTGRES {
         if *version > current {
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(version)
-                .bind(name)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
         }
     }
     tx.commit().await?;
@@ -170,7 +189,8 @@ impl PgImportTx {
         let sql = self.sql[&entity].create_stage.clone();
         let handle = self.handle.clone();
         handle.block_on(sqlx::query(AssertSqlSafe(sql)).execute(&mut **self.tx()))?;
-        self.buffers.insert(entity, Vec::with_capacity(COPY_CHUNK + 4096));
+        self.buffers
+            .insert(entity, Vec::with_capacity(COPY_CHUNK + 4096));
         Ok(())
     }
 
@@ -252,7 +272,9 @@ impl ImportTx for PgImportTx {
             sqlx::query(AssertSqlSafe(index)).execute(&mut **tx).await?;
             // Autovacuum never analyses temporary tables; without statistics the planner
             // guesses badly for the joins below.
-            sqlx::query(AssertSqlSafe(analyze)).execute(&mut **tx).await?;
+            sqlx::query(AssertSqlSafe(analyze))
+                .execute(&mut **tx)
+                .await?;
             Ok::<_, sqlx::Error>(())
         })?;
         Ok(())
@@ -283,12 +305,17 @@ impl ImportTx for PgImportTx {
         let handle = self.handle.clone();
         let tx = self.tx();
         let rows = handle.block_on(
-            sqlx::query("SELECT sourced_id, type FROM orgs WHERE tenant_id = $1 AND sourced_id = ANY($2)")
-                .bind(tenant)
-                .bind(ids)
-                .fetch_all(&mut **tx),
+            sqlx::query(
+                "SELECT sourced_id, type FROM orgs WHERE tenant_id = $1 AND sourced_id = ANY($2)",
+            )
+            .bind(tenant)
+            .bind(ids)
+            .fetch_all(&mut **tx),
         )?;
-        Ok(rows.into_iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+            .collect())
     }
 
     fn active_count(&mut self, entity: Entity) -> Result<u64, StoreError> {
@@ -296,8 +323,11 @@ impl ImportTx for PgImportTx {
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
         let tx = self.tx();
-        let n: i64 = handle
-            .block_on(sqlx::query_scalar(AssertSqlSafe(sql)).bind(tenant).fetch_one(&mut **tx))?;
+        let n: i64 = handle.block_on(
+            sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(tenant)
+                .fetch_one(&mut **tx),
+        )?;
         Ok(n as u64)
     }
 
@@ -309,30 +339,31 @@ impl ImportTx for PgImportTx {
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
         let tx = self.tx();
-        handle.block_on(async {
-            let row = sqlx::query(AssertSqlSafe(sql.plan_staged))
-                .bind(&tenant)
-                .fetch_one(&mut **tx)
-                .await?;
-            let tombstoned: i64 = match mode {
-                FileMode::Delta => row.get(3),
-                FileMode::Bulk => {
-                    sqlx::query_scalar(AssertSqlSafe(sql.plan_bulk_tombstones))
-                        .bind(&tenant)
-                        .fetch_one(&mut **tx)
-                        .await?
-                }
-            };
-            Ok::<_, StoreError>(Counts {
-                inserted: row.get::<i64, _>(0) as u64,
-                updated: row.get::<i64, _>(1) as u64,
-                unchanged: row.get::<i64, _>(2) as u64,
-                tombstoned: tombstoned as u64,
+        handle
+            .block_on(async {
+                let row = sqlx::query(AssertSqlSafe(sql.plan_staged))
+                    .bind(&tenant)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let tombstoned: i64 = match mode {
+                    FileMode::Delta => row.get(3),
+                    FileMode::Bulk => {
+                        sqlx::query_scalar(AssertSqlSafe(sql.plan_bulk_tombstones))
+                            .bind(&tenant)
+                            .fetch_one(&mut **tx)
+                            .await?
+                    }
+                };
+                Ok::<_, StoreError>(Counts {
+                    inserted: row.get::<i64, _>(0) as u64,
+                    updated: row.get::<i64, _>(1) as u64,
+                    unchanged: row.get::<i64, _>(2) as u64,
+                    tombstoned: tombstoned as u64,
+                })
             })
-        })
-        .inspect(|c| {
-            self.plans.insert(entity, *c);
-        })
+            .inspect(|c| {
+                self.plans.insert(entity, *c);
+            })
     }
 
     fn apply(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {

@@ -65,7 +65,10 @@ impl EntitySql {
         );
         let insert_stage = format!(
             "INSERT INTO {stage} ({stage_cols}) VALUES ({})",
-            (1..=n_stage).map(|n| d.param(n)).collect::<Vec<_>>().join(", ")
+            (1..=n_stage)
+                .map(|n| d.param(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let (p1, p2, p3) = (d.param(1), d.param(2), d.param(3));
         let plan_staged = format!(
@@ -85,7 +88,10 @@ impl EntitySql {
              AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.sourced_id = m.sourced_id)"
         );
         let s_cols: String = cols.iter().map(|c| format!(", s.{c}")).collect();
-        let updates: String = cols.iter().map(|c| format!(", {c} = excluded.{c}")).collect();
+        let updates: String = cols
+            .iter()
+            .map(|c| format!(", {c} = excluded.{c}"))
+            .collect();
         // Unchanged active records are filtered out before the insert is attempted, so an
         // unchanged re-import costs one index probe per row and writes nothing.
         let upsert = format!(
@@ -150,9 +156,15 @@ impl RowSql {
         let n = cols.len();
         let (meta, hash, import) = (5 + n, 6 + n, 7 + n);
         let values: String = (0..n).map(|i| format!(", ?{}", 5 + i)).collect();
-        let sets: String = cols.iter().enumerate().map(|(i, c)| format!(", {c} = ?{}", 5 + i)).collect();
+        let sets: String = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!(", {c} = ?{}", 5 + i))
+            .collect();
         RowSql {
-            probe: format!("SELECT status, content_hash FROM {t} WHERE tenant_id = ?1 AND sourced_id = ?2"),
+            probe: format!(
+                "SELECT status, content_hash FROM {t} WHERE tenant_id = ?1 AND sourced_id = ?2"
+            ),
             insert: format!(
                 "INSERT INTO {t} (tenant_id, sourced_id, status, date_last_modified, \
                  source_date_last_modified, {}, metadata, content_hash, created_at, updated_at, import_id) \
@@ -182,7 +194,10 @@ mod tests {
     #[test]
     fn statements_bind_every_value_and_name_the_right_tables() {
         let s = EntitySql::new(Entity::Users, Dialect::Postgres);
-        assert!(s.insert_stage.starts_with("INSERT INTO stage_users (sourced_id, status"));
+        assert!(
+            s.insert_stage
+                .starts_with("INSERT INTO stage_users (sourced_id, status")
+        );
         // 20 content columns + 5 system columns, all bound.
         assert!(s.insert_stage.contains("$25)"));
         assert!(!s.insert_stage.contains("$26"));

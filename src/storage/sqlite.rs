@@ -84,7 +84,11 @@ impl SqliteStore {
             .is_some())
     }
 
-    pub fn begin_import(&self, tenant: &str, stamp: &ImportStamp) -> Result<SqliteImportTx, StoreError> {
+    pub fn begin_import(
+        &self,
+        tenant: &str,
+        stamp: &ImportStamp,
+    ) -> Result<SqliteImportTx, StoreError> {
         let conn = self.connect()?;
         // A larger page cache for the probes and writes of a big import; bounded (64 MiB).
         conn.pragma_update(None, "cache_size", -65536)?;
@@ -97,8 +101,12 @@ impl SqliteStore {
             counts: HashMap::new(),
             open: true,
         };
-        let exists: Option<i64> =
-            tx.conn.query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant], |r| r.get(0)).optional()?;
+        let exists: Option<i64> = tx
+            .conn
+            .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if exists.is_none() {
             return Err(StoreError::UnknownTenant(tenant.to_owned()));
         }
@@ -109,8 +117,11 @@ impl SqliteStore {
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(super::migrate::CREATE_TABLE)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current: i64 =
-        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     for (version, name, sql) in super::migrate::SQLITE {
         if *version > current {
             tx.execute_batch(sql)?;
@@ -163,7 +174,9 @@ impl ImportTx for SqliteImportTx {
         let stored: Option<(String, Vec<u8>)> = self
             .conn
             .prepare_cached(&sql.probe)?
-            .query_row(params![self.tenant, row.sourced_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(params![self.tenant, row.sourced_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let counts = self.counts.entry(entity).or_default();
         match (row.status, stored) {
@@ -252,8 +265,9 @@ impl ImportTx for SqliteImportTx {
             .prepare_cached("SELECT type FROM orgs WHERE tenant_id = ?1 AND sourced_id = ?2")?;
         let mut out = HashMap::new();
         for id in ids {
-            if let Some(t) =
-                stmt.query_row(params![self.tenant, id], |r| r.get::<_, String>(0)).optional()?
+            if let Some(t) = stmt
+                .query_row(params![self.tenant, id], |r| r.get::<_, String>(0))
+                .optional()?
             {
                 out.insert((*id).to_owned(), t);
             }
@@ -286,7 +300,15 @@ impl ImportTx for SqliteImportTx {
         self.conn.execute(
             "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![r.id, self.tenant, r.status, r.profile, r.started_at, r.finished_at, r.report_json],
+            params![
+                r.id,
+                self.tenant,
+                r.status,
+                r.profile,
+                r.started_at,
+                r.finished_at,
+                r.report_json
+            ],
         )?;
         Ok(())
     }
@@ -313,8 +335,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_become_paths() {
-        assert_eq!(path_from_url("sqlite://./data/r.db"), PathBuf::from("./data/r.db"));
+        assert_eq!(
+            path_from_url("sqlite://./data/r.db"),
+            PathBuf::from("./data/r.db")
+        );
         assert_eq!(path_from_url("sqlite:r.db"), PathBuf::from("r.db"));
-        assert_eq!(path_from_url("sqlite:///tmp/r.db?mode=rwc"), PathBuf::from("/tmp/r.db"));
+        assert_eq!(
+            path_from_url("sqlite:///tmp/r.db?mode=rwc"),
+            PathBuf::from("/tmp/r.db")
+        );
     }
 }

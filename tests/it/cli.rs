@@ -5,7 +5,10 @@ use std::process::Command;
 use crate::helpers::fixtures;
 
 fn rosterhub(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rosterhub")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rosterhub"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8(out.stdout).unwrap(),
@@ -29,7 +32,9 @@ fn validate_exits_0_for_a_valid_bundle_and_1_for_a_broken_one() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "rejected");
     let f = &v["findings"][0];
-    for key in ["severity", "code", "file", "line", "column", "value", "message"] {
+    for key in [
+        "severity", "code", "file", "line", "column", "value", "message",
+    ] {
         assert!(f.get(key).is_some(), "finding has {key}: {f}");
     }
 }
@@ -39,7 +44,14 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
     let ok = fixtures().join("jp-profile-v1.2.1");
-    let (code, out, err) = rosterhub(&["import", ok.to_str().unwrap(), "--database-url", &url, "--format", "json"]);
+    let (code, out, err) = rosterhub(&[
+        "import",
+        ok.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "applied");
@@ -48,7 +60,19 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         serde_json::json!({"inserted": 36, "updated": 0, "unchanged": 0, "tombstoned": 0})
     );
     let keys: Vec<&String> = v["entities"].as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["orgs", "academicSessions", "courses", "classes", "users", "roles", "enrollments", "demographics"]);
+    assert_eq!(
+        keys,
+        [
+            "orgs",
+            "academicSessions",
+            "courses",
+            "classes",
+            "users",
+            "roles",
+            "enrollments",
+            "demographics"
+        ]
+    );
     assert!(v["duration_ms"].is_u64());
 
     // A bundle holding only the district's orgs would tombstone every school record: held.
@@ -59,10 +83,27 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
     }
     b.set_mode("demographics", "absent");
     b.remove("demographics.csv");
-    let (code, out, _) = rosterhub(&["import", b.path().to_str().unwrap(), "--database-url", &url, "--format", "json"]);
+    let (code, out, _) = rosterhub(&[
+        "import",
+        b.path().to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 3, "{out}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"], "held");
-    let (code, _, _) = rosterhub(&["import", b.path().to_str().unwrap(), "--database-url", &url, "--dry-run", "--force"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"],
+        "held"
+    );
+    let (code, _, _) = rosterhub(&[
+        "import",
+        b.path().to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--dry-run",
+        "--force",
+    ]);
     assert_eq!(code, 0);
 }
 
@@ -72,7 +113,14 @@ fn generated_bundles_are_valid_and_deterministic() {
     let a = dir.path().join("a.zip");
     let b = dir.path().join("b.zip");
     for p in [&a, &b] {
-        let (code, _, err) = rosterhub(&["generate", p.to_str().unwrap(), "--students", "500", "--seed", "7"]);
+        let (code, _, err) = rosterhub(&[
+            "generate",
+            p.to_str().unwrap(),
+            "--students",
+            "500",
+            "--seed",
+            "7",
+        ]);
         assert_eq!(code, 0, "{err}");
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());

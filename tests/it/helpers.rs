@@ -28,7 +28,10 @@ fn pg_available(rt: &tokio::runtime::Runtime) -> bool {
     *AVAILABLE.get_or_init(|| {
         let ok = rt.block_on(async {
             use sqlx::Connection;
-            sqlx::PgConnection::connect(&pg_admin_url()).await.map(|_| ()).map_err(|e| e.to_string())
+            sqlx::PgConnection::connect(&pg_admin_url())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         });
         match ok {
             Ok(()) => true,
@@ -54,10 +57,17 @@ pub struct TestDb {
 impl TestDb {
     /// `None` when the backend is not available here (PostgreSQL without a server).
     pub fn new(backend: Backend) -> Option<TestDb> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (url, pg_name) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("test.db").display()),
+                None,
+            ),
             Backend::Postgres => {
                 if !pg_available(&rt) {
                     return None;
@@ -65,22 +75,36 @@ impl TestDb {
                 let name = format!("rosterhub_test_{}", uuid::Uuid::new_v4().simple());
                 rt.block_on(admin_exec(&format!("CREATE DATABASE {name}")));
                 let base = pg_admin_url();
-                let base = base.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(base);
+                let base = base
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(base);
                 (format!("{base}/{name}"), Some(name))
             }
         };
         let store = rt.block_on(Store::open(&url)).unwrap();
-        Some(TestDb { rt, store, pg_name, _dir: dir })
+        Some(TestDb {
+            rt,
+            store,
+            pg_name,
+            _dir: dir,
+        })
     }
 
     pub fn import(&self, bundle: &Path, opts: ImportOptions) -> Report {
         self.try_import(bundle, opts).unwrap()
     }
 
-    pub fn try_import(&self, bundle: &Path, opts: ImportOptions) -> Result<Report, import::ImportError> {
+    pub fn try_import(
+        &self,
+        bundle: &Path,
+        opts: ImportOptions,
+    ) -> Result<Report, import::ImportError> {
         let store = self.store.clone();
         let bundle = bundle.to_owned();
-        let task = self.rt.spawn_blocking(move || import::import(&store, &bundle, &opts, &()));
+        let task = self
+            .rt
+            .spawn_blocking(move || import::import(&store, &bundle, &opts, &()));
         self.rt.block_on(task).unwrap()
     }
 
@@ -96,15 +120,26 @@ impl TestDb {
                 let mut stmt = conn.prepare(sql).unwrap();
                 let n = stmt.column_count();
                 let rows = stmt
-                    .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+                    .query_map([], |r| {
+                        (0..n)
+                            .map(|i| r.get::<_, Option<String>>(i))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
                     .unwrap();
                 rows.map(Result::unwrap).collect()
             }
             Store::Postgres(p) => self.rt.block_on(async {
                 use sqlx::Row;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(p.pool()).await.unwrap();
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(p.pool())
+                    .await
+                    .unwrap();
                 rows.iter()
-                    .map(|r| (0..r.len()).map(|i| r.get::<Option<String>, _>(i)).collect())
+                    .map(|r| {
+                        (0..r.len())
+                            .map(|i| r.get::<Option<String>, _>(i))
+                            .collect()
+                    })
                     .collect()
             }),
         }
@@ -115,9 +150,11 @@ impl TestDb {
     }
 
     pub fn count(&self, table: &str, tenant: &str) -> u64 {
-        self.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{tenant}'"))
-            .parse()
-            .unwrap()
+        self.scalar(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{tenant}'"
+        ))
+        .parse()
+        .unwrap()
     }
 
     /// Every record of a tenant as text, content and status (not times), sorted: two tenants
@@ -137,7 +174,11 @@ impl TestDb {
                 cols.join(" || '|' || "),
                 e.table()
             );
-            out.extend(self.rows(&sql).into_iter().map(|r| r[0].clone().unwrap_or_default()));
+            out.extend(
+                self.rows(&sql)
+                    .into_iter()
+                    .map(|r| r[0].clone().unwrap_or_default()),
+            );
         }
         out
     }
@@ -150,7 +191,11 @@ impl TestDb {
                 "SELECT tenant_id || '|' || sourced_id || '|' || status || '|' || CAST(date_last_modified AS TEXT) || '|' || CAST(updated_at AS TEXT) || '|' || COALESCE(import_id, '') FROM {} ORDER BY tenant_id, sourced_id",
                 e.table()
             );
-            out.extend(self.rows(&sql).into_iter().map(|r| r[0].clone().unwrap_or_default()));
+            out.extend(
+                self.rows(&sql)
+                    .into_iter()
+                    .map(|r| r[0].clone().unwrap_or_default()),
+            );
         }
         out.push(self.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM imports"));
         out
@@ -163,7 +208,9 @@ impl Drop for TestDb {
             if let Store::Postgres(p) = &self.store {
                 self.rt.block_on(p.pool().close());
             }
-            self.rt.block_on(admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+            self.rt.block_on(admin_exec(&format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )));
         }
     }
 }
@@ -242,7 +289,13 @@ impl TempBundle {
         let text = self.read("manifest.csv");
         let out: Vec<String> = text
             .lines()
-            .map(|l| if l.starts_with(&format!("file.{name},")) { format!("file.{name},{mode}") } else { l.to_owned() })
+            .map(|l| {
+                if l.starts_with(&format!("file.{name},")) {
+                    format!("file.{name},{mode}")
+                } else {
+                    l.to_owned()
+                }
+            })
             .collect();
         self.write("manifest.csv", &(out.join("\n") + "\n"));
     }
@@ -264,6 +317,12 @@ pub fn errors(report: &Report) -> Vec<(String, u64, &'static str)> {
         .findings
         .iter()
         .filter(|f| f.severity == rosterhub::import::Severity::Error)
-        .map(|f| (f.file.clone().unwrap_or_default(), f.line.unwrap_or(0), f.code))
+        .map(|f| {
+            (
+                f.file.clone().unwrap_or_default(),
+                f.line.unwrap_or(0),
+                f.code,
+            )
+        })
         .collect()
 }

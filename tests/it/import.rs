@@ -13,13 +13,20 @@ const CLASS_1_1: &str = "63df3d0e-1fa9-4601-b56a-a91ad2346995";
 
 /// Removes a student from every file of the bundle.
 fn remove_student(b: &TempBundle, id: &str) {
-    for f in ["users.csv", "roles.csv", "enrollments.csv", "demographics.csv"] {
+    for f in [
+        "users.csv",
+        "roles.csv",
+        "enrollments.csv",
+        "demographics.csv",
+    ] {
         b.drop_rows(f, |l| l.contains(id));
     }
 }
 
 fn bulk_import_of_the_fixture_inserts_every_record_exactly(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let r = db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
     assert_eq!(r.profile.as_deref(), Some("jp-1.2.1"));
@@ -36,23 +43,40 @@ fn bulk_import_of_the_fixture_inserts_every_record_exactly(backend: Backend) {
     for (name, n) in expected {
         assert_eq!(counts(&r, name), (n, 0, 0, 0), "{name}");
         let e = Entity::from_name(name).unwrap();
-        assert_eq!(db.count(e.table(), "default"), n, "{name} rows in the database");
+        assert_eq!(
+            db.count(e.table(), "default"),
+            n,
+            "{name} rows in the database"
+        );
     }
     let row = &db.rows(&format!(
         "SELECT given_name, family_name, grades, enabled_user, metadata, status, primary_org_sourced_id, \
          CAST(date_last_modified AS TEXT), import_id FROM users WHERE sourced_id = '{S2}'"
     ))[0];
-    assert_eq!(row[0].as_deref(), Some("𠮷田"), "characters outside the BMP survive");
+    assert_eq!(
+        row[0].as_deref(),
+        Some("𠮷田"),
+        "characters outside the BMP survive"
+    );
     assert_eq!(row[1].as_deref(), Some("中村"));
     assert_eq!(row[2].as_deref(), Some("P1"));
     assert_eq!(row[3].as_deref(), Some("true"));
     assert_eq!(
         row[4].as_deref(),
-        Some(r#"{"jp.kanaGivenName":"ヨシダ","jp.kanaFamilyName":"ナカムラ","jp.homeClass":"63df3d0e-1fa9-4601-b56a-a91ad2346995"}"#)
+        Some(
+            r#"{"jp.kanaGivenName":"ヨシダ","jp.kanaFamilyName":"ナカムラ","jp.homeClass":"63df3d0e-1fa9-4601-b56a-a91ad2346995"}"#
+        )
     );
     assert_eq!(row[5].as_deref(), Some("active"));
-    assert_eq!(row[6].as_deref(), Some("90547f17-4e22-48f2-9c47-bff459705477"));
-    assert_eq!(row[8].as_deref(), r.import_id.as_deref(), "stamped with the import");
+    assert_eq!(
+        row[6].as_deref(),
+        Some("90547f17-4e22-48f2-9c47-bff459705477")
+    );
+    assert_eq!(
+        row[8].as_deref(),
+        r.import_id.as_deref(),
+        "stamped with the import"
+    );
     // The import's own record.
     let rec = &db.rows("SELECT status, profile FROM imports")[0];
     assert_eq!(rec[0].as_deref(), Some("applied"));
@@ -60,7 +84,9 @@ fn bulk_import_of_the_fixture_inserts_every_record_exactly(backend: Backend) {
 }
 
 fn reimporting_the_same_bundle_changes_nothing(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let bundle = fixtures().join("jp-profile-v1.2.1");
     db.import(&bundle, opts());
     let before = db.full_state();
@@ -77,10 +103,14 @@ fn reimporting_the_same_bundle_changes_nothing(backend: Backend) {
 }
 
 fn a_second_bulk_tombstones_absent_records_and_reactivates_returning_ones(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let full = fixtures().join("jp-profile-v1.2.1");
     let first = db.import(&full, opts());
-    let first_time = db.scalar(&format!("SELECT CAST(date_last_modified AS TEXT) FROM users WHERE sourced_id = '{S1}'"));
+    let first_time = db.scalar(&format!(
+        "SELECT CAST(date_last_modified AS TEXT) FROM users WHERE sourced_id = '{S1}'"
+    ));
 
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
     remove_student(&b, S1);
@@ -95,22 +125,48 @@ fn a_second_bulk_tombstones_absent_records_and_reactivates_returning_ones(backen
     let row = &db.rows(&format!(
         "SELECT status, CAST(date_last_modified AS TEXT), import_id FROM users WHERE sourced_id = '{S1}'"
     ))[0];
-    assert_eq!(row[0].as_deref(), Some("tobedeleted"), "absent from a bulk file: a tombstone, not a deletion");
-    assert_ne!(row[1].as_deref(), Some(first_time.as_str()), "stamped with the second import's time");
+    assert_eq!(
+        row[0].as_deref(),
+        Some("tobedeleted"),
+        "absent from a bulk file: a tombstone, not a deletion"
+    );
+    assert_ne!(
+        row[1].as_deref(),
+        Some(first_time.as_str()),
+        "stamped with the second import's time"
+    );
     assert_eq!(row[2].as_deref(), second.import_id.as_deref());
     assert_eq!(db.count("users", "default"), 36, "tombstones are kept");
     assert_ne!(first.import_id, second.import_id);
 
     let third = db.import(&full, opts());
-    assert_eq!(counts(&third, "users"), (0, 3, 33, 0), "two reactivated, one renamed back");
-    assert_eq!(db.scalar(&format!("SELECT status FROM users WHERE sourced_id = '{S1}'")), "active");
+    assert_eq!(
+        counts(&third, "users"),
+        (0, 3, 33, 0),
+        "two reactivated, one renamed back"
+    );
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT status FROM users WHERE sourced_id = '{S1}'"
+        )),
+        "active"
+    );
 }
 
 fn delta_import_upserts_and_tombstones_against_stored_data(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    for f in ["orgs", "academicSessions", "courses", "users", "roles", "demographics"] {
+    for f in [
+        "orgs",
+        "academicSessions",
+        "courses",
+        "users",
+        "roles",
+        "demographics",
+    ] {
         b.set_mode(f, "absent");
         b.remove(&format!("{f}.csv"));
     }
@@ -118,12 +174,23 @@ fn delta_import_upserts_and_tombstones_against_stored_data(backend: Backend) {
     b.set_mode("enrollments", "delta");
     let classes = b.read("classes.csv");
     let class_row = classes.lines().nth(1).unwrap();
-    let renamed = class_row.replacen(",,,1年1組,", ",active,2025-06-01T09:00:00+09:00,1年1組（さくら）,", 1);
-    b.write("classes.csv", &format!("{}\n{renamed}\n", classes.lines().next().unwrap()));
+    let renamed = class_row.replacen(
+        ",,,1年1組,",
+        ",active,2025-06-01T09:00:00+09:00,1年1組（さくら）,",
+        1,
+    );
+    b.write(
+        "classes.csv",
+        &format!("{}\n{renamed}\n", classes.lines().next().unwrap()),
+    );
     let enrollments = b.read("enrollments.csv");
     let mut lines = enrollments.lines();
     let header = lines.next().unwrap();
-    let withdraw = lines.find(|l| l.contains(S1)).unwrap().replacen(",,,", ",tobedeleted,2025-06-01T00:00:00.000Z,", 1);
+    let withdraw = lines.find(|l| l.contains(S1)).unwrap().replacen(
+        ",,,",
+        ",tobedeleted,2025-06-01T00:00:00.000Z,",
+        1,
+    );
     // A new enrollment of a stored user in a stored class: references resolve against the store.
     let new = format!(
         "0f0e0d0c-0b0a-4909-8807-060504030201,active,2025-06-01T00:00:00.000Z,{CLASS_1_1},90547f17-4e22-48f2-9c47-bff459705477,{S2},student,false,,,40,true"
@@ -133,11 +200,21 @@ fn delta_import_upserts_and_tombstones_against_stored_data(backend: Backend) {
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
     assert_eq!(counts(&r, "classes"), (0, 1, 0, 0));
     assert_eq!(counts(&r, "enrollments"), (1, 0, 0, 1));
-    assert_eq!(db.scalar(&format!("SELECT title FROM classes WHERE sourced_id = '{CLASS_1_1}'")), "1年1組（さくら）");
-    let src = db.scalar(&format!("SELECT CAST(source_date_last_modified AS TEXT) FROM classes WHERE sourced_id = '{CLASS_1_1}'"));
-    assert_eq!(src, "1748736000000", "the source's own time is kept, normalised to UTC");
     assert_eq!(
-        db.scalar(&format!("SELECT status FROM enrollments WHERE user_sourced_id = '{S1}'")),
+        db.scalar(&format!(
+            "SELECT title FROM classes WHERE sourced_id = '{CLASS_1_1}'"
+        )),
+        "1年1組（さくら）"
+    );
+    let src = db.scalar(&format!("SELECT CAST(source_date_last_modified AS TEXT) FROM classes WHERE sourced_id = '{CLASS_1_1}'"));
+    assert_eq!(
+        src, "1748736000000",
+        "the source's own time is kept, normalised to UTC"
+    );
+    assert_eq!(
+        db.scalar(&format!(
+            "SELECT status FROM enrollments WHERE user_sourced_id = '{S1}'"
+        )),
         "tobedeleted"
     );
     assert_eq!(db.count("enrollments", "default"), 37);
@@ -146,55 +223,107 @@ fn delta_import_upserts_and_tombstones_against_stored_data(backend: Backend) {
 
     // A delta that references a user nobody has: rejected, nothing written.
     let before = db.full_state();
-    let bad = new.replace(S2, "99999999-9999-4999-8999-999999999999").replace("0f0e0d0c", "1f0e0d0c");
+    let bad = new
+        .replace(S2, "99999999-9999-4999-8999-999999999999")
+        .replace("0f0e0d0c", "1f0e0d0c");
     b.write("enrollments.csv", &format!("{header}\n{bad}\n"));
     b.set_mode("classes", "absent");
     b.remove("classes.csv");
     let r = db.import(b.path(), opts());
     assert_eq!(r.status, Outcome::Rejected);
-    assert_eq!(errors(&r), [("enrollments.csv".to_owned(), 2, "unresolved_reference")]);
+    assert_eq!(
+        errors(&r),
+        [("enrollments.csv".to_owned(), 2, "unresolved_reference")]
+    );
     let after = db.full_state();
     assert_eq!(before[..before.len() - 1], after[..after.len() - 1]);
 }
 
 fn a_dry_run_plans_but_writes_nothing(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
-    let r = db.import(&fixtures().join("jp-profile-v1.2.1"), ImportOptions { dry_run: true, ..opts() });
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let r = db.import(
+        &fixtures().join("jp-profile-v1.2.1"),
+        ImportOptions {
+            dry_run: true,
+            ..opts()
+        },
+    );
     assert_eq!(r.status, Outcome::DryRun);
     assert_eq!(counts(&r, "users"), (36, 0, 0, 0));
     for e in Entity::ALL {
         assert_eq!(db.count(e.table(), "default"), 0, "{e}");
     }
-    assert_eq!(db.scalar("SELECT status FROM imports"), "dry_run", "the plan is kept as history");
+    assert_eq!(
+        db.scalar("SELECT status FROM imports"),
+        "dry_run",
+        "the plan is kept as history"
+    );
 }
 
 fn the_threshold_holds_an_import_that_would_tombstone_too_many(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let before = db.full_state();
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
     // Keep only the teachers and the first 4 students of 1年1組: 28 of 36 users would go.
-    let keep: Vec<String> = b.read("users.csv").lines().skip(1).take(5).map(|l| l[..36].to_owned()).collect();
-    for f in ["users.csv", "roles.csv", "enrollments.csv", "demographics.csv"] {
+    let keep: Vec<String> = b
+        .read("users.csv")
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(|l| l[..36].to_owned())
+        .collect();
+    for f in [
+        "users.csv",
+        "roles.csv",
+        "enrollments.csv",
+        "demographics.csv",
+    ] {
         b.drop_rows(f, |l| !keep.iter().any(|k| l.contains(k.as_str())));
     }
     let r = db.import(b.path(), opts());
     assert_eq!(r.status, Outcome::Held, "{}", r.to_text());
     assert_eq!(r.status.exit_code(), 3);
-    assert!(r.findings.iter().any(|f| f.code == "threshold_exceeded" && f.message.contains("31 of 36 active users")));
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.code == "threshold_exceeded" && f.message.contains("31 of 36 active users"))
+    );
     let after = db.full_state();
-    assert_eq!(before[..before.len() - 1], after[..after.len() - 1], "held: nothing written");
+    assert_eq!(
+        before[..before.len() - 1],
+        after[..after.len() - 1],
+        "held: nothing written"
+    );
 
-    let forced = db.import(b.path(), ImportOptions { force: true, ..opts() });
+    let forced = db.import(
+        b.path(),
+        ImportOptions {
+            force: true,
+            ..opts()
+        },
+    );
     assert_eq!(forced.status, Outcome::Applied);
     assert_eq!(counts(&forced, "users").3, 31);
 }
 
 fn a_failure_in_the_middle_of_apply_leaves_no_trace(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let full = fixtures().join("jp-profile-v1.2.1");
     // Into an empty database…
-    let err = db.try_import(&full, ImportOptions { fail_after: Some(Entity::Users), ..opts() });
+    let err = db.try_import(
+        &full,
+        ImportOptions {
+            fail_after: Some(Entity::Users),
+            ..opts()
+        },
+    );
     assert!(err.is_err());
     for e in Entity::ALL {
         assert_eq!(db.count(e.table(), "default"), 0, "{e}");
@@ -205,17 +334,28 @@ fn a_failure_in_the_middle_of_apply_leaves_no_trace(backend: Backend) {
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
     remove_student(&b, S1);
     b.replace("users.csv", ",蓮,高橋,", ",蓮,髙橋,");
-    let err = db.try_import(b.path(), ImportOptions { fail_after: Some(Entity::Enrollments), ..opts() });
+    let err = db.try_import(
+        b.path(),
+        ImportOptions {
+            fail_after: Some(Entity::Enrollments),
+            ..opts()
+        },
+    );
     assert!(err.is_err());
     assert_eq!(db.full_state(), before);
 }
 
 fn the_many_defect_bundle_reports_each_defect_and_writes_nothing(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let r = db.import(&fixtures().join("invalid/many-defects-v1.2"), opts());
     assert_eq!(r.status, Outcome::Rejected);
     let errs = errors(&r);
-    let has = |file: &str, line: u64, code: &str| errs.iter().any(|(f, l, c)| f == file && *l == line && *c == code);
+    let has = |file: &str, line: u64, code: &str| {
+        errs.iter()
+            .any(|(f, l, c)| f == file && *l == line && *c == code)
+    };
     for (file, line, code) in [
         ("manifest.csv", 21, "manifest_invalid_mode"),
         ("roles.csv", 1, "header_mismatch"),
@@ -227,9 +367,16 @@ fn the_many_defect_bundle_reports_each_defect_and_writes_nothing(backend: Backen
         ("roles.csv", 2, "column_count"),
         ("userprofiles.csv", 0, "unexpected_file"),
     ] {
-        assert!(has(file, line, code), "missing {file}:{line} {code} in {errs:#?}");
+        assert!(
+            has(file, line, code),
+            "missing {file}:{line} {code} in {errs:#?}"
+        );
     }
-    let warns: Vec<_> = r.findings.iter().filter(|f| f.code == "bulk_status_ignored" && f.value.as_deref() == Some("inactive")).collect();
+    let warns: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "bulk_status_ignored" && f.value.as_deref() == Some("inactive"))
+        .collect();
     assert_eq!(warns.len(), 1, "the legacy `inactive` status is named");
     assert_eq!(warns[0].line, Some(4));
     for e in Entity::ALL {
@@ -238,7 +385,9 @@ fn the_many_defect_bundle_reports_each_defect_and_writes_nothing(backend: Backen
 }
 
 fn encoding_variants_import_like_the_plain_bundle(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let enc = fixtures().join("encodings");
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let plain = db.dump("default");
@@ -246,47 +395,107 @@ fn encoding_variants_import_like_the_plain_bundle(backend: Backend) {
     for variant in ["bom.zip", "crlf.zip", "nested_dir.zip"] {
         let tenant = variant.trim_end_matches(".zip");
         db.tenant(tenant);
-        let r = db.import(&enc.join(variant), ImportOptions { tenant: tenant.into(), ..opts() });
+        let r = db.import(
+            &enc.join(variant),
+            ImportOptions {
+                tenant: tenant.into(),
+                ..opts()
+            },
+        );
         assert_eq!(r.status, Outcome::Applied, "{variant}: {}", r.to_text());
-        assert_eq!(db.dump(tenant), plain, "{variant} must store exactly what the plain bundle stores");
+        assert_eq!(
+            db.dump(tenant),
+            plain,
+            "{variant} must store exactly what the plain bundle stores"
+        );
     }
 
     // Shift_JIS: refused by default with the file named, converted on request.
     db.tenant("sjis");
-    let r = db.import(&enc.join("sjis.zip"), ImportOptions { tenant: "sjis".into(), ..opts() });
+    let r = db.import(
+        &enc.join("sjis.zip"),
+        ImportOptions {
+            tenant: "sjis".into(),
+            ..opts()
+        },
+    );
     assert_eq!(r.status, Outcome::Rejected);
-    let first = r.findings.iter().find(|f| f.code == "encoding_shift_jis").unwrap();
+    let first = r
+        .findings
+        .iter()
+        .find(|f| f.code == "encoding_shift_jis")
+        .unwrap();
     assert_eq!(first.file.as_deref(), Some("orgs.csv"));
     assert!(first.message.contains("Shift_JIS") && first.message.contains("--encoding cp932"));
     assert_eq!(db.count("users", "sjis"), 0);
-    let r = db.import(&enc.join("sjis.zip"), ImportOptions { tenant: "sjis".into(), encoding: EncodingChoice::Cp932, ..opts() });
+    let r = db.import(
+        &enc.join("sjis.zip"),
+        ImportOptions {
+            tenant: "sjis".into(),
+            encoding: EncodingChoice::Cp932,
+            ..opts()
+        },
+    );
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
-    assert!(r.findings.iter().any(|f| f.code == "encoding_converted" && f.file.as_deref() == Some("users.csv")));
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.code == "encoding_converted" && f.file.as_deref() == Some("users.csv"))
+    );
     // CP932 has no 𠮷: the file carries 吉, and that is the only difference.
     let expected: Vec<String> = plain.iter().map(|l| l.replace('𠮷', "吉")).collect();
     assert_eq!(db.dump("sjis"), expected);
 
     db.tenant("mixed");
-    let r = db.import(&enc.join("users_only_sjis_crlf.zip"), ImportOptions { tenant: "mixed".into(), encoding: EncodingChoice::Auto, ..opts() });
+    let r = db.import(
+        &enc.join("users_only_sjis_crlf.zip"),
+        ImportOptions {
+            tenant: "mixed".into(),
+            encoding: EncodingChoice::Auto,
+            ..opts()
+        },
+    );
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
     assert_eq!(db.dump("mixed"), expected);
 }
 
 fn other_profiles_and_versions(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
     let r = db.import(&fixtures().join("jp-k12-1.2_JP"), opts());
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
     assert_eq!(r.profile.as_deref(), Some("jp-k12-1.2_JP"));
     assert_eq!(r.warning_count, 0, "{}", r.to_text());
-    assert_eq!(counts(&r, "enrollments"), (36, 0, 0, 0), "lower-camel shussekiNo/publicFlg headers are accepted");
+    assert_eq!(
+        counts(&r, "enrollments"),
+        (36, 0, 0, 0),
+        "lower-camel shussekiNo/publicFlg headers are accepted"
+    );
 
     db.tenant("halfwidth");
-    let r = db.import(&fixtures().join("encodings/halfwidth_kana.zip"), ImportOptions { tenant: "halfwidth".into(), ..opts() });
-    assert_eq!(r.status, Outcome::Applied, "half-width kana is legal in the Japan Profile");
+    let r = db.import(
+        &fixtures().join("encodings/halfwidth_kana.zip"),
+        ImportOptions {
+            tenant: "halfwidth".into(),
+            ..opts()
+        },
+    );
+    assert_eq!(
+        r.status,
+        Outcome::Applied,
+        "half-width kana is legal in the Japan Profile"
+    );
     assert!(r.findings.iter().any(|f| f.code == "jp_halfwidth_kana"));
 
     db.tenant("old");
-    let r = db.import(&fixtures().join("oneroster-1.1-small"), ImportOptions { tenant: "old".into(), ..opts() });
+    let r = db.import(
+        &fixtures().join("oneroster-1.1-small"),
+        ImportOptions {
+            tenant: "old".into(),
+            ..opts()
+        },
+    );
     assert_eq!(r.status, Outcome::Rejected);
     let f = &r.findings[0];
     assert_eq!(f.code, "unsupported_version");
@@ -294,8 +503,16 @@ fn other_profiles_and_versions(backend: Backend) {
 }
 
 fn an_unknown_tenant_is_an_error_not_a_new_tenant(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else { return };
-    let err = db.try_import(&fixtures().join("jp-profile-v1.2.1"), ImportOptions { tenant: "nobody".into(), ..opts() });
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let err = db.try_import(
+        &fixtures().join("jp-profile-v1.2.1"),
+        ImportOptions {
+            tenant: "nobody".into(),
+            ..opts()
+        },
+    );
     assert!(err.unwrap_err().to_string().contains("unknown tenant"));
 }
 

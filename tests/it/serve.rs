@@ -6,7 +6,9 @@ use crate::helpers::{Backend, TestDb};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
@@ -18,7 +20,9 @@ fn health_probes_answer_on_a_real_socket() {
     db.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = rosterhub::http::AppState { store: db.store.clone() };
+        let state = rosterhub::http::AppState {
+            store: db.store.clone(),
+        };
         tokio::spawn(rosterhub::http::serve(listener, state));
         let live = get(addr, "/health/live").await;
         assert!(live.starts_with("HTTP/1.1 200"), "{live}");
