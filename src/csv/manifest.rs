@@ -63,6 +63,8 @@ impl Manifest {
     /// Parses the manifest text (already decoded to UTF-8).
     pub fn parse(text: &str) -> Manifest {
         let mut m = Manifest::default();
+        // The csv crate miscounts lines on CRLF input (see `decode::CrlfToLf`).
+        let text = text.replace("\r\n", "\n");
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
