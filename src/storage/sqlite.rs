@@ -99,6 +99,7 @@ impl SqliteStore {
             stamp: stamp.clone(),
             sql: self.sql.clone(),
             counts: HashMap::new(),
+            dropped_indexes: HashMap::new(),
             open: true,
         };
         let exists: Option<i64> = tx
@@ -141,7 +142,34 @@ pub struct SqliteImportTx {
     stamp: ImportStamp,
     sql: Arc<HashMap<Entity, RowSql>>,
     counts: HashMap<Entity, Counts>,
+    /// Secondary indexes dropped while an empty table is loaded, recreated at its end.
+    dropped_indexes: HashMap<Entity, Vec<String>>,
     open: bool,
+}
+
+impl SqliteImportTx {
+    /// First row of an entity: if its table is empty (a first import), drop its secondary
+    /// indexes; building them once from the loaded rows is several times cheaper than
+    /// maintaining them row by row. All of it is inside the import's transaction.
+    fn start_entity(&mut self, entity: Entity) -> Result<(), StoreError> {
+        let table = entity.table();
+        let empty = !self.conn.prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?.exists([])?;
+        if !empty {
+            return Ok(());
+        }
+        let indexes: Vec<(String, String)> = self
+            .conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL",
+            )?
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (name, _) in &indexes {
+            self.conn.execute(&format!("DROP INDEX {name}"), [])?;
+        }
+        self.dropped_indexes.insert(entity, indexes.into_iter().map(|(_, sql)| sql).collect());
+        Ok(())
+    }
 }
 
 /// Binds the parameters shared by the insert and update statements (see [`RowSql`]).
@@ -170,6 +198,10 @@ impl ImportTx for SqliteImportTx {
     /// Probes the stored record and writes the row right away if it changes anything: one
     /// index probe per unchanged row, one probe and one write per changed row.
     fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError> {
+        if !self.counts.contains_key(&entity) {
+            self.counts.insert(entity, Counts::default());
+            self.start_entity(entity)?;
+        }
         let sql = &self.sql[&entity];
         let stored: Option<(String, Vec<u8>)> = self
             .conn
@@ -218,6 +250,9 @@ impl ImportTx for SqliteImportTx {
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
     ) -> Result<(), StoreError> {
+        for sql in self.dropped_indexes.remove(&entity).unwrap_or_default() {
+            self.conn.execute(&sql, [])?;
+        }
         let counts = self.counts.entry(entity).or_default();
         if mode == FileMode::Delta {
             return Ok(());

@@ -149,6 +149,19 @@ impl TestDb {
         self.rows(sql)[0][0].clone().unwrap_or_default()
     }
 
+    /// How many indexes the schema has (an import may rebuild them, never lose them).
+    pub fn index_count(&self) -> u64 {
+        let sql = match self.store {
+            Store::Sqlite(_) => {
+                "SELECT CAST(COUNT(*) AS TEXT) FROM sqlite_master WHERE type = 'index'"
+            }
+            Store::Postgres(_) => {
+                "SELECT CAST(COUNT(*) AS TEXT) FROM pg_indexes WHERE schemaname = 'public'"
+            }
+        };
+        self.scalar(sql).parse().unwrap()
+    }
+
     pub fn count(&self, table: &str, tenant: &str) -> u64 {
         self.scalar(&format!(
             "SELECT CAST(COUNT(*) AS TEXT) FROM {table} WHERE tenant_id = '{tenant}'"
