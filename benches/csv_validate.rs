@@ -9,9 +9,18 @@ use rosterhub::import::{ImportOptions, validate};
 
 fn validate_bundle(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = GenerateOptions { students: 5_000, seed: 1, profile: GenProfile::JpV121 };
+    let opts = GenerateOptions {
+        students: 5_000,
+        seed: 1,
+        profile: GenProfile::JpV121,
+    };
     let summary = generate_dir(dir.path(), &opts).unwrap();
-    let rows: u64 = summary.files.iter().filter(|(f, _)| f != "manifest.csv").map(|(_, n)| n).sum();
+    let rows: u64 = summary
+        .files
+        .iter()
+        .filter(|(f, _)| f != "manifest.csv")
+        .map(|(_, n)| n)
+        .sum();
     let mut group = c.benchmark_group("validate");
     group.throughput(Throughput::Elements(rows));
     group.sample_size(10);

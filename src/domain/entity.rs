@@ -33,6 +33,11 @@ impl Entity {
         Entity::Demographics,
     ];
 
+    /// The position in [`Entity::ALL`], for arrays indexed by entity.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The name used in the manifest (`file.<name>`), in reports and in JSON keys.
     pub fn name(self) -> &'static str {
         match self {
@@ -395,6 +400,13 @@ mod tests {
                     assert!(j <= i, "{}.{} references {} which comes later", e, c.csv, t);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, e) in Entity::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
         }
     }
 

@@ -38,6 +38,10 @@ impl SourcedId {
 
 /// The hard rules for a sourcedId, without allocating.
 pub fn check_sourced_id(value: &str) -> Result<(), SourcedIdError> {
+    // Fast path: nearly every id is made of the spec's characters only.
+    if !value.is_empty() && value.len() < 256 && has_only_spec_guid_chars(value) {
+        return Ok(());
+    }
     if value.is_empty() {
         return Err(SourcedIdError::Empty);
     }

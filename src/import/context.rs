@@ -84,7 +84,8 @@ pub struct Deferred {
 pub struct Context {
     pub profile: Profile,
     pub modes: HashMap<Entity, FileMode>,
-    pub ids: HashMap<Entity, IdSet>,
+    /// Indexed by [`Entity::index`].
+    pub ids: [IdSet; 9],
     /// Types of the orgs and academic sessions of the bundle (few: kept as text).
     pub org_types: HashMap<String, String>,
     pub session_types: HashMap<String, String>,
@@ -102,7 +103,7 @@ impl Context {
         Context {
             profile,
             modes,
-            ids: HashMap::new(),
+            ids: Default::default(),
             org_types: HashMap::new(),
             session_types: HashMap::new(),
             deferred: Vec::new(),
@@ -113,7 +114,7 @@ impl Context {
     }
 
     pub fn in_bundle(&self, entity: Entity, id: &str) -> bool {
-        self.ids.get(&entity).is_some_and(|s| s.contains(id))
+        self.ids[entity.index()].contains(id)
     }
 
     /// Whether the bundle replaces the whole set of `entity` (so references must resolve
@@ -128,7 +129,7 @@ impl Context {
             done,
             Entity::Roles | Entity::Enrollments | Entity::Demographics
         ) {
-            self.ids.remove(&done);
+            self.ids[done.index()] = IdSet::default();
         }
     }
 }

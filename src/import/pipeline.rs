@@ -412,8 +412,8 @@ fn read_files(
             .rows
             .insert(entity.name().to_owned(), rows_read.into());
         if let Some(tx) = tx.as_deref_mut().filter(|_| !findings.has_errors()) {
-            let ids = ctx.ids.get(&entity);
-            tx.finish_staging(entity, mode, &|id| ids.is_some_and(|s| s.contains(id)))?;
+            let ids = &ctx.ids[entity.index()];
+            tx.finish_staging(entity, mode, &|id| ids.contains(id))?;
         }
         ctx.forget_unreferenced(entity);
         report.add_timing(entity, "read", file_started.elapsed().as_millis() as u64);

@@ -63,7 +63,6 @@ pub fn read_rows(
     let mut rows = 0u64;
     let mut first = true;
     let japan = ctx.profile.is_japan();
-    ctx.ids.entry(fr.entity).or_default();
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
@@ -163,11 +162,7 @@ pub fn read_rows(
         if sourced_id.is_empty() {
             continue;
         }
-        if let Some(first_line) = ctx
-            .ids
-            .get_mut(&fr.entity)
-            .and_then(|s| s.insert(sourced_id, line))
-        {
+        if let Some(first_line) = ctx.ids[fr.entity.index()].insert(sourced_id, line) {
             findings.push(finding(
                 Severity::Error,
                 "duplicate_sourced_id",

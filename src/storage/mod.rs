@@ -100,9 +100,10 @@ pub struct ImportRecord {
 
 /// One transaction of an import. Dropping it without [`ImportTx::commit`] rolls back.
 ///
-/// The backends differ in *when* rows reach the tables — SQLite writes each changed row as it
-/// is staged (a point probe per row is its fastest path), PostgreSQL copies rows into a
-/// temporary table and plans and applies set-wise — but not in what a caller sees: counts from
+/// The backends differ in *when* rows reach the tables — SQLite probes and writes each changed
+/// row as it is staged; PostgreSQL reads the tenant's (id, status, hash) per table once, classifies
+/// rows in memory, streams new records with `COPY` while the file is parsed, and applies updates
+/// and tombstones set-wise from a temporary table — but not in what a caller sees: counts from
 /// [`ImportTx::plan`], data only after [`ImportTx::commit`].
 pub trait ImportTx {
     /// Adds a row of the bundle.

@@ -1,7 +1,12 @@
 //! The PostgreSQL backend (sqlx): several replicas share one database.
 //!
-//! Staging uses `COPY … FROM STDIN` into a temporary table (dropped at commit), then the same
-//! set-wise plan and upsert statements as SQLite.
+//! Imports: when an entity's first row arrives, the tenant's stored records of it are read once
+//! (sourcedId, active, content hash) and every row is classified against them as it is staged,
+//! so the plan's counts are exact without a join. New records are streamed with `COPY … FROM
+//! STDIN` straight into the entity's table by a task that owns the transaction meanwhile, so the
+//! server writes while the caller keeps parsing; changes to stored records (updates, tombstones)
+//! go into a temporary staging table (dropped at commit) and are applied by guarded set-wise
+//! `UPDATE`s whose row counts must equal the plan. An unchanged re-import writes nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,9 +19,7 @@ use super::sql::{Dialect, EntitySql};
 use super::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
-
-/// Flush a staging buffer to the server once it holds this many bytes.
-const COPY_CHUNK: usize = 4 << 20;
+use crate::domain::vocab::Status;
 
 /// Any constant: the advisory lock that serialises migrations across replicas.
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572;
@@ -108,14 +111,24 @@ impl PgStore {
             }
             Ok::<_, StoreError>(tx)
         })?;
+        let mut main_prefix = Vec::new();
+        copy_text(&mut main_prefix, tenant);
+        main_prefix.push(b'\t');
+        let now_text = format!("\t{}\t", stamp.now).into_bytes();
+        let mut main_suffix = format!("\t{}\t{}\t", stamp.now, stamp.now).into_bytes();
+        copy_text(&mut main_suffix, &stamp.import_id);
+        main_suffix.push(b'\n');
         Ok(PgImportTx {
             tx: Some(tx),
             handle,
             tenant: tenant.to_owned(),
             stamp: stamp.clone(),
             sql: self.sql.clone(),
-            buffers: HashMap::new(),
-            plans: HashMap::new(),
+            main_prefix,
+            main_suffix,
+            now_text,
+            staged: HashMap::new(),
+            copy: None,
         })
     }
 }
@@ -151,15 +164,89 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 }
 
 pub struct PgImportTx {
+    /// The transaction; `None` while a COPY task owns it (see [`CopyJob`]).
     tx: Option<Transaction<'static, Postgres>>,
     handle: Handle,
     tenant: String,
     stamp: ImportStamp,
     sql: Arc<HashMap<Entity, EntitySql>>,
-    /// COPY text per entity not yet sent; present once the staging table exists.
-    buffers: HashMap<Entity, Vec<u8>>,
-    /// Plans already computed (nothing changes between plan and apply).
-    plans: HashMap<Entity, Counts>,
+    /// `tenant \t` and `\t now \t now \t import id \n` in COPY text, around a new record.
+    main_prefix: Vec<u8>,
+    main_suffix: Vec<u8>,
+    /// `\t now \t` in COPY text.
+    now_text: Vec<u8>,
+    /// Entities being staged or staged.
+    staged: HashMap<Entity, Staged>,
+    /// The COPY stream open now, if any.
+    copy: Option<CopyJob>,
+}
+
+/// Where a COPY goes: the entity's table (new records) or its staging table (changes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Main,
+    Stage,
+}
+
+/// A stored record as this import found it.
+struct Stored {
+    active: bool,
+    hash: Option<[u8; 16]>,
+}
+
+/// One entity of the import: what was stored before it, and what it will change.
+struct Staged {
+    /// The tenant's records before this import (dropped once staging is finished).
+    stored: HashMap<Box<str>, Stored>,
+    /// How many of them were active.
+    active_before: u64,
+    /// The plan, counted row by row against `stored`.
+    counts: Counts,
+    /// COPY text not yet sent: new records, and changes to stored ones.
+    main_buf: Vec<u8>,
+    /// Where each new record's line is in `main_buf`.
+    main_lines: Vec<(usize, usize)>,
+    stage_buf: Vec<u8>,
+    /// Rows the server confirmed per target.
+    main_copied: u64,
+    stage_copied: u64,
+    /// Rows sent per target (the confirmations must match).
+    stage_rows: u64,
+    stage_created: bool,
+    finished: bool,
+}
+
+/// A COPY stream fed from the staging thread while the caller keeps parsing: a task owns the
+/// transaction until the stream is finished, and gives it back with the server's row count.
+struct CopyJob {
+    entity: Entity,
+    target: Target,
+    sender: tokio::sync::mpsc::Sender<Vec<u8>>,
+    task: tokio::task::JoinHandle<(Transaction<'static, Postgres>, Result<u64, sqlx::Error>)>,
+}
+
+/// Send COPY data to the server in chunks of this many bytes.
+const SEND_CHUNK: usize = 1 << 20;
+/// New records are sorted and sent once this many bytes of them are buffered (or the file ends).
+const SORT_CHUNK: usize = 64 << 20;
+/// Chunks queued for the COPY task before the staging thread waits.
+const SEND_QUEUE: usize = 8;
+
+async fn copy_task(
+    mut tx: Transaction<'static, Postgres>,
+    statement: String,
+    mut data: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> (Transaction<'static, Postgres>, Result<u64, sqlx::Error>) {
+    let result = async {
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        while let Some(chunk) = data.recv().await {
+            // On error the dropped stream tells the server the COPY failed.
+            copy.send(chunk).await?;
+        }
+        copy.finish().await
+    }
+    .await;
+    (tx, result)
 }
 
 /// Appends a value in COPY text format.
@@ -175,42 +262,184 @@ fn copy_text(buf: &mut Vec<u8>, value: &str) {
     }
 }
 
+fn copy_opt(buf: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(v) if !v.is_empty() => copy_text(buf, v),
+        _ => buf.extend_from_slice(b"\\N"),
+    }
+}
+
+fn copy_hash(buf: &mut Vec<u8>, hash: &[u8]) {
+    buf.extend_from_slice(b"\\\\x");
+    for b in hash {
+        buf.push(HEX[usize::from(b >> 4)]);
+        buf.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+/// The source's dateLastModified (`\N` if none), then a content cell per column (or `\N`),
+/// then metadata: the part shared by the entity's table and the staging table.
+fn copy_content(buf: &mut Vec<u8>, row: &StageRow<'_>, with_values: bool) {
+    match row.source_modified {
+        Some(ms) => buf.extend_from_slice(ms.to_string().as_bytes()),
+        None => buf.extend_from_slice(b"\\N"),
+    }
+    for v in row.values {
+        buf.push(b'\t');
+        if with_values {
+            copy_opt(buf, Some(v));
+        } else {
+            buf.extend_from_slice(b"\\N");
+        }
+    }
+    buf.push(b'\t');
+    copy_opt(buf, row.metadata.filter(|_| with_values));
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl PgImportTx {
-    fn tx(&mut self) -> &mut Transaction<'static, Postgres> {
-        self.tx.as_mut().expect("transaction is open until commit")
+    /// The transaction, once any COPY stream is finished.
+    fn tx(&mut self) -> Result<&mut Transaction<'static, Postgres>, StoreError> {
+        self.end_copy()?;
+        Ok(self.tx.as_mut().expect("transaction is open until commit"))
     }
 
-    fn ensure_stage(&mut self, entity: Entity) -> Result<(), StoreError> {
-        if self.buffers.contains_key(&entity) {
+    /// Finishes the open COPY stream, if any, and takes the transaction back.
+    fn end_copy(&mut self) -> Result<(), StoreError> {
+        let Some(job) = self.copy.take() else {
             return Ok(());
+        };
+        drop(job.sender);
+        let (tx, result) = self
+            .handle
+            .block_on(job.task)
+            .map_err(|e| StoreError::Io(std::io::Error::other(format!("COPY task failed: {e}"))))?;
+        self.tx = Some(tx);
+        let rows = result?;
+        let staged = self
+            .staged
+            .get_mut(&job.entity)
+            .expect("staged before copying");
+        match job.target {
+            Target::Main => staged.main_copied += rows,
+            Target::Stage => staged.stage_copied += rows,
         }
-        let sql = self.sql[&entity].create_stage.clone();
-        let handle = self.handle.clone();
-        handle.block_on(sqlx::query(AssertSqlSafe(sql)).execute(&mut **self.tx()))?;
-        self.buffers
-            .insert(entity, Vec::with_capacity(COPY_CHUNK + 4096));
         Ok(())
     }
 
-    fn flush(&mut self, entity: Entity) -> Result<(), StoreError> {
-        let data = match self.buffers.get_mut(&entity) {
-            Some(b) if !b.is_empty() => std::mem::take(b),
-            _ => return Ok(()),
+    /// Hands a chunk of COPY text to the stream for `target`, opening it if needed.
+    fn send(&mut self, entity: Entity, target: Target, data: Vec<u8>) -> Result<(), StoreError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self
+            .copy
+            .as_ref()
+            .is_some_and(|j| j.entity != entity || j.target != target)
+        {
+            self.end_copy()?;
+        }
+        if self.copy.is_none() {
+            let statement = match target {
+                Target::Main => self.sql[&entity].copy_main.clone(),
+                Target::Stage => {
+                    let staged = self.staged.get_mut(&entity).expect("staged before copying");
+                    if !staged.stage_created {
+                        staged.stage_created = true;
+                        let create = self.sql[&entity].create_stage.clone();
+                        let handle = self.handle.clone();
+                        let tx = self.tx()?;
+                        handle.block_on(sqlx::query(AssertSqlSafe(create)).execute(&mut **tx))?;
+                    }
+                    self.sql[&entity].copy_stage.clone()
+                }
+            };
+            let tx = self.tx.take().expect("transaction is open until commit");
+            let (sender, receiver) = tokio::sync::mpsc::channel(SEND_QUEUE);
+            let task = self.handle.spawn(copy_task(tx, statement, receiver));
+            self.copy = Some(CopyJob {
+                entity,
+                target,
+                sender,
+                task,
+            });
+        }
+        let job = self.copy.as_ref().expect("opened above");
+        if job.sender.blocking_send(data).is_err() {
+            // The task stopped early: its error says why.
+            self.end_copy()?;
+            return Err(StoreError::Io(std::io::Error::other(
+                "COPY stream closed early",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends the new records buffered so far, in sourcedId order: the primary key and the
+    /// `(tenant, date_last_modified, sourced_id)` index then grow at their right edge (PostgreSQL's
+    /// fast path for ascending inserts), which measured ~30 % faster than random order.
+    fn send_new_records(&mut self, entity: Entity) -> Result<(), StoreError> {
+        let skip = self.main_prefix.len();
+        let staged = self.staged.get_mut(&entity).expect("staged before copying");
+        let buf = std::mem::take(&mut staged.main_buf);
+        let mut lines = std::mem::take(&mut staged.main_lines);
+        let key = |&(start, end): &(usize, usize)| {
+            let line = &buf[start + skip..end];
+            &line[..line.iter().position(|&b| b == b'\t').unwrap_or(line.len())]
         };
-        let statement = format!("COPY {} FROM STDIN", super::sql::stage_table(entity));
+        lines.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        let mut chunk = Vec::with_capacity(SEND_CHUNK + 4096);
+        for (start, end) in lines {
+            chunk.extend_from_slice(&buf[start..end]);
+            if chunk.len() >= SEND_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(SEND_CHUNK + 4096));
+                self.send(entity, Target::Main, full)?;
+            }
+        }
+        self.send(entity, Target::Main, chunk)
+    }
+
+    /// Loads what the tenant has stored of `entity`, the first time the entity is staged.
+    fn ensure_staged(&mut self, entity: Entity) -> Result<(), StoreError> {
+        if self.staged.contains_key(&entity) {
+            return Ok(());
+        }
+        let sql = self.sql[&entity].stored.clone();
+        let tenant = self.tenant.clone();
         let handle = self.handle.clone();
-        let tx = self.tx();
-        handle.block_on(async {
-            let mut copy = tx.copy_in_raw(&statement).await?;
-            copy.send(data.as_slice()).await?;
-            copy.finish().await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
-        let mut data = data;
-        data.clear();
-        self.buffers.insert(entity, data);
+        let tx = self.tx()?;
+        let rows = handle.block_on(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(tenant)
+                .fetch_all(&mut **tx),
+        )?;
+        let mut stored = HashMap::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let active: bool = r.try_get(1)?;
+            let hash: &[u8] = r.try_get(2)?;
+            // A stored hash of another length never equals a row's: such a record is changed.
+            let hash = <[u8; 16]>::try_from(hash).ok();
+            stored.insert(id.into_boxed_str(), Stored { active, hash });
+        }
+        let active_before = stored.values().filter(|s| s.active).count() as u64;
+        self.staged.insert(
+            entity,
+            Staged {
+                stored,
+                active_before,
+                counts: Counts::default(),
+                main_buf: Vec::new(),
+                main_lines: Vec::new(),
+                stage_buf: Vec::new(),
+                main_copied: 0,
+                stage_copied: 0,
+                stage_rows: 0,
+                stage_created: false,
+                finished: false,
+            },
+        );
         Ok(())
     }
 
@@ -220,38 +449,66 @@ impl PgImportTx {
 }
 
 impl ImportTx for PgImportTx {
+    /// Classifies the row against the stored record: a new record is streamed into the
+    /// entity's table (COPY), a change to a stored one into the staging table, applied by
+    /// [`ImportTx::apply`]; an unchanged row costs a hash-map probe and nothing else.
     fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError> {
-        self.ensure_stage(entity)?;
-        let buf = self.buffers.get_mut(&entity).expect("created above");
-        copy_text(buf, row.sourced_id);
-        buf.push(b'\t');
-        buf.extend_from_slice(row.status.as_str().as_bytes());
-        buf.push(b'\t');
-        match row.source_modified {
-            Some(ms) => buf.extend_from_slice(ms.to_string().as_bytes()),
-            None => buf.extend_from_slice(b"\\N"),
-        }
-        for v in row.values {
-            buf.push(b'\t');
-            if v.is_empty() {
-                buf.extend_from_slice(b"\\N");
-            } else {
-                copy_text(buf, v);
+        self.ensure_staged(entity)?;
+        let staged = self.staged.get_mut(&entity).expect("loaded above");
+        let stored = staged.stored.get(row.sourced_id);
+        let target = match (row.status, stored) {
+            (Status::Active, None) => {
+                staged.counts.inserted += 1;
+                let buf = &mut staged.main_buf;
+                let start = buf.len();
+                buf.extend_from_slice(&self.main_prefix);
+                copy_text(buf, row.sourced_id);
+                buf.extend_from_slice(b"\tactive");
+                buf.extend_from_slice(&self.now_text);
+                copy_content(buf, row, true);
+                buf.push(b'\t');
+                copy_hash(buf, &row.hash);
+                buf.extend_from_slice(&self.main_suffix);
+                staged.main_lines.push((start, buf.len()));
+                if buf.len() >= SORT_CHUNK {
+                    self.send_new_records(entity)?;
+                }
+                return Ok(());
             }
-        }
-        buf.push(b'\t');
-        match row.metadata {
-            Some(m) => copy_text(buf, m),
-            None => buf.extend_from_slice(b"\\N"),
-        }
-        buf.extend_from_slice(b"\t\\\\x");
-        for b in row.hash {
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 15)]);
-        }
-        buf.push(b'\n');
-        if buf.len() >= COPY_CHUNK {
-            self.flush(entity)?;
+            (Status::Active, Some(s)) if s.active && s.hash == Some(row.hash) => {
+                staged.counts.unchanged += 1;
+                return Ok(());
+            }
+            (Status::ToBeDeleted, Some(s)) if !s.active => {
+                staged.counts.unchanged += 1;
+                return Ok(());
+            }
+            // Deleting what was never stored changes nothing.
+            (Status::ToBeDeleted, None) => return Ok(()),
+            (status, Some(_)) => {
+                let active = status == Status::Active;
+                if active {
+                    staged.counts.updated += 1;
+                } else {
+                    staged.counts.tombstoned += 1;
+                }
+                staged.stage_rows += 1;
+                let buf = &mut staged.stage_buf;
+                copy_text(buf, row.sourced_id);
+                buf.push(b'\t');
+                buf.extend_from_slice(status.as_str().as_bytes());
+                buf.push(b'\t');
+                copy_content(buf, row, active);
+                buf.push(b'\t');
+                copy_hash(buf, &row.hash);
+                buf.push(b'\n');
+                Target::Stage
+            }
+        };
+        let buf = &mut staged.stage_buf;
+        if buf.len() >= SEND_CHUNK {
+            let data = std::mem::replace(buf, Vec::with_capacity(SEND_CHUNK + 4096));
+            self.send(entity, target, data)?;
         }
         Ok(())
     }
@@ -259,41 +516,73 @@ impl ImportTx for PgImportTx {
     fn finish_staging(
         &mut self,
         entity: Entity,
-        _mode: FileMode,
-        _in_bundle: &dyn Fn(&str) -> bool,
+        mode: FileMode,
+        in_bundle: &dyn Fn(&str) -> bool,
     ) -> Result<(), StoreError> {
-        self.ensure_stage(entity)?;
-        self.flush(entity)?;
-        let index = self.sql[&entity].index_stage.clone();
-        let analyze = format!("ANALYZE {}", super::sql::stage_table(entity));
-        let handle = self.handle.clone();
-        let tx = self.tx();
-        handle.block_on(async {
-            sqlx::query(AssertSqlSafe(index)).execute(&mut **tx).await?;
-            // Autovacuum never analyses temporary tables; without statistics the planner
-            // guesses badly for the joins below.
-            sqlx::query(AssertSqlSafe(analyze))
-                .execute(&mut **tx)
-                .await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
+        self.ensure_staged(entity)?;
+        let staged = self.staged.get_mut(&entity).expect("loaded above");
+        if mode == FileMode::Bulk {
+            // Active records absent from a bulk file become tombstones.
+            let buf = &mut staged.stage_buf;
+            for (id, s) in &staged.stored {
+                if s.active && !in_bundle(id) {
+                    copy_text(buf, id);
+                    buf.extend_from_slice(b"\ttobedeleted\t\\N");
+                    for _ in entity.columns() {
+                        buf.extend_from_slice(b"\t\\N");
+                    }
+                    buf.extend_from_slice(b"\t\\N\t\\\\x\n");
+                    staged.counts.tombstoned += 1;
+                    staged.stage_rows += 1;
+                }
+            }
+        }
+        staged.stored = HashMap::new();
+        staged.finished = true;
+        let stage = std::mem::take(&mut staged.stage_buf);
+        self.send_new_records(entity)?;
+        self.send(entity, Target::Stage, stage)?;
+        self.end_copy()?;
+        let staged = &self.staged[&entity];
+        if staged.main_copied != staged.counts.inserted || staged.stage_copied != staged.stage_rows
+        {
+            tracing::error!(
+                entity = entity.name(),
+                copied = staged.main_copied,
+                staged = staged.stage_copied,
+                counts = ?staged.counts,
+                "COPY did not take every row"
+            );
+            return Err(StoreError::PlanMismatch(entity.name()));
+        }
+        if staged.stage_rows > 0 {
+            // Autovacuum never analyses temporary tables; the apply joins want statistics.
+            let analyze = format!("ANALYZE {}", super::sql::stage_table(entity));
+            let handle = self.handle.clone();
+            let tx = self.tx()?;
+            handle.block_on(sqlx::query(AssertSqlSafe(analyze)).execute(&mut **tx))?;
+        }
         Ok(())
     }
 
     fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+        // What was stored before this import: not the new records it has copied already.
         let sql = format!(
             "SELECT x FROM UNNEST($2::text[]) AS x WHERE NOT EXISTS \
-             (SELECT 1 FROM {} m WHERE m.tenant_id = $1 AND m.sourced_id = x)",
+             (SELECT 1 FROM {} m WHERE m.tenant_id = $1 AND m.sourced_id = x \
+             AND m.import_id IS DISTINCT FROM $3)",
             entity.table()
         );
         let tenant = self.tenant.clone();
+        let import_id = self.stamp.import_id.clone();
         let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
         let handle = self.handle.clone();
-        let tx = self.tx();
+        let tx = self.tx()?;
         let rows = handle.block_on(
             sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
                 .bind(tenant)
                 .bind(ids)
+                .bind(import_id)
                 .fetch_all(&mut **tx),
         )?;
         Ok(rows)
@@ -301,15 +590,18 @@ impl ImportTx for PgImportTx {
 
     fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
         let tenant = self.tenant.clone();
+        let import_id = self.stamp.import_id.clone();
         let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
         let handle = self.handle.clone();
-        let tx = self.tx();
+        let tx = self.tx()?;
         let rows = handle.block_on(
             sqlx::query(
-                "SELECT sourced_id, type FROM orgs WHERE tenant_id = $1 AND sourced_id = ANY($2)",
+                "SELECT sourced_id, type FROM orgs WHERE tenant_id = $1 AND sourced_id = ANY($2) \
+                 AND import_id IS DISTINCT FROM $3",
             )
             .bind(tenant)
             .bind(ids)
+            .bind(import_id)
             .fetch_all(&mut **tx),
         )?;
         Ok(rows
@@ -319,10 +611,14 @@ impl ImportTx for PgImportTx {
     }
 
     fn active_count(&mut self, entity: Entity) -> Result<u64, StoreError> {
+        // Active before this import (its new records are in the table already).
+        if let Some(s) = self.staged.get(&entity) {
+            return Ok(s.active_before);
+        }
         let sql = self.sql[&entity].active_count.clone();
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
-        let tx = self.tx();
+        let tx = self.tx()?;
         let n: i64 = handle.block_on(
             sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(tenant)
@@ -331,70 +627,61 @@ impl ImportTx for PgImportTx {
         Ok(n as u64)
     }
 
-    fn plan(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {
-        if let Some(c) = self.plans.get(&entity) {
-            return Ok(*c);
-        }
-        let sql = self.sql[&entity].clone();
-        let tenant = self.tenant.clone();
-        let handle = self.handle.clone();
-        let tx = self.tx();
-        handle
-            .block_on(async {
-                let row = sqlx::query(AssertSqlSafe(sql.plan_staged))
-                    .bind(&tenant)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                let tombstoned: i64 = match mode {
-                    FileMode::Delta => row.get(3),
-                    FileMode::Bulk => {
-                        sqlx::query_scalar(AssertSqlSafe(sql.plan_bulk_tombstones))
-                            .bind(&tenant)
-                            .fetch_one(&mut **tx)
-                            .await?
-                    }
-                };
-                Ok::<_, StoreError>(Counts {
-                    inserted: row.get::<i64, _>(0) as u64,
-                    updated: row.get::<i64, _>(1) as u64,
-                    unchanged: row.get::<i64, _>(2) as u64,
-                    tombstoned: tombstoned as u64,
-                })
-            })
-            .inspect(|c| {
-                self.plans.insert(entity, *c);
-            })
+    fn plan(&mut self, entity: Entity, _mode: FileMode) -> Result<Counts, StoreError> {
+        Ok(self
+            .staged
+            .get(&entity)
+            .map(|s| s.counts)
+            .unwrap_or_default())
     }
 
     fn apply(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {
         let planned = self.plan(entity, mode)?;
+        let (inserted, finished) = self
+            .staged
+            .get(&entity)
+            .map(|s| (s.main_copied, s.finished))
+            .unwrap_or((0, true));
+        if !finished {
+            return Err(StoreError::PlanMismatch(entity.name()));
+        }
         let stamp = self.stamp.clone();
         let sql = self.sql[&entity].clone();
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
-        let tx = self.tx();
-        let (upserted, tombstoned) = handle.block_on(async {
-            let up = sqlx::query(AssertSqlSafe(sql.upsert))
-                .bind(&tenant)
-                .bind(stamp.now)
-                .bind(&stamp.import_id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            let tomb_sql = match mode {
-                FileMode::Delta => sql.tombstone_delta,
-                FileMode::Bulk => sql.tombstone_bulk,
-            };
-            let tomb = sqlx::query(AssertSqlSafe(tomb_sql))
-                .bind(&tenant)
-                .bind(stamp.now)
-                .bind(&stamp.import_id)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
+        let tx = self.tx()?;
+        let (updated, tombstoned) = handle.block_on(async {
+            // An unchanged entity has nothing staged: no statement to run.
+            let mut up = 0;
+            if planned.updated > 0 {
+                up = sqlx::query(AssertSqlSafe(sql.update_staged))
+                    .bind(&tenant)
+                    .bind(stamp.now)
+                    .bind(&stamp.import_id)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+            }
+            let mut tomb = 0;
+            if planned.tombstoned > 0 {
+                let tomb_sql = match mode {
+                    FileMode::Delta => sql.tombstone_delta,
+                    FileMode::Bulk => sql.tombstone_bulk,
+                };
+                tomb = sqlx::query(AssertSqlSafe(tomb_sql))
+                    .bind(&tenant)
+                    .bind(stamp.now)
+                    .bind(&stamp.import_id)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+            }
             Ok::<_, sqlx::Error>((up, tomb))
         })?;
-        check_applied(entity, &planned, upserted, tombstoned)?;
+        check_applied(entity, &planned, inserted + updated, tombstoned)?;
+        if updated != planned.updated {
+            return Err(StoreError::PlanMismatch(entity.name()));
+        }
         Ok(planned)
     }
 
@@ -402,7 +689,7 @@ impl ImportTx for PgImportTx {
         let tenant = self.tenant.clone();
         let r = r.clone();
         let handle = self.handle.clone();
-        let tx = self.tx();
+        let tx = self.tx()?;
         handle.block_on(
             sqlx::query(
                 "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report) \
@@ -421,6 +708,7 @@ impl ImportTx for PgImportTx {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        self.end_copy()?;
         let tx = self.tx.take().expect("transaction is open until commit");
         self.run(tx.commit())?;
         Ok(())

@@ -28,16 +28,31 @@ pub fn stage_table(entity: Entity) -> String {
     format!("stage_{}", entity.table())
 }
 
-/// Every import statement for one entity. Parameters: 1 = tenant, 2 = now, 3 = import id.
+/// Every import statement of the PostgreSQL import path for one entity. Parameters: 1 = tenant,
+/// 2 = now, 3 = import id.
+///
+/// New records are copied straight into the entity's table; the staging table holds only the
+/// rows that change a stored record (updates and tombstones), so an unchanged re-import stages
+/// nothing.
 #[derive(Debug, Clone)]
 pub struct EntitySql {
+    /// The staging table: one row per stored record that this import changes.
     pub create_stage: String,
-    pub index_stage: String,
-    pub insert_stage: String,
-    pub plan_staged: String,
-    pub plan_bulk_tombstones: String,
-    pub upsert: String,
+    /// `COPY` of staging rows (every column of the staging table, in order).
+    pub copy_stage: String,
+    /// `COPY` of new records straight into the entity's table: tenant, sourcedId, status,
+    /// dateLastModified, source dateLastModified, content columns, metadata, content hash,
+    /// created, updated, import id.
+    pub copy_main: String,
+    /// Every stored record of the tenant: sourcedId, whether it is active, content hash.
+    pub stored: String,
+    /// Rewrites the records staged as `active`; guarded, so it touches only records that
+    /// really change (their count must equal the plan's).
+    pub update_staged: String,
+    /// Tombstones the active records staged as `tobedeleted`, keeping the source's
+    /// `dateLastModified` of the delta row.
     pub tombstone_delta: String,
+    /// Tombstones the active records staged as `tobedeleted` (absent from a bulk file).
     pub tombstone_bulk: String,
     pub active_count: String,
 }
@@ -57,78 +72,44 @@ impl EntitySql {
              source_date_last_modified {int}{col_defs}, metadata TEXT, \
              content_hash {blob} NOT NULL){temp_suffix}"
         );
-        let index_stage = format!("CREATE INDEX {stage}_id ON {stage} (sourced_id)");
-        let n_stage = cols.len() + 5;
-        let stage_cols = format!(
-            "sourced_id, status, source_date_last_modified, {}, metadata, content_hash",
+        let copy_stage = format!("COPY {stage} FROM STDIN");
+        let copy_main = format!(
+            "COPY {main} (tenant_id, sourced_id, status, date_last_modified, \
+             source_date_last_modified, {}, metadata, content_hash, created_at, updated_at, import_id) \
+             FROM STDIN",
             cols.join(", ")
         );
-        let insert_stage = format!(
-            "INSERT INTO {stage} ({stage_cols}) VALUES ({})",
-            (1..=n_stage)
-                .map(|n| d.param(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
         let (p1, p2, p3) = (d.param(1), d.param(2), d.param(3));
-        let plan_staged = format!(
-            "SELECT \
-             COALESCE(SUM(CASE WHEN m.sourced_id IS NULL AND s.status = 'active' THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN m.sourced_id IS NOT NULL AND s.status = 'active' \
-                 AND (m.status <> 'active' OR m.content_hash <> s.content_hash) THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN m.sourced_id IS NOT NULL AND ((s.status = 'active' \
-                 AND m.status = 'active' AND m.content_hash = s.content_hash) \
-                 OR (s.status = 'tobedeleted' AND m.status <> 'active')) THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN m.sourced_id IS NOT NULL AND s.status = 'tobedeleted' \
-                 AND m.status = 'active' THEN 1 ELSE 0 END), 0) \
-             FROM {stage} s LEFT JOIN {main} m ON m.tenant_id = {p1} AND m.sourced_id = s.sourced_id"
+        let stored = format!(
+            "SELECT sourced_id, status = 'active', content_hash FROM {main} WHERE tenant_id = {p1}"
         );
-        let plan_bulk_tombstones = format!(
-            "SELECT COUNT(*) FROM {main} m WHERE m.tenant_id = {p1} AND m.status = 'active' \
-             AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.sourced_id = m.sourced_id)"
-        );
-        let s_cols: String = cols.iter().map(|c| format!(", s.{c}")).collect();
-        let updates: String = cols
-            .iter()
-            .map(|c| format!(", {c} = excluded.{c}"))
-            .collect();
-        // Unchanged active records are filtered out before the insert is attempted, so an
-        // unchanged re-import costs one index probe per row and writes nothing.
-        let upsert = format!(
-            "INSERT INTO {main} (tenant_id, sourced_id, status, date_last_modified, \
-             source_date_last_modified, {cols}, metadata, content_hash, created_at, updated_at, import_id) \
-             SELECT {p1}, s.sourced_id, 'active', {p2}, s.source_date_last_modified{s_cols}, \
-             s.metadata, s.content_hash, {p2}, {p2}, {p3} FROM {stage} s \
-             WHERE s.status = 'active' AND NOT EXISTS (SELECT 1 FROM {main} m WHERE m.tenant_id = {p1} \
-             AND m.sourced_id = s.sourced_id AND m.status = 'active' AND m.content_hash = s.content_hash) \
-             ON CONFLICT (tenant_id, sourced_id) DO UPDATE SET status = 'active', \
-             date_last_modified = excluded.date_last_modified, \
-             source_date_last_modified = excluded.source_date_last_modified{updates}, \
-             metadata = excluded.metadata, content_hash = excluded.content_hash, \
-             updated_at = excluded.updated_at, import_id = excluded.import_id",
-            cols = cols.join(", ")
+        let sets: String = cols.iter().map(|c| format!(", {c} = s.{c}")).collect();
+        let update_staged = format!(
+            "UPDATE {main} m SET status = 'active', date_last_modified = {p2}, \
+             source_date_last_modified = s.source_date_last_modified{sets}, metadata = s.metadata, \
+             content_hash = s.content_hash, updated_at = {p2}, import_id = {p3} \
+             FROM {stage} s WHERE m.tenant_id = {p1} AND m.sourced_id = s.sourced_id \
+             AND s.status = 'active' AND (m.status <> 'active' OR m.content_hash <> s.content_hash)"
         );
         let tombstone_delta = format!(
-            "UPDATE {main} SET status = 'tobedeleted', date_last_modified = {p2}, updated_at = {p2}, \
-             import_id = {p3}, source_date_last_modified = (SELECT s.source_date_last_modified \
-             FROM {stage} s WHERE s.sourced_id = {main}.sourced_id) \
-             WHERE tenant_id = {p1} AND status = 'active' AND sourced_id IN \
-             (SELECT sourced_id FROM {stage} WHERE status = 'tobedeleted')"
+            "UPDATE {main} m SET status = 'tobedeleted', date_last_modified = {p2}, updated_at = {p2}, \
+             import_id = {p3}, source_date_last_modified = s.source_date_last_modified \
+             FROM {stage} s WHERE m.tenant_id = {p1} AND m.sourced_id = s.sourced_id \
+             AND s.status = 'tobedeleted' AND m.status = 'active'"
         );
         let tombstone_bulk = format!(
-            "UPDATE {main} SET status = 'tobedeleted', date_last_modified = {p2}, updated_at = {p2}, \
-             import_id = {p3} WHERE tenant_id = {p1} AND status = 'active' \
-             AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.sourced_id = {main}.sourced_id)"
+            "UPDATE {main} m SET status = 'tobedeleted', date_last_modified = {p2}, updated_at = {p2}, \
+             import_id = {p3} FROM {stage} s WHERE m.tenant_id = {p1} AND m.sourced_id = s.sourced_id \
+             AND s.status = 'tobedeleted' AND m.status = 'active'"
         );
         let active_count =
             format!("SELECT COUNT(*) FROM {main} WHERE tenant_id = {p1} AND status = 'active'");
         EntitySql {
             create_stage,
-            index_stage,
-            insert_stage,
-            plan_staged,
-            plan_bulk_tombstones,
-            upsert,
+            copy_stage,
+            copy_main,
+            stored,
+            update_staged,
             tombstone_delta,
             tombstone_bulk,
             active_count,
@@ -195,15 +176,14 @@ mod tests {
     fn statements_bind_every_value_and_name_the_right_tables() {
         let s = EntitySql::new(Entity::Users, Dialect::Postgres);
         assert!(
-            s.insert_stage
-                .starts_with("INSERT INTO stage_users (sourced_id, status")
+            s.copy_main
+                .starts_with("COPY users (tenant_id, sourced_id, status")
         );
-        // 20 content columns + 5 system columns, all bound.
-        assert!(s.insert_stage.contains("$25)"));
-        assert!(!s.insert_stage.contains("$26"));
-        assert!(s.upsert.contains("ON CONFLICT (tenant_id, sourced_id)"));
+        assert!(s.copy_stage.starts_with("COPY stage_users FROM STDIN"));
+        assert!(s.update_staged.contains("m.content_hash <> s.content_hash"));
+        assert!(s.tombstone_bulk.contains("m.status = 'active'"));
         let q = EntitySql::new(Entity::Orgs, Dialect::Sqlite);
-        assert!(q.plan_staged.contains("m.tenant_id = ?1"));
-        assert!(!q.upsert.contains('$'));
+        assert!(q.stored.contains("tenant_id = ?1"));
+        assert!(!q.update_staged.contains('$'));
     }
 }

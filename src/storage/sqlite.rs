@@ -17,6 +17,9 @@ use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
 use crate::domain::vocab::Status;
 
+/// The page cache of an import connection, in KiB (negative: SQLite's unit for KiB).
+const IMPORT_CACHE_KIB: i64 = -131072;
+
 #[derive(Clone)]
 pub struct SqliteStore {
     path: Arc<PathBuf>,
@@ -90,8 +93,10 @@ impl SqliteStore {
         stamp: &ImportStamp,
     ) -> Result<SqliteImportTx, StoreError> {
         let conn = self.connect()?;
-        // A larger page cache for the probes and writes of a big import; bounded (64 MiB).
-        conn.pragma_update(None, "cache_size", -65536)?;
+        // A larger page cache for the probes and writes of a big import, bounded (128 MiB): it
+        // holds the primary-key index of a million-row table, which random sourcedIds hit
+        // everywhere.
+        conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let tx = SqliteImportTx {
             conn,
@@ -153,7 +158,10 @@ impl SqliteImportTx {
     /// maintaining them row by row. All of it is inside the import's transaction.
     fn start_entity(&mut self, entity: Entity) -> Result<(), StoreError> {
         let table = entity.table();
-        let empty = !self.conn.prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?.exists([])?;
+        let empty = !self
+            .conn
+            .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
+            .exists([])?;
         if !empty {
             return Ok(());
         }
@@ -167,7 +175,8 @@ impl SqliteImportTx {
         for (name, _) in &indexes {
             self.conn.execute(&format!("DROP INDEX {name}"), [])?;
         }
-        self.dropped_indexes.insert(entity, indexes.into_iter().map(|(_, sql)| sql).collect());
+        self.dropped_indexes
+            .insert(entity, indexes.into_iter().map(|(_, sql)| sql).collect());
         Ok(())
     }
 }
@@ -198,8 +207,8 @@ impl ImportTx for SqliteImportTx {
     /// Probes the stored record and writes the row right away if it changes anything: one
     /// index probe per unchanged row, one probe and one write per changed row.
     fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError> {
-        if !self.counts.contains_key(&entity) {
-            self.counts.insert(entity, Counts::default());
+        if let std::collections::hash_map::Entry::Vacant(v) = self.counts.entry(entity) {
+            v.insert(Counts::default());
             self.start_entity(entity)?;
         }
         let sql = &self.sql[&entity];
@@ -250,8 +259,16 @@ impl ImportTx for SqliteImportTx {
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
     ) -> Result<(), StoreError> {
-        for sql in self.dropped_indexes.remove(&entity).unwrap_or_default() {
-            self.conn.execute(&sql, [])?;
+        let rebuild = self.dropped_indexes.remove(&entity).unwrap_or_default();
+        if !rebuild.is_empty() {
+            // The index builder's sorter takes as much memory as the page cache allows: give
+            // it less while it runs, so peak memory stays flat.
+            self.conn.pragma_update(None, "cache_size", -16384)?;
+            for sql in rebuild {
+                self.conn.execute(&sql, [])?;
+            }
+            self.conn
+                .pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         }
         let counts = self.counts.entry(entity).or_default();
         if mode == FileMode::Delta {
