@@ -27,9 +27,15 @@ fn bulk_import_of_the_fixture_inserts_every_record_exactly(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
         return;
     };
+    let indexes = db.index_count();
     let r = db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
     assert_eq!(r.profile.as_deref(), Some("jp-1.2.1"));
+    assert_eq!(
+        db.index_count(),
+        indexes,
+        "indexes dropped for a first load are rebuilt"
+    );
     let expected = [
         ("orgs", 2),
         ("academicSessions", 1),
@@ -317,6 +323,7 @@ fn a_failure_in_the_middle_of_apply_leaves_no_trace(backend: Backend) {
     };
     let full = fixtures().join("jp-profile-v1.2.1");
     // Into an empty database…
+    let indexes = db.index_count();
     let err = db.try_import(
         &full,
         ImportOptions {
@@ -325,6 +332,7 @@ fn a_failure_in_the_middle_of_apply_leaves_no_trace(backend: Backend) {
         },
     );
     assert!(err.is_err());
+    assert_eq!(db.index_count(), indexes);
     for e in Entity::ALL {
         assert_eq!(db.count(e.table(), "default"), 0, "{e}");
     }
