@@ -9,10 +9,14 @@
 //! - [`http`]: the HTTP server (health probes for now).
 //! - [`cli`]: the `rosterhub` commands.
 //! - [`telemetry`]: logging set-up.
+//! - [`filter`]: OneRoster `filter`/`sort`/`fields` parameters → typed values.
+//! - [`auth`]: OAuth 2.0 client credentials, API clients, tokens.
 
+pub mod auth;
 pub mod cli;
 pub mod csv;
 pub mod domain;
+pub mod filter;
 pub mod generate;
 pub mod http;
 pub mod import;

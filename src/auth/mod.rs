@@ -1,0 +1,1 @@
+//! OAuth 2.0 client credentials: API clients, token issue and verification.
