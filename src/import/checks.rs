@@ -11,7 +11,7 @@ use crate::domain::vocab::{self, Status, VocabError};
 use crate::domain::{Column, Entity, Kind};
 use crate::storage::FileMode;
 
-use super::context::{Context, Deferred};
+use super::context::{Context, Deferred, IdSet};
 use super::report::{Findings, Severity};
 use super::rows::{FileReader, Row, push};
 
@@ -759,27 +759,22 @@ pub(super) fn check_row_rules(
                 );
             }
             let master = v("user_master_identifier");
-            if let Some(first) = (!master.is_empty())
-                .then(|| ctx.user_master_ids.insert(master, row.line))
-                .flatten()
-            {
-                {
-                    push(
-                        fr,
-                        row,
-                        findings,
-                        Severity::Error,
-                        "jp_duplicate_user_master_identifier",
-                        "userMasterIdentifier",
-                        master,
-                        format!("userMasterIdentifier `{master}` is also on line {first}"),
-                    );
-                }
+            if !master.is_empty() && !ctx.user_master_ids.insert(IdSet::hash(master)) {
+                push(
+                    fr,
+                    row,
+                    findings,
+                    Severity::Error,
+                    "jp_duplicate_user_master_identifier",
+                    "userMasterIdentifier",
+                    master,
+                    format!("userMasterIdentifier `{master}` is also on an earlier row"),
+                );
             }
         }
         Entity::Roles if v("role_type") == "primary" => {
             let key = format!("{}\u{1f}{}", v("user_sourced_id"), v("org_sourced_id"));
-            if let Some(first) = ctx.primary_roles.insert(&key, row.line) {
+            if !ctx.primary_roles.insert(IdSet::hash(&key)) {
                 push(
                     fr,
                     row,
@@ -789,7 +784,7 @@ pub(super) fn check_row_rules(
                     "roleType",
                     "primary",
                     format!(
-                        "this user already has a primary role at this org (line {first}); only one is allowed"
+                        "this user already has a primary role at this org on an earlier row; only one is allowed"
                     ),
                 );
             }

@@ -1,7 +1,7 @@
 //! What validation remembers across the files of one bundle: the ids each file defined (to
 //! resolve references and find duplicates) and references that must wait for the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -91,9 +91,9 @@ pub struct Context {
     pub session_types: HashMap<String, String>,
     pub deferred: Vec<Deferred>,
     /// Japan Profile: `userMasterIdentifier` must be unique.
-    pub user_master_ids: IdSet,
+    pub user_master_ids: HashSet<u64, BuildHasherDefault<PassThrough>>,
     /// (user, org) pairs that already have a primary role.
-    pub primary_roles: IdSet,
+    pub primary_roles: HashSet<u64, BuildHasherDefault<PassThrough>>,
     /// Files that could not be read at all: references to them are not reported again.
     pub unreadable: Vec<Entity>,
 }
@@ -107,8 +107,8 @@ impl Context {
             org_types: HashMap::new(),
             session_types: HashMap::new(),
             deferred: Vec::new(),
-            user_master_ids: IdSet::default(),
-            primary_roles: IdSet::default(),
+            user_master_ids: HashSet::default(),
+            primary_roles: HashSet::default(),
             unreadable: Vec::new(),
         }
     }

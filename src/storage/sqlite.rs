@@ -18,7 +18,7 @@ use crate::domain::datetime::now_ms;
 use crate::domain::vocab::Status;
 
 /// The page cache of an import connection, in KiB (negative: SQLite's unit for KiB).
-const IMPORT_CACHE_KIB: i64 = -131072;
+const IMPORT_CACHE_KIB: i64 = -98304;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -93,8 +93,8 @@ impl SqliteStore {
         stamp: &ImportStamp,
     ) -> Result<SqliteImportTx, StoreError> {
         let conn = self.connect()?;
-        // A larger page cache for the probes and writes of a big import, bounded (128 MiB): it
-        // holds the primary-key index of a million-row table, which random sourcedIds hit
+        // A larger page cache for the probes and writes of a big import, bounded (96 MiB): it
+        // holds most of the primary-key index of a million-row table, which random sourcedIds hit
         // everywhere.
         conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
