@@ -783,9 +783,8 @@ pub(super) fn check_row_rules(
                     "duplicate_primary_role",
                     "roleType",
                     "primary",
-                    format!(
-                        "this user already has a primary role at this org on an earlier row; only one is allowed"
-                    ),
+                    "this user already has a primary role at this org on an earlier row; only one is allowed"
+                        .into(),
                 );
             }
         }
