@@ -1,1 +1,19 @@
 //! OAuth 2.0 client credentials: API clients, token issue and verification.
+//!
+//! - [`scopes`]: the rostering scopes as a set.
+//! - [`token`]: [`Auth`] issues and verifies HS256 access tokens ([`Principal`]).
+//! - [`endpoint`]: `POST /oauth/token`.
+//!
+//! API clients, their hashed secrets and the signing keys are stored by
+//! `crate::storage::clients`.
+
+pub mod endpoint;
+pub mod scopes;
+pub mod token;
+
+pub use endpoint::token_endpoint;
+pub use scopes::Scopes;
+pub use token::{Auth, AuthError, IssuedToken, Principal};
+
+#[cfg(test)]
+mod tests;

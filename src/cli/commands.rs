@@ -27,7 +27,7 @@ fn print_report(report: &Report, format: Format) {
     }
 }
 
-async fn open(url: &str) -> anyhow::Result<Store> {
+pub(super) async fn open(url: &str) -> anyhow::Result<Store> {
     Store::open(url)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(url)))
@@ -123,7 +123,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(database = %redact_url(&db.database_url), "database ready");
-                crate::http::serve(listener, crate::http::AppState { store }).await?;
+                let state = crate::http::AppState::new(store).await?;
+                crate::http::serve(listener, state).await?;
                 Ok::<_, anyhow::Error>(0)
             })
         }
@@ -150,5 +151,6 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             eprintln!("tenant {id} is ready");
             Ok(0)
         }
+        Command::Client { command } => runtime()?.block_on(super::client::run(command)),
     }
 }

@@ -1,5 +1,6 @@
 //! The `rosterhub` command line: parses arguments and calls the library.
 
+mod client;
 mod commands;
 mod progress;
 
@@ -94,6 +95,42 @@ pub enum Command {
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
+    },
+    /// Manage API clients of the token endpoint (OAuth 2.0 client credentials).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an API client; prints {"client_id", "client_secret", "tenant", "scopes"} as JSON.
+    /// The secret is shown only this once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Scopes the client may be granted, space- or comma-separated: full URIs or
+        /// roster-core.readonly, roster.readonly, roster-demographics.readonly. Default: all.
+        #[arg(long)]
+        scopes: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List API clients as a JSON array (never secrets).
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke an API client: it gets no new tokens. Exit 1 if there is no such client.
+    Revoke {
+        client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
     },
 }
 

@@ -1,28 +1,92 @@
-//! The HTTP server. For now: health probes; the OneRoster API and the admin API come next.
+//! The HTTP server: the OneRoster rostering API, the token endpoint, health probes.
+
+pub mod error;
+pub mod oneroster;
 
 use std::net::SocketAddr;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, ServiceExt};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tower::Layer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::normalize_path::NormalizePathLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
+use crate::auth::Auth;
 use crate::storage::Store;
+
+/// The largest `limit` served when none is configured.
+pub const DEFAULT_MAX_LIMIT: u64 = 10_000;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub auth: Auth,
+    /// The public base URL (scheme + host [+ prefix]) for `href`s and `Link`s behind a proxy;
+    /// `None`: built from the request's Host header.
+    pub public_url: Option<String>,
+    /// The largest page size served (`limit` above it is capped, with correct `Link`s).
+    pub max_limit: u64,
+    /// Emit Japan Profile metadata nested (`{"jp": {…}}`) instead of flat `"jp.…"` keys.
+    pub nested_metadata: bool,
 }
+
+impl AppState {
+    /// The state with default settings: the signing key is loaded from (or created in) the
+    /// database.
+    pub async fn new(store: Store) -> anyhow::Result<AppState> {
+        let auth = Auth::load(&store).await?;
+        Ok(AppState {
+            store,
+            auth,
+            public_url: None,
+            max_limit: DEFAULT_MAX_LIMIT,
+            nested_metadata: false,
+        })
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/oauth/token", post(token))
+        .nest(oneroster::BASE_PATH, oneroster::routes())
+        .fallback(not_found)
         .with_state(state)
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_headers(Any)
+                .expose_headers([HeaderName::from_static("x-total-count"), header::LINK]),
+        )
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    crate::auth::token_endpoint(&state.auth, &state.store, &headers, body).await
+}
+
+/// Unknown paths answer in the OneRoster error format.
+async fn not_found() -> Response {
+    error::ApiError::UnknownObject("no such endpoint".into()).into_response()
 }
 
 /// The process is up.
@@ -48,7 +112,9 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "listening");
-    axum::serve(listener, router(state))
+    // `/users/` works like `/users`: the slash is trimmed before routing.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

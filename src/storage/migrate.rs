@@ -2,18 +2,32 @@
 //! is a new file. Both runners record what they applied in `schema_migrations`.
 
 /// `(version, name, sql)` for SQLite.
-pub const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "rostering",
-    include_str!("../../migrations/sqlite/0001_rostering.sql"),
-)];
+pub const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "rostering",
+        include_str!("../../migrations/sqlite/0001_rostering.sql"),
+    ),
+    (
+        2,
+        "clients",
+        include_str!("../../migrations/sqlite/0002_clients.sql"),
+    ),
+];
 
 /// `(version, name, sql)` for PostgreSQL.
-pub const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "rostering",
-    include_str!("../../migrations/postgres/0001_rostering.sql"),
-)];
+pub const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "rostering",
+        include_str!("../../migrations/postgres/0001_rostering.sql"),
+    ),
+    (
+        2,
+        "clients",
+        include_str!("../../migrations/postgres/0002_clients.sql"),
+    ),
+];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";

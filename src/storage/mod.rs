@@ -5,9 +5,13 @@
 //! the bundle's rows, plans the change set-wise in SQL, and applies it — or rolls back, leaving
 //! the database exactly as it was.
 
+pub mod clients;
 pub mod migrate;
 pub mod postgres;
+pub mod read;
+pub mod select;
 pub mod sql;
+pub mod sql_filter;
 pub mod sqlite;
 
 use std::collections::HashMap;

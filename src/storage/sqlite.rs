@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -24,7 +24,12 @@ const IMPORT_CACHE_KIB: i64 = -98304;
 pub struct SqliteStore {
     path: Arc<PathBuf>,
     sql: Arc<HashMap<Entity, RowSql>>,
+    /// Idle read connections for the API (WAL: readers never wait for an import).
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
+
+/// How many idle read connections are kept.
+const MAX_IDLE_READERS: usize = 16;
 
 /// `sqlite://./data/x.db`, `sqlite:./x.db`, `sqlite:///abs/x.db` → the file path.
 fn path_from_url(url: &str) -> PathBuf {
@@ -43,6 +48,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: Arc::new(path),
             sql: Arc::new(Entity::ALL.map(|e| (e, RowSql::new(e))).into()),
+            readers: Arc::new(Mutex::new(Vec::new())),
         };
         let mut conn = store.connect()?;
         migrate(&mut conn)?;
@@ -63,6 +69,30 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
+    }
+
+    /// Runs `f` on a pooled read connection. Blocking: call it from a blocking thread.
+    pub fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                let c = self.connect()?;
+                // Reads map the file instead of copying pages through read(2).
+                c.pragma_update(None, "mmap_size", 1_i64 << 30)?;
+                c.pragma_update(None, "query_only", true)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
     }
 
     pub fn ping(&self) -> Result<(), StoreError> {

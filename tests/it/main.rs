@@ -4,6 +4,7 @@
 //! (`ROSTERHUB_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/postgres`); set
 //! `ROSTERHUB_REQUIRE_PG=1` to make an unreachable PostgreSQL a failure instead of a skip.
 
+mod api;
 mod cli;
 mod helpers;
 mod import;

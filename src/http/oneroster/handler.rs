@@ -1,0 +1,334 @@
+//! One generic handler for every collection and one for every single-object operation: auth
+//! and scope, parameters, parent checks, the query, the JSON, the paging headers.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::params::{self, DEFAULT_LIMIT, Params};
+use super::wire::{self, Extras, Links};
+use crate::auth::{Principal, Scopes};
+use crate::domain::Entity;
+use crate::filter::{self, Resource};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::storage::read::{Param, Query, Record};
+use crate::storage::select::{Selection, where_clause};
+use crate::storage::sql_filter::{SqlValue, filter_sql, sort_column};
+
+/// The scope an operation needs (ONEROSTER.md §3.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The 22 core operations: `roster-core.readonly` or `roster.readonly`.
+    Core,
+    /// Relationship operations: `roster.readonly`.
+    Roster,
+    /// `roster-demographics.readonly`.
+    Demographics,
+}
+
+impl Need {
+    fn allowed(self, scopes: Scopes) -> bool {
+        match self {
+            Need::Core => scopes.contains(Scopes::CORE) || scopes.contains(Scopes::ROSTER),
+            Need::Roster => scopes.contains(Scopes::ROSTER),
+            Need::Demographics => scopes.contains(Scopes::DEMOGRAPHICS),
+        }
+    }
+}
+
+/// What one collection operation selects.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    entity: Entity,
+    wrapper: &'static str,
+    need: Need,
+    /// Path parents that must exist (else 404 `unknownobject`).
+    parents: Vec<(Entity, Selection, String)>,
+    selection: Selection,
+}
+
+impl Spec {
+    pub fn all(entity: Entity, wrapper: &'static str, need: Need, selection: Selection) -> Spec {
+        Spec { entity, wrapper, need, parents: Vec::new(), selection }
+    }
+
+    pub fn related(
+        entity: Entity,
+        wrapper: &'static str,
+        parent: (Entity, Selection),
+        parent_id: &str,
+        selection: Selection,
+    ) -> Spec {
+        Spec {
+            entity,
+            wrapper,
+            need: Need::Roster,
+            parents: vec![(parent.0, parent.1, parent_id.to_owned())],
+            selection,
+        }
+    }
+
+    /// `/schools/{s}/classes/{c}/…`: the school must exist, and the class at that school.
+    pub fn related2(entity: Entity, wrapper: &'static str, ids: &[String], selection: Selection) -> Spec {
+        Spec {
+            entity,
+            wrapper,
+            need: Need::Roster,
+            parents: vec![
+                (Entity::Orgs, Selection::OrgsOfType("school"), ids[0].clone()),
+                (Entity::Classes, Selection::Eq("school_sourced_id", ids[0].clone()), ids[1].clone()),
+            ],
+            selection,
+        }
+    }
+}
+
+/// Everything a handler needs from the request.
+pub struct Req {
+    state: AppState,
+    principal: Principal,
+    ids: Vec<String>,
+    query: Option<String>,
+    path: String,
+    headers: HeaderMap,
+    base: String,
+}
+
+impl FromRequestParts<AppState> for Req {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Req, Response> {
+        let principal = bearer(&parts.headers, state).map_err(IntoResponse::into_response)?;
+        let ids = match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => v.into_iter().map(|(_, v)| v).collect(),
+            Err(_) => Vec::new(),
+        };
+        let base = match &state.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        };
+        Ok(Req {
+            state: state.clone(),
+            principal,
+            ids,
+            query: parts.uri.query().map(str::to_owned),
+            // Nested routes see the path without the service's base path.
+            path: format!("{}{}", super::BASE_PATH, parts.uri.path()),
+            headers: parts.headers.clone(),
+            base,
+        })
+    }
+}
+
+/// The verified principal of a `Bearer` token, or 401.
+fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Unauthorised("a Bearer token is required".into()))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::Unauthorised("the Authorization header must be `Bearer <token>`".into()))?;
+    state
+        .auth
+        .verify(token.trim())
+        .map_err(|e| ApiError::Unauthorised(format!("the token is not valid: {e}")))
+}
+
+type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// A handler for a collection operation; `make` builds its [`Spec`] from the path ids.
+pub fn collection(make: fn(&[String]) -> Spec) -> impl Fn(Req) -> BoxResponse + Clone + Send + Sync + 'static {
+    move |req: Req| {
+        Box::pin(async move {
+            let spec = make(&req.ids);
+            list(req, spec).await.unwrap_or_else(IntoResponse::into_response)
+        })
+    }
+}
+
+/// A handler for a single-object operation.
+pub fn single(
+    entity: Entity,
+    wrapper: &'static str,
+    need: Need,
+    selection: Selection,
+) -> impl Fn(Req) -> BoxResponse + Clone + Send + Sync + 'static {
+    move |req: Req| {
+        let selection = selection.clone();
+        Box::pin(async move {
+            one(req, entity, wrapper, need, selection).await.unwrap_or_else(IntoResponse::into_response)
+        })
+    }
+}
+
+fn resource(e: Entity) -> Resource {
+    match e {
+        Entity::Orgs => Resource::Orgs,
+        Entity::AcademicSessions => Resource::AcademicSessions,
+        Entity::Courses => Resource::Courses,
+        Entity::Classes => Resource::Classes,
+        Entity::Enrollments => Resource::Enrollments,
+        Entity::Demographics => Resource::Demographics,
+        Entity::Users | Entity::Roles | Entity::UserProfiles => Resource::Users,
+    }
+}
+
+fn check_scope(req: &Req, need: Need) -> Result<(), ApiError> {
+    if need.allowed(req.principal.scopes) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("the token's scopes do not cover this operation".into()))
+    }
+}
+
+async fn one(req: Req, entity: Entity, wrapper: &'static str, need: Need, selection: Selection) -> Result<Response, ApiError> {
+    check_scope(&req, need)?;
+    let p = params::parse(req.query.as_deref(), req.state.max_limit)?;
+    let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(entity))?;
+    let id = req.ids.first().cloned().unwrap_or_default();
+    let tenant = &req.principal.tenant;
+    let record = req
+        .state
+        .store
+        .record(tenant, entity, &id, &selection)
+        .await?
+        .ok_or_else(|| ApiError::UnknownObject(format!("no {wrapper} with sourcedId `{id}`")))?;
+    let links = links(&req);
+    let extras = extras(&req, entity, std::slice::from_ref(&record)).await?;
+    let obj = wire::select_fields(wire::to_json(entity, &record, &links, &extras), fields.as_deref());
+    let mut body = Map::new();
+    body.insert(wrapper.into(), obj);
+    Ok(json_response(&req, Value::Object(body), HeaderMap::new()))
+}
+
+async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
+    check_scope(&req, spec.need)?;
+    let p = params::parse(req.query.as_deref(), req.state.max_limit)?;
+    let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(spec.entity))?;
+    let res = resource(spec.entity);
+    let expr = match p.filter.as_deref() {
+        Some(f) => Some(filter::parse_filter(res, f).map_err(|e| ApiError::InvalidFilter(e.to_string()))?),
+        None => None,
+    };
+    let store = &req.state.store;
+    let tenant = req.principal.tenant.clone();
+    for (entity, selection, id) in &spec.parents {
+        if store.record(&tenant, *entity, id, selection).await?.is_none() {
+            return Err(ApiError::UnknownObject(format!("no {} with sourcedId `{id}`", entity.name())));
+        }
+    }
+    let mut w = Query::new(store.dialect());
+    where_clause(&mut w, &tenant, &spec.selection);
+    if let Some(expr) = &expr {
+        let frag = filter_sql(expr, store.dialect(), "m", w.next_param())
+            .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
+        w.push(" AND (").push(&frag.sql).push(")");
+        w.params.extend(frag.params.into_iter().map(|v| match v {
+            SqlValue::Text(s) => Param::Text(s),
+            SqlValue::Int(i) => Param::Int(i),
+        }));
+    }
+    let sort = p.sort.as_deref().and_then(|s| filter::parse_sort(res, s)).map(|f| format!("m.{}", sort_column(&f)));
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(req.state.max_limit);
+    let offset = p.offset.unwrap_or(0);
+    let page = store.page(spec.entity, w, sort.as_deref(), p.desc, limit, offset).await?;
+    let links = links(&req);
+    let extras = extras(&req, spec.entity, &page.records).await?;
+    let items: Vec<Value> = page
+        .records
+        .iter()
+        .map(|r| wire::select_fields(wire::to_json(spec.entity, r, &links, &extras), fields.as_deref()))
+        .collect();
+    let mut body = Map::new();
+    body.insert(spec.wrapper.into(), Value::Array(items));
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if let Ok(v) = HeaderValue::from_str(&link_header(&req, &p, limit, offset, page.total)) {
+        headers.insert(header::LINK, v);
+    }
+    Ok(json_response(&req, Value::Object(body), headers))
+}
+
+fn links(req: &Req) -> Links {
+    Links { api_base: format!("{}{}", req.base, super::BASE_PATH), nested_metadata: req.state.nested_metadata }
+}
+
+/// Roles and profiles for users; children for orgs and sessions.
+async fn extras(req: &Req, entity: Entity, records: &[Record]) -> Result<Extras, ApiError> {
+    let store = &req.state.store;
+    let tenant = &req.principal.tenant;
+    let ids: Vec<&str> = records.iter().map(|r| r.sourced_id.as_str()).collect();
+    let mut x = Extras::default();
+    match entity {
+        Entity::Users => {
+            let (roles, profiles) = tokio::try_join!(store.roles_of(tenant, &ids), store.profiles_of(tenant, &ids))?;
+            x.roles = roles;
+            x.profiles = profiles;
+        }
+        Entity::Orgs | Entity::AcademicSessions => {
+            x.children = store.children_ids(tenant, entity, &ids).await?;
+        }
+        _ => {}
+    }
+    Ok(x)
+}
+
+/// `Link` with first/prev/next/last: absolute URLs that keep every other parameter.
+fn link_header(req: &Req, p: &Params, limit: u64, offset: u64, total: u64) -> String {
+    let url = |off: u64| {
+        let mut q: Vec<String> = p
+            .raw
+            .iter()
+            .filter(|(k, _)| k != "offset" && k != "limit")
+            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+            .collect();
+        q.push(format!("limit={limit}"));
+        q.push(format!("offset={off}"));
+        format!("<{}{}?{}>", req.base, req.path, q.join("&"))
+    };
+    let last = if total == 0 { 0 } else { (total - 1) / limit * limit };
+    let mut parts = Vec::new();
+    if offset + limit < total {
+        parts.push(format!("{}; rel=\"next\"", url(offset + limit)));
+    }
+    parts.push(format!("{}; rel=\"last\"", url(last)));
+    parts.push(format!("{}; rel=\"first\"", url(0)));
+    if offset > 0 {
+        parts.push(format!("{}; rel=\"prev\"", url(offset.saturating_sub(limit))));
+    }
+    parts.join(", ")
+}
+
+/// Serialises the body with a weak ETag over its bytes; `If-None-Match` → 304.
+fn json_response(req: &Req, body: Value, mut headers: HeaderMap) -> Response {
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    let etag = format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    let matches = req
+        .headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    (StatusCode::OK, headers, bytes).into_response()
+}

@@ -1,0 +1,291 @@
+//! Which records an API operation selects (ONEROSTER.md §3.3), as SQL over table alias `m`.
+
+use super::read::{Param, Query, Record, record_columns};
+use super::{Store, StoreError};
+use crate::domain::Entity;
+
+/// The session types served under `/terms`. Japan Profile data has only `schoolYear`
+/// sessions, and clients follow `classes[].terms[0]` (a schoolYear) into `/terms/{id}/…`, so a
+/// schoolYear counts as the term of a school that has no shorter terms.
+pub const TERM_TYPES: &[&str] = &["term", "schoolYear"];
+
+/// The selection of one operation, before any `filter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    /// Orgs of one type (`/schools`).
+    OrgsOfType(&'static str),
+    /// Academic sessions of some types (`/terms`, `/gradingPeriods`).
+    SessionsOfTypes(&'static [&'static str]),
+    /// Users holding an active role (`/students`, `/teachers`).
+    UsersWithRole(&'static str),
+    /// Records whose column equals a value (`/schools/{id}/classes` …).
+    Eq(&'static str, String),
+    /// Two columns equal values (`/schools/{s}/classes/{c}/enrollments`).
+    Eq2(&'static str, String, &'static str, String),
+    /// Users with an active enrollment in a class, with a role, optionally at a school.
+    UsersInClass { class: String, role: &'static str, school: Option<String> },
+    /// Users holding an active role at an org.
+    UsersAtOrg { org: String, role: &'static str },
+    /// Classes in which a user has an active enrollment (with a role, if given).
+    ClassesOfUser { user: String, role: Option<&'static str> },
+    /// Classes whose terms include a session.
+    ClassesOfTerm(String),
+    /// Sessions referenced as terms by the classes of a school.
+    TermsOfSchool(String),
+    /// Grading periods whose parent is a term.
+    GradingPeriodsOfTerm(String),
+}
+
+fn text(s: &str) -> Param {
+    Param::Text(s.to_owned())
+}
+
+/// `m.tenant_id = ? AND <selection>` into `q`.
+pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
+    q.push("m.tenant_id = ").bind(text(tenant));
+    match selection {
+        Selection::All => {}
+        Selection::OrgsOfType(t) => {
+            q.push(" AND m.type = ").bind(text(t));
+        }
+        Selection::SessionsOfTypes(types) => {
+            q.push(" AND m.type IN (");
+            for (i, t) in types.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(text(t));
+            }
+            q.push(")");
+        }
+        Selection::UsersWithRole(role) => {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM roles r WHERE r.tenant_id = m.tenant_id \
+                 AND r.user_sourced_id = m.sourced_id AND r.status = 'active' AND r.role = ",
+            )
+            .bind(text(role))
+            .push(")");
+        }
+        Selection::Eq(col, v) => {
+            q.push(&format!(" AND m.{col} = ")).bind(text(v));
+        }
+        Selection::Eq2(c1, v1, c2, v2) => {
+            q.push(&format!(" AND m.{c1} = ")).bind(text(v1));
+            q.push(&format!(" AND m.{c2} = ")).bind(text(v2));
+        }
+        Selection::UsersInClass { class, role, school } => {
+            // Driven from the enrollments of the class (indexed), not from every user.
+            q.push(" AND m.sourced_id IN (SELECT e.user_sourced_id FROM enrollments e WHERE e.tenant_id = ")
+                .bind(text(tenant))
+                .push(" AND e.class_sourced_id = ")
+                .bind(text(class))
+                .push(" AND e.role = ")
+                .bind(text(role))
+                .push(" AND e.status = 'active'");
+            if let Some(s) = school {
+                q.push(" AND e.school_sourced_id = ").bind(text(s));
+            }
+            q.push(")");
+        }
+        Selection::UsersAtOrg { org, role } => {
+            q.push(" AND m.sourced_id IN (SELECT r.user_sourced_id FROM roles r WHERE r.tenant_id = ")
+                .bind(text(tenant))
+                .push(" AND r.org_sourced_id = ")
+                .bind(text(org))
+                .push(" AND r.role = ")
+                .bind(text(role))
+                .push(" AND r.status = 'active')");
+        }
+        Selection::ClassesOfUser { user, role } => {
+            q.push(" AND m.sourced_id IN (SELECT e.class_sourced_id FROM enrollments e WHERE e.tenant_id = ")
+                .bind(text(tenant))
+                .push(" AND e.user_sourced_id = ")
+                .bind(text(user))
+                .push(" AND e.status = 'active'");
+            if let Some(r) = role {
+                q.push(" AND e.role = ").bind(text(r));
+            }
+            q.push(")");
+        }
+        Selection::ClassesOfTerm(term) => {
+            q.push(" AND ");
+            list_contains(q, "m.term_sourced_ids", term);
+        }
+        Selection::TermsOfSchool(school) => {
+            q.push(" AND m.type IN ('term', 'schoolYear') AND EXISTS (SELECT 1 FROM classes c WHERE c.tenant_id = m.tenant_id AND c.school_sourced_id = ")
+                .bind(text(school))
+                .push(" AND ");
+            let col = "c.term_sourced_ids";
+            list_contains_column(q, col, "m.sourced_id");
+            q.push(")");
+        }
+        Selection::GradingPeriodsOfTerm(term) => {
+            q.push(" AND m.type = 'gradingPeriod' AND m.parent_sourced_id = ").bind(text(term));
+        }
+    }
+}
+
+/// `value` is an element of the comma list in `col`.
+fn list_contains(q: &mut Query, col: &str, value: &str) {
+    match q.dialect {
+        super::sql::Dialect::Sqlite => {
+            q.push(&format!("instr(',' || {col} || ',', ',' || "))
+                .bind(text(value))
+                .push(" || ',') > 0");
+        }
+        super::sql::Dialect::Postgres => {
+            q.push("position(',' || ")
+                .bind(text(value))
+                .push(&format!(" || ',' in ',' || {col} || ',') > 0"));
+        }
+    }
+}
+
+/// The value of column `item` is an element of the comma list in `col`.
+fn list_contains_column(q: &mut Query, col: &str, item: &str) {
+    match q.dialect {
+        super::sql::Dialect::Sqlite => {
+            q.push(&format!("instr(',' || {col} || ',', ',' || {item} || ',') > 0"));
+        }
+        super::sql::Dialect::Postgres => {
+            q.push(&format!("position(',' || {item} || ',' in ',' || {col} || ',') > 0"));
+        }
+    }
+}
+
+/// A page of records and the total number that match.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub total: u64,
+    pub records: Vec<Record>,
+}
+
+impl Store {
+    /// The records matching `where_sql` (built by [`where_clause`] plus any filter), ordered by
+    /// `sort` (a column of `m`) with `sourced_id` as tie-breaker, so paging never skips or
+    /// repeats.
+    pub async fn page(
+        &self,
+        entity: Entity,
+        where_sql: Query,
+        sort: Option<&str>,
+        desc: bool,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Page, StoreError> {
+        let table = entity.table();
+        let mut count = where_sql.clone();
+        count.sql = format!("SELECT COUNT(*) FROM {table} m WHERE {}", where_sql.sql);
+        let dir = if desc { "DESC" } else { "ASC" };
+        let order = match sort {
+            Some(col) if col != "sourced_id" => format!("{col} {dir}, m.sourced_id {dir}"),
+            _ => format!("m.sourced_id {dir}"),
+        };
+        let mut select = where_sql;
+        select.sql = format!(
+            "SELECT {} FROM {table} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            record_columns(entity),
+            select.sql
+        );
+        let (total, records) = tokio::try_join!(self.count(count), self.records(entity, select))?;
+        Ok(Page { total, records })
+    }
+
+    /// One record by sourcedId (any status), optionally only if `selection` holds for it.
+    pub async fn record(
+        &self,
+        tenant: &str,
+        entity: Entity,
+        id: &str,
+        selection: &Selection,
+    ) -> Result<Option<Record>, StoreError> {
+        let mut q = Query::new(self.dialect());
+        q.push(&format!("SELECT {} FROM {} m WHERE ", record_columns(entity), entity.table()));
+        where_clause(&mut q, tenant, selection);
+        q.push(" AND m.sourced_id = ").bind(text(id));
+        Ok(self.records(entity, q).await?.pop())
+    }
+
+    /// The roles (`user_sourced_id`, role_type, role, org, begin, end, userProfile) of users.
+    pub async fn roles_of(
+        &self,
+        tenant: &str,
+        users: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        self.children_of(
+            tenant,
+            "SELECT user_sourced_id, role_type, role, org_sourced_id, begin_date, end_date, \
+             user_profile_sourced_id, status FROM roles",
+            users,
+        )
+        .await
+    }
+
+    /// The userProfiles of users (user, sourcedId, profileType, vendorId, applicationId,
+    /// description, credentialType, username, password).
+    pub async fn profiles_of(
+        &self,
+        tenant: &str,
+        users: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        self.children_of(
+            tenant,
+            "SELECT user_sourced_id, sourced_id, profile_type, vendor_id, application_id, \
+             description, credential_type, username, password, status FROM user_profiles",
+            users,
+        )
+        .await
+    }
+
+    async fn children_of(
+        &self,
+        tenant: &str,
+        select: &str,
+        users: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Query::new(self.dialect());
+        q.push(select).push(" WHERE tenant_id = ").bind(text(tenant));
+        q.push(" AND user_sourced_id IN (");
+        for (i, u) in users.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(text(u));
+        }
+        q.push(") ORDER BY user_sourced_id, sourced_id");
+        self.text_rows(q).await
+    }
+
+    /// The sourcedIds of sessions or orgs whose parent is one of `parents` (for `children`).
+    pub async fn children_ids(
+        &self,
+        tenant: &str,
+        entity: Entity,
+        parents: &[&str],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if parents.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Query::new(self.dialect());
+        q.push(&format!("SELECT parent_sourced_id, sourced_id FROM {} WHERE tenant_id = ", entity.table()))
+            .bind(text(tenant))
+            .push(" AND parent_sourced_id IN (");
+        for (i, p) in parents.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(text(p));
+        }
+        q.push(") ORDER BY parent_sourced_id, sourced_id");
+        Ok(self
+            .text_rows(q)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?)))
+            .collect())
+    }
+}

@@ -1,0 +1,114 @@
+//! The case table of `tests` on a real PostgreSQL: a fresh database per run, dropped at the end.
+//! Skipped (with a printed line) when no server answers at `ROSTERHUB_TEST_PG`
+//! (default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+
+use super::tests::{CASES, Cell, FIXTURE, query};
+use super::*;
+use crate::filter::{Resource, parse_filter};
+
+fn admin_url() -> String {
+    std::env::var("ROSTERHUB_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn load(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(include_str!(
+        "../../../migrations/postgres/0001_rostering.sql"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    conn.execute(
+        "INSERT INTO tenants (id, name, created_at) VALUES ('default', 'd', 0), ('t2', 't2', 0) \
+         ON CONFLICT DO NOTHING",
+    )
+    .await?;
+    for (table, cols, rows) in FIXTURE {
+        let marks: Vec<String> = (1..=cols.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}, content_hash, created_at, updated_at) \
+             VALUES ({}, '\\x00'::bytea, 0, 0)",
+            cols.join(", "),
+            marks.join(", ")
+        );
+        for row in *rows {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for c in *row {
+                q = match c {
+                    Cell::T(s) => q.bind(*s),
+                    Cell::N => q.bind(None::<&str>),
+                    Cell::Ms(_) => q.bind(c.int()),
+                };
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn run(conn: &mut PgConnection, filter: &str) -> Result<Vec<String>, String> {
+    let expr = parse_filter(Resource::Users, filter).map_err(|e| e.to_string())?;
+    let frag = filter_sql(&expr, Dialect::Postgres, "u", 2).map_err(|e| e.to_string())?;
+    let sql = query(Dialect::Postgres, &frag);
+    let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone())).bind("default");
+    for p in &frag.params {
+        q = match p {
+            SqlValue::Text(s) => q.bind(s.clone()),
+            SqlValue::Int(i) => q.bind(*i),
+        };
+    }
+    q.fetch_all(&mut *conn)
+        .await
+        .map_err(|e| format!("{e}\n{sql}"))
+}
+
+async fn cases_on_postgres() {
+    let admin = admin_url();
+    let mut admin_conn = match PgConnection::connect(&admin).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("SKIPPED: sql_filter PostgreSQL cases (no server at ROSTERHUB_TEST_PG: {e})");
+            return;
+        }
+    };
+    let name = format!("rosterhub_filter_{}", uuid::Uuid::new_v4().simple());
+    admin_conn
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let mut failures = Vec::new();
+    match PgConnection::connect(&format!("{base}/{name}")).await {
+        Ok(mut conn) => {
+            if let Err(e) = load(&mut conn).await {
+                failures.push(format!("loading the fixture: {e}"));
+            }
+            for (filter, want) in CASES {
+                match run(&mut conn, filter).await {
+                    Ok(got) if got == *want => {}
+                    Ok(got) => failures.push(format!("{filter}: got {got:?}, want {want:?}")),
+                    Err(e) => failures.push(format!("{filter}: {e}")),
+                }
+            }
+            let _ = conn.close().await;
+        }
+        Err(e) => failures.push(format!("connecting to {name}: {e}")),
+    }
+    admin_conn
+        .execute(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .await
+        .unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn filters_select_the_expected_users_on_postgres() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(cases_on_postgres());
+}
