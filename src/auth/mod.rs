@@ -1,6 +1,7 @@
 //! OAuth 2.0 client credentials: API clients, token issue and verification.
 //!
 //! - [`scopes`]: the rostering scopes as a set.
+//! - [`secret`]: the keyed hash of client secrets.
 //! - [`token`]: [`Auth`] issues and verifies HS256 access tokens ([`Principal`]).
 //! - [`endpoint`]: `POST /oauth/token`.
 //!
@@ -9,6 +10,7 @@
 
 pub mod endpoint;
 pub mod scopes;
+pub mod secret;
 pub mod token;
 
 pub use endpoint::token_endpoint;

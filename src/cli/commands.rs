@@ -115,7 +115,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             eprintln!("wrote {} ({} bytes)", out.display(), summary.bytes);
             Ok(0)
         }
-        Command::Serve { listen, db } => {
+        Command::Serve {
+            listen,
+            public_url,
+            max_limit,
+            nested_metadata,
+            db,
+        } => {
+            if max_limit == 0 {
+                bail!("--max-limit must be at least 1");
+            }
             let rt = runtime()?;
             rt.block_on(async {
                 let store = open(&db.database_url).await?;
@@ -123,7 +132,10 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(database = %redact_url(&db.database_url), "database ready");
-                let state = crate::http::AppState::new(store).await?;
+                let mut state = crate::http::AppState::new(store).await?;
+                state.public_url = public_url;
+                state.max_limit = max_limit;
+                state.nested_metadata = nested_metadata;
                 crate::http::serve(listener, state).await?;
                 Ok::<_, anyhow::Error>(0)
             })

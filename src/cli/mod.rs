@@ -83,6 +83,16 @@ pub enum Command {
     Serve {
         #[arg(long, env = "ROSTERHUB_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The public base URL (e.g. https://roster.example.jp) for hrefs and Link headers
+        /// behind a proxy; default: from each request's Host header.
+        #[arg(long, env = "ROSTERHUB_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// The largest page size served; larger `limit`s are capped.
+        #[arg(long, env = "ROSTERHUB_MAX_LIMIT", default_value_t = crate::http::DEFAULT_MAX_LIMIT)]
+        max_limit: u64,
+        /// Emit Japan Profile metadata nested ({"jp": {...}}) instead of flat "jp.*" keys.
+        #[arg(long, env = "ROSTERHUB_NESTED_METADATA")]
+        nested_metadata: bool,
         #[command(flatten)]
         db: DbArgs,
     },

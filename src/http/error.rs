@@ -31,9 +31,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidFilter(_) | ApiError::InvalidSelection(_) | ApiError::InvalidData(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidFilter(_)
+            | ApiError::InvalidSelection(_)
+            | ApiError::InvalidData(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorised(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownObject(_) => StatusCode::NOT_FOUND,
@@ -80,11 +80,15 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp =
-            (self.status(), Json(status_info(self.code_minor(), &description))).into_response();
+        let mut resp = (
+            self.status(),
+            Json(status_info(self.code_minor(), &description)),
+        )
+            .into_response();
         match self {
             ApiError::Unauthorised(_) => {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::Busy { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
@@ -104,14 +108,36 @@ mod tests {
     #[test]
     fn every_error_maps_to_its_status_and_code_minor() {
         let cases = [
-            (ApiError::InvalidFilter("x".into()), 400, "invalid_filter_field"),
-            (ApiError::InvalidSelection("x".into()), 400, "invalid_selection_field"),
+            (
+                ApiError::InvalidFilter("x".into()),
+                400,
+                "invalid_filter_field",
+            ),
+            (
+                ApiError::InvalidSelection("x".into()),
+                400,
+                "invalid_selection_field",
+            ),
             (ApiError::InvalidData("x".into()), 400, "invaliddata"),
-            (ApiError::Unauthorised("x".into()), 401, "unauthorisedrequest"),
+            (
+                ApiError::Unauthorised("x".into()),
+                401,
+                "unauthorisedrequest",
+            ),
             (ApiError::Forbidden("x".into()), 403, "forbidden"),
             (ApiError::UnknownObject("x".into()), 404, "unknownobject"),
-            (ApiError::Busy { retry_after_secs: 1 }, 429, "server_busy"),
-            (ApiError::Store(StoreError::Injected("x")), 500, "internal_server_error"),
+            (
+                ApiError::Busy {
+                    retry_after_secs: 1,
+                },
+                429,
+                "server_busy",
+            ),
+            (
+                ApiError::Store(StoreError::Injected("x")),
+                500,
+                "internal_server_error",
+            ),
         ];
         for (e, status, minor) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");

@@ -7,21 +7,20 @@
 //! else from a random per-database pepper kept in `client_secret_pepper`. Changing the pepper
 //! invalidates every existing client secret.
 //!
-//! The signing keys live in the database so that every replica signs and verifies alike.
+//! The signing keys live in the database so that every replica signs and verifies alike (so
+//! whoever reads the database can mint tokens: it is as sensitive as the rosters it holds).
 
 use std::fmt;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use rand::RngExt as _;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::Sha256;
 
 use super::sqlite::SqliteStore;
 use super::{Store, StoreError};
 use crate::auth::Scopes;
+pub use crate::auth::secret::Pepper;
 use crate::domain::datetime::{EpochMs, now_ms};
 
 /// The environment variable holding the server-wide pepper of client secrets.
@@ -29,41 +28,6 @@ pub const PEPPER_ENV: &str = "ROSTERHUB_SECRET_PEPPER";
 
 /// Any constant: the advisory lock that serialises the creation of the first signing key.
 const SIGNING_KEY_LOCK: i64 = 0x5369_676e_4b65;
-
-/// The key of the client secret hashes. `Debug` never shows it.
-#[derive(Clone)]
-pub struct Pepper(Arc<[u8]>);
-
-impl Pepper {
-    pub fn new(key: &[u8]) -> Pepper {
-        Pepper(key.into())
-    }
-
-    fn mac(&self, secret: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any size");
-        mac.update(secret.as_bytes());
-        mac
-    }
-
-    /// `hex(HMAC-SHA256(pepper, secret))`: what `api_clients.secret_hash` holds.
-    pub fn hash(&self, secret: &str) -> String {
-        hex::encode(self.mac(secret).finalize().into_bytes())
-    }
-
-    /// Whether `secret` hashes to `secret_hash`, compared in constant time.
-    pub fn verify(&self, secret: &str, secret_hash: &str) -> bool {
-        match hex::decode(secret_hash) {
-            Ok(tag) => self.mac(secret).verify_slice(&tag).is_ok(),
-            Err(_) => false,
-        }
-    }
-}
-
-impl fmt::Debug for Pepper {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Pepper(..)")
-    }
-}
 
 /// A row of `api_clients`. `Debug` leaves out the hash.
 #[derive(Clone, PartialEq, Eq)]

@@ -30,7 +30,11 @@ pub struct Record {
 impl Record {
     /// The value of a content column by its database name.
     pub fn get(&self, entity: Entity, db: &str) -> Option<&str> {
-        entity.columns().iter().position(|c| c.db == db).and_then(|i| self.values[i].as_deref())
+        entity
+            .columns()
+            .iter()
+            .position(|c| c.db == db)
+            .and_then(|i| self.values[i].as_deref())
     }
 }
 
@@ -44,7 +48,11 @@ pub struct Query {
 
 impl Query {
     pub fn new(dialect: Dialect) -> Query {
-        Query { dialect, sql: String::new(), params: Vec::new() }
+        Query {
+            dialect,
+            sql: String::new(),
+            params: Vec::new(),
+        }
     }
 
     /// Appends a placeholder bound to `p`.
@@ -68,8 +76,14 @@ impl Query {
 
 /// The columns every record query selects, in [`Record`] order, for table alias `m`.
 pub fn record_columns(entity: Entity) -> String {
-    let cols: Vec<String> = content_columns(entity).iter().map(|c| format!("m.{c}")).collect();
-    format!("m.sourced_id, m.status, m.date_last_modified, {}, m.metadata", cols.join(", "))
+    let cols: Vec<String> = content_columns(entity)
+        .iter()
+        .map(|c| format!("m.{c}"))
+        .collect();
+    format!(
+        "m.sourced_id, m.status, m.date_last_modified, {}, m.metadata",
+        cols.join(", ")
+    )
 }
 
 fn sqlite_params(params: &[Param]) -> Vec<SqliteValue> {
@@ -160,7 +174,10 @@ impl Store {
                 .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             }
             Store::Postgres(p) => {
-                let n: i64 = pg_query(&q.sql, &q.params).fetch_one(p.pool()).await?.get(0);
+                let n: i64 = pg_query(&q.sql, &q.params)
+                    .fetch_one(p.pool())
+                    .await?
+                    .get(0);
                 Ok(n as u64)
             }
         }
@@ -187,7 +204,10 @@ impl Store {
             }
             Store::Postgres(p) => {
                 let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
-                Ok(rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect())
+                Ok(rows
+                    .iter()
+                    .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                    .collect())
             }
         }
     }

@@ -24,11 +24,21 @@ pub enum Selection {
     /// Two columns equal values (`/schools/{s}/classes/{c}/enrollments`).
     Eq2(&'static str, String, &'static str, String),
     /// Users with an active enrollment in a class, with a role, optionally at a school.
-    UsersInClass { class: String, role: &'static str, school: Option<String> },
+    UsersInClass {
+        class: String,
+        role: &'static str,
+        school: Option<String>,
+    },
     /// Users holding an active role at an org.
-    UsersAtOrg { org: String, role: &'static str },
+    UsersAtOrg {
+        org: String,
+        role: &'static str,
+    },
     /// Classes in which a user has an active enrollment (with a role, if given).
-    ClassesOfUser { user: String, role: Option<&'static str> },
+    ClassesOfUser {
+        user: String,
+        role: Option<&'static str>,
+    },
     /// Classes whose terms include a session.
     ClassesOfTerm(String),
     /// Sessions referenced as terms by the classes of a school.
@@ -74,7 +84,11 @@ pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
             q.push(&format!(" AND m.{c1} = ")).bind(text(v1));
             q.push(&format!(" AND m.{c2} = ")).bind(text(v2));
         }
-        Selection::UsersInClass { class, role, school } => {
+        Selection::UsersInClass {
+            class,
+            role,
+            school,
+        } => {
             // Driven from the enrollments of the class (indexed), not from every user.
             q.push(" AND m.sourced_id IN (SELECT e.user_sourced_id FROM enrollments e WHERE e.tenant_id = ")
                 .bind(text(tenant))
@@ -89,13 +103,15 @@ pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
             q.push(")");
         }
         Selection::UsersAtOrg { org, role } => {
-            q.push(" AND m.sourced_id IN (SELECT r.user_sourced_id FROM roles r WHERE r.tenant_id = ")
-                .bind(text(tenant))
-                .push(" AND r.org_sourced_id = ")
-                .bind(text(org))
-                .push(" AND r.role = ")
-                .bind(text(role))
-                .push(" AND r.status = 'active')");
+            q.push(
+                " AND m.sourced_id IN (SELECT r.user_sourced_id FROM roles r WHERE r.tenant_id = ",
+            )
+            .bind(text(tenant))
+            .push(" AND r.org_sourced_id = ")
+            .bind(text(org))
+            .push(" AND r.role = ")
+            .bind(text(role))
+            .push(" AND r.status = 'active')");
         }
         Selection::ClassesOfUser { user, role } => {
             q.push(" AND m.sourced_id IN (SELECT e.class_sourced_id FROM enrollments e WHERE e.tenant_id = ")
@@ -121,7 +137,8 @@ pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
             q.push(")");
         }
         Selection::GradingPeriodsOfTerm(term) => {
-            q.push(" AND m.type = 'gradingPeriod' AND m.parent_sourced_id = ").bind(text(term));
+            q.push(" AND m.type = 'gradingPeriod' AND m.parent_sourced_id = ")
+                .bind(text(term));
         }
     }
 }
@@ -146,10 +163,14 @@ fn list_contains(q: &mut Query, col: &str, value: &str) {
 fn list_contains_column(q: &mut Query, col: &str, item: &str) {
     match q.dialect {
         super::sql::Dialect::Sqlite => {
-            q.push(&format!("instr(',' || {col} || ',', ',' || {item} || ',') > 0"));
+            q.push(&format!(
+                "instr(',' || {col} || ',', ',' || {item} || ',') > 0"
+            ));
         }
         super::sql::Dialect::Postgres => {
-            q.push(&format!("position(',' || {item} || ',' in ',' || {col} || ',') > 0"));
+            q.push(&format!(
+                "position(',' || {item} || ',' in ',' || {col} || ',') > 0"
+            ));
         }
     }
 }
@@ -201,7 +222,11 @@ impl Store {
         selection: &Selection,
     ) -> Result<Option<Record>, StoreError> {
         let mut q = Query::new(self.dialect());
-        q.push(&format!("SELECT {} FROM {} m WHERE ", record_columns(entity), entity.table()));
+        q.push(&format!(
+            "SELECT {} FROM {} m WHERE ",
+            record_columns(entity),
+            entity.table()
+        ));
         where_clause(&mut q, tenant, selection);
         q.push(" AND m.sourced_id = ").bind(text(id));
         Ok(self.records(entity, q).await?.pop())
@@ -248,7 +273,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut q = Query::new(self.dialect());
-        q.push(select).push(" WHERE tenant_id = ").bind(text(tenant));
+        q.push(select)
+            .push(" WHERE tenant_id = ")
+            .bind(text(tenant));
         q.push(" AND user_sourced_id IN (");
         for (i, u) in users.iter().enumerate() {
             if i > 0 {
@@ -271,9 +298,12 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut q = Query::new(self.dialect());
-        q.push(&format!("SELECT parent_sourced_id, sourced_id FROM {} WHERE tenant_id = ", entity.table()))
-            .bind(text(tenant))
-            .push(" AND parent_sourced_id IN (");
+        q.push(&format!(
+            "SELECT parent_sourced_id, sourced_id FROM {} WHERE tenant_id = ",
+            entity.table()
+        ))
+        .bind(text(tenant))
+        .push(" AND parent_sourced_id IN (");
         for (i, p) in parents.iter().enumerate() {
             if i > 0 {
                 q.push(", ");

@@ -37,7 +37,10 @@ fn schema(name: &str) -> jsonschema::Validator {
 
 fn assert_valid(name: &str, body: &Value) {
     let v = schema(name);
-    let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = v
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{name}: {errors:#?}\n{body:#}");
 }
 
@@ -60,13 +63,25 @@ impl Api {
         assert_eq!(r.status, rosterhub::import::Outcome::Applied);
         let state = db.rt.block_on(AppState::new(db.store.clone())).unwrap();
         let app = rosterhub::http::router(state);
-        let mut api = Api { db, app, token: String::new() };
-        api.token = api.token_for(Scopes::CORE.union(Scopes::ROSTER).union(Scopes::DEMOGRAPHICS));
+        let mut api = Api {
+            db,
+            app,
+            token: String::new(),
+        };
+        api.token = api.token_for(
+            Scopes::CORE
+                .union(Scopes::ROSTER)
+                .union(Scopes::DEMOGRAPHICS),
+        );
         Some(api)
     }
 
     fn token_for(&self, scopes: Scopes) -> String {
-        let client = self.db.rt.block_on(self.db.store.create_client("default", "test", scopes)).unwrap();
+        let client = self
+            .db
+            .rt
+            .block_on(self.db.store.create_client("default", "test", scopes))
+            .unwrap();
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
             client.record.client_id, client.client_secret
@@ -86,15 +101,28 @@ impl Api {
             let resp = self.app.clone().oneshot(req).await.unwrap();
             let status = resp.status();
             let headers = resp.headers().clone();
-            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-            let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-            Resp { status, headers, body }
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap()
+            };
+            Resp {
+                status,
+                headers,
+                body,
+            }
         })
     }
 
     fn get_with(&self, path: &str, token: Option<&str>) -> Resp {
         // What a client's URL encoder would do to spaces and angle brackets.
-        let path = path.replace(' ', "%20").replace('>', "%3E").replace('<', "%3C");
+        let path = path
+            .replace(' ', "%20")
+            .replace('>', "%3E")
+            .replace('<', "%3C");
         let mut req = Request::get(format!("{BASE}{path}")).header("host", "example.test");
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -109,42 +137,142 @@ impl Api {
     fn ids(&self, path: &str, key: &str) -> Vec<String> {
         let r = self.get(path);
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-        r.body[key].as_array().unwrap().iter().map(|v| v["sourcedId"].as_str().unwrap().to_owned()).collect()
+        r.body[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["sourcedId"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
 fn every_operation_answers_with_schema_valid_json(backend: Backend) {
     let Some(api) = Api::new(backend) else { return };
     let collections = [
-        ("/academicSessions", "academicSessions", "AcademicSessionSetDType", 1),
+        (
+            "/academicSessions",
+            "academicSessions",
+            "AcademicSessionSetDType",
+            1,
+        ),
         ("/classes", "classes", "ClassSetDType", 4),
-        (&format!("/classes/{CLASS_1_1}/students"), "users", "UserSetDType", 8),
-        (&format!("/classes/{CLASS_1_1}/teachers"), "users", "UserSetDType", 1),
+        (
+            &format!("/classes/{CLASS_1_1}/students"),
+            "users",
+            "UserSetDType",
+            8,
+        ),
+        (
+            &format!("/classes/{CLASS_1_1}/teachers"),
+            "users",
+            "UserSetDType",
+            1,
+        ),
         ("/courses", "courses", "CourseSetDType", 2),
-        (&format!("/courses/{COURSE}/classes"), "classes", "ClassSetDType", 2),
+        (
+            &format!("/courses/{COURSE}/classes"),
+            "classes",
+            "ClassSetDType",
+            2,
+        ),
         ("/demographics", "demographics", "DemographicsSetDType", 32),
         ("/enrollments", "enrollments", "EnrollmentSetDType", 36),
-        ("/gradingPeriods", "academicSessions", "AcademicSessionSetDType", 0),
+        (
+            "/gradingPeriods",
+            "academicSessions",
+            "AcademicSessionSetDType",
+            0,
+        ),
         ("/orgs", "orgs", "OrgSetDType", 2),
         ("/schools", "orgs", "OrgSetDType", 1),
-        (&format!("/schools/{SCHOOL}/classes"), "classes", "ClassSetDType", 4),
-        (&format!("/schools/{SCHOOL}/courses"), "courses", "CourseSetDType", 2),
-        (&format!("/schools/{SCHOOL}/enrollments"), "enrollments", "EnrollmentSetDType", 36),
-        (&format!("/schools/{SCHOOL}/students"), "users", "UserSetDType", 32),
-        (&format!("/schools/{SCHOOL}/teachers"), "users", "UserSetDType", 4),
-        (&format!("/schools/{SCHOOL}/terms"), "academicSessions", "AcademicSessionSetDType", 1),
-        (&format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/enrollments"), "enrollments", "EnrollmentSetDType", 9),
-        (&format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/students"), "users", "UserSetDType", 8),
-        (&format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/teachers"), "users", "UserSetDType", 1),
+        (
+            &format!("/schools/{SCHOOL}/classes"),
+            "classes",
+            "ClassSetDType",
+            4,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/courses"),
+            "courses",
+            "CourseSetDType",
+            2,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/enrollments"),
+            "enrollments",
+            "EnrollmentSetDType",
+            36,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/students"),
+            "users",
+            "UserSetDType",
+            32,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/teachers"),
+            "users",
+            "UserSetDType",
+            4,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/terms"),
+            "academicSessions",
+            "AcademicSessionSetDType",
+            1,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/enrollments"),
+            "enrollments",
+            "EnrollmentSetDType",
+            9,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/students"),
+            "users",
+            "UserSetDType",
+            8,
+        ),
+        (
+            &format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/teachers"),
+            "users",
+            "UserSetDType",
+            1,
+        ),
         ("/students", "users", "UserSetDType", 32),
-        (&format!("/students/{S1}/classes"), "classes", "ClassSetDType", 1),
+        (
+            &format!("/students/{S1}/classes"),
+            "classes",
+            "ClassSetDType",
+            1,
+        ),
         ("/teachers", "users", "UserSetDType", 4),
-        (&format!("/teachers/{TEACHER}/classes"), "classes", "ClassSetDType", 1),
+        (
+            &format!("/teachers/{TEACHER}/classes"),
+            "classes",
+            "ClassSetDType",
+            1,
+        ),
         ("/terms", "academicSessions", "AcademicSessionSetDType", 1),
-        (&format!("/terms/{SESSION}/classes"), "classes", "ClassSetDType", 4),
-        (&format!("/terms/{SESSION}/gradingPeriods"), "academicSessions", "AcademicSessionSetDType", 0),
+        (
+            &format!("/terms/{SESSION}/classes"),
+            "classes",
+            "ClassSetDType",
+            4,
+        ),
+        (
+            &format!("/terms/{SESSION}/gradingPeriods"),
+            "academicSessions",
+            "AcademicSessionSetDType",
+            0,
+        ),
         ("/users", "users", "UserSetDType", 36),
-        (&format!("/users/{S1}/classes"), "classes", "ClassSetDType", 1),
+        (
+            &format!("/users/{S1}/classes"),
+            "classes",
+            "ClassSetDType",
+            1,
+        ),
     ];
     for (path, key, schema_name, n) in collections {
         let r = api.get(path);
@@ -154,16 +282,32 @@ fn every_operation_answers_with_schema_valid_json(backend: Backend) {
         assert_valid(schema_name, &r.body);
     }
     let singles = [
-        (format!("/academicSessions/{SESSION}"), "academicSession", "SingleAcademicSessionDType"),
+        (
+            format!("/academicSessions/{SESSION}"),
+            "academicSession",
+            "SingleAcademicSessionDType",
+        ),
         (format!("/classes/{CLASS_1_1}"), "class", "SingleClassDType"),
         (format!("/courses/{COURSE}"), "course", "SingleCourseDType"),
-        (format!("/demographics/{S1}"), "demographics", "SingleDemographicsDType"),
-        ("/enrollments/9d7e3380-4ca2-43f7-81c2-ce5f3b62569f".to_owned(), "enrollment", "SingleEnrollmentDType"),
+        (
+            format!("/demographics/{S1}"),
+            "demographics",
+            "SingleDemographicsDType",
+        ),
+        (
+            "/enrollments/9d7e3380-4ca2-43f7-81c2-ce5f3b62569f".to_owned(),
+            "enrollment",
+            "SingleEnrollmentDType",
+        ),
         (format!("/orgs/{SCHOOL}"), "org", "SingleOrgDType"),
         (format!("/schools/{SCHOOL}"), "org", "SingleOrgDType"),
         (format!("/students/{S1}"), "user", "SingleUserDType"),
         (format!("/teachers/{TEACHER}"), "user", "SingleUserDType"),
-        (format!("/terms/{SESSION}"), "academicSession", "SingleAcademicSessionDType"),
+        (
+            format!("/terms/{SESSION}"),
+            "academicSession",
+            "SingleAcademicSessionDType",
+        ),
         (format!("/users/{S1}"), "user", "SingleUserDType"),
     ];
     for (path, key, schema_name) in singles {
@@ -173,7 +317,11 @@ fn every_operation_answers_with_schema_valid_json(backend: Backend) {
         assert_valid(schema_name, &r.body);
     }
     // A gradingPeriod that does not exist, a student who is a teacher: 404 in the OneRoster format.
-    for path in [format!("/gradingPeriods/{SESSION}"), format!("/students/{TEACHER}"), format!("/schools/{CLASS_1_1}")] {
+    for path in [
+        format!("/gradingPeriods/{SESSION}"),
+        format!("/students/{TEACHER}"),
+        format!("/schools/{CLASS_1_1}"),
+    ] {
         let r = api.get(&path);
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_valid("imsx_StatusInfoDType", &r.body);
@@ -188,7 +336,11 @@ fn a_user_is_exactly_the_json_the_schema_and_the_japan_profile_want(backend: Bac
     assert_eq!(u["sourcedId"], "8b317a29-3002-475c-85e9-97033759db35");
     assert_eq!(u["status"], "active");
     assert!(u["dateLastModified"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(u["dateLastModified"].as_str().unwrap().len(), 24, "YYYY-MM-DDTHH:MM:SS.sssZ");
+    assert_eq!(
+        u["dateLastModified"].as_str().unwrap().len(),
+        24,
+        "YYYY-MM-DDTHH:MM:SS.sssZ"
+    );
     assert_eq!(u["enabledUser"], "true", "booleans are strings");
     assert_eq!(u["givenName"], "𠮷田");
     assert_eq!(u["grades"], serde_json::json!(["P1"]));
@@ -202,7 +354,10 @@ fn a_user_is_exactly_the_json_the_schema_and_the_japan_profile_want(backend: Bac
             "org": {"href": href("orgs", SCHOOL), "sourcedId": SCHOOL, "type": "org"}}])
     );
     assert_eq!(u["primaryOrg"]["href"], href("orgs", SCHOOL));
-    assert!(u.get("middleName").is_none(), "absent values are omitted, never null");
+    assert!(
+        u.get("middleName").is_none(),
+        "absent values are omitted, never null"
+    );
     assert!(!r.body.to_string().contains("null"));
 }
 
@@ -218,38 +373,96 @@ fn unknown_parents_are_404_and_empty_results_are_200(backend: Backend) {
     ] {
         let r = api.get(path);
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(r.body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"], "unknownobject", "{path}");
+        assert_eq!(
+            r.body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"],
+            "unknownobject",
+            "{path}"
+        );
     }
     // The class exists at the school, but not at another school.
     let r = api.get(&format!("/schools/{TEACHER}/classes/{CLASS_1_1}/students"));
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = api.get(&format!("/terms/{SESSION}/gradingPeriods"));
-    assert_eq!(r.status, StatusCode::OK, "a Japan Profile schoolYear serves as the term");
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a Japan Profile schoolYear serves as the term"
+    );
     assert_eq!(r.body["academicSessions"], serde_json::json!([]));
 }
 
 fn filters_sort_fields_and_paging(backend: Backend) {
     let Some(api) = Api::new(backend) else { return };
-    assert_eq!(api.ids("/users?filter=email%3D%27t00%40example.jp%27", "users"), [TEACHER]);
-    assert_eq!(api.ids("/teachers?filter=email='t00@example.jp'&limit=10000", "users"), [TEACHER]);
-    assert_eq!(api.ids("/users?filter=role%3D%27teacher%27", "users").len(), 4, "legacy role filter");
-    assert_eq!(api.ids("/users?filter=roles.role='student' AND grades='P1'", "users").len(), 16);
+    assert_eq!(
+        api.ids("/users?filter=email%3D%27t00%40example.jp%27", "users"),
+        [TEACHER]
+    );
+    assert_eq!(
+        api.ids(
+            "/teachers?filter=email='t00@example.jp'&limit=10000",
+            "users"
+        ),
+        [TEACHER]
+    );
+    assert_eq!(
+        api.ids("/users?filter=role%3D%27teacher%27", "users").len(),
+        4,
+        "legacy role filter"
+    );
+    assert_eq!(
+        api.ids(
+            "/users?filter=roles.role='student' AND grades='P1'",
+            "users"
+        )
+        .len(),
+        16
+    );
     assert_eq!(api.ids("/classes?filter=title~'1年'", "classes").len(), 2);
     let r = api.get("/users?filter=nope%3D%271%27");
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"], "invalid_filter_field");
+    assert_eq!(
+        r.body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"],
+        "invalid_filter_field"
+    );
     // sort + orderBy
     let asc = api.ids("/users?sort=familyName", "users");
     let desc = api.ids("/users?sort=familyName&orderBy=desc", "users");
     assert_eq!(asc.len(), 36);
-    assert_eq!(asc.iter().rev().collect::<Vec<_>>().len(), desc.len());
+    let reversed: Vec<String> = asc.iter().rev().cloned().collect();
+    assert_eq!(
+        desc, reversed,
+        "descending is the exact reverse (sourcedId breaks ties both ways)"
+    );
+    let names: Vec<String> = api.get("/users?sort=familyName&fields=familyName").body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["familyName"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
     // fields
     let r = api.get("/users?fields=sourcedId,givenName&limit=1");
-    assert_eq!(r.body["users"][0].as_object().unwrap().keys().collect::<Vec<_>>(), ["sourcedId", "givenName"]);
+    assert_eq!(
+        r.body["users"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["sourcedId", "givenName"]
+    );
     assert_eq!(api.get("/users?fields=").status, StatusCode::BAD_REQUEST);
-    assert_eq!(api.get("/users?fields=sourcedId,nope&limit=1").body["users"][0]["givenName"].is_string(), true);
+    assert!(
+        api.get("/users?fields=sourcedId,nope&limit=1").body["users"][0]["givenName"].is_string()
+    );
     // malformed paging values
-    for q in ["limit=0", "limit=-1", "limit=abc", "limit=1e3", "offset=x", "limit=1&limit=2"] {
+    for q in [
+        "limit=0",
+        "limit=-1",
+        "limit=abc",
+        "limit=1e3",
+        "offset=x",
+        "limit=1&limit=2",
+    ] {
         let r = api.get(&format!("/users?{q}"));
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");
         assert_valid("imsx_StatusInfoDType", &r.body);
@@ -260,13 +473,22 @@ fn filters_sort_fields_and_paging(backend: Backend) {
     while let Some(path) = next.take() {
         let r = api.get(&path);
         assert_eq!(r.headers["x-total-count"], "36");
-        seen.extend(r.body["users"].as_array().unwrap().iter().map(|u| u["sourcedId"].as_str().unwrap().to_owned()));
+        seen.extend(
+            r.body["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["sourcedId"].as_str().unwrap().to_owned()),
+        );
         let link = r.headers["link"].to_str().unwrap().to_owned();
         assert!(link.contains("filter=status%3D%27active%27"), "{link}");
-        next = link.split(", ").find(|l| l.ends_with("rel=\"next\"")).map(|l| {
-            let url = &l[1..l.find('>').unwrap()];
-            url.split(BASE).nth(1).unwrap().to_owned()
-        });
+        next = link
+            .split(", ")
+            .find(|l| l.ends_with("rel=\"next\""))
+            .map(|l| {
+                let url = &l[1..l.find('>').unwrap()];
+                url.split(BASE).nth(1).unwrap().to_owned()
+            });
     }
     let mut unique = seen.clone();
     unique.sort();
@@ -280,12 +502,22 @@ fn auth_scopes_and_errors(backend: Backend) {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["www-authenticate"], "Bearer");
     assert_valid("imsx_StatusInfoDType", &r.body);
-    assert_eq!(api.get_with("/users", Some("not-a-token")).status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        api.get_with("/users", Some("not-a-token")).status,
+        StatusCode::UNAUTHORIZED
+    );
     let core = api.token_for(Scopes::CORE);
     assert_eq!(api.get_with("/users", Some(&core)).status, StatusCode::OK);
     let r = api.get_with(&format!("/classes/{CLASS_1_1}/students"), Some(&core));
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "relationship endpoints need roster.readonly");
-    assert_eq!(api.get_with("/demographics", Some(&core)).status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "relationship endpoints need roster.readonly"
+    );
+    assert_eq!(
+        api.get_with("/demographics", Some(&core)).status,
+        StatusCode::FORBIDDEN
+    );
     let r = api.get("/nothing/here");
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_valid("imsx_StatusInfoDType", &r.body);
@@ -307,20 +539,38 @@ fn delta_polling_returns_exactly_what_changed(backend: Backend) {
     let since = rosterhub::domain::datetime::format_ms(rosterhub::domain::datetime::now_ms());
     std::thread::sleep(std::time::Duration::from_millis(20));
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    for f in ["users.csv", "roles.csv", "enrollments.csv", "demographics.csv"] {
+    for f in [
+        "users.csv",
+        "roles.csv",
+        "enrollments.csv",
+        "demographics.csv",
+    ] {
         b.drop_rows(f, |l| l.contains(S1));
     }
     b.replace("users.csv", ",蓮,高橋,", ",蓮,髙橋,");
     let r = api.db.import(b.path(), opts());
     assert_eq!(r.status, rosterhub::import::Outcome::Applied);
-    let mut changed = api.ids(&format!("/users?filter=dateLastModified>'{since}'"), "users");
+    let mut changed = api.ids(
+        &format!("/users?filter=dateLastModified>'{since}'"),
+        "users",
+    );
     changed.sort();
     let mut expected = vec![S1.to_owned(), TEACHER.to_owned()];
     expected.sort();
-    assert_eq!(changed, expected, "the renamed teacher and the withdrawn student, nothing else");
+    assert_eq!(
+        changed, expected,
+        "the renamed teacher and the withdrawn student, nothing else"
+    );
     let r = api.get(&format!("/users/{S1}"));
     assert_eq!(r.body["user"]["status"], "tobedeleted");
-    assert_eq!(api.ids(&format!("/enrollments?filter=dateLastModified>'{since}'"), "enrollments").len(), 1);
+    assert_eq!(
+        api.ids(
+            &format!("/enrollments?filter=dateLastModified>'{since}'"),
+            "enrollments"
+        )
+        .len(),
+        1
+    );
 }
 
 on_both_backends!(

@@ -20,7 +20,9 @@ fn health_probes_answer_on_a_real_socket() {
     db.rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = rosterhub::http::AppState::new(db.store.clone()).await.unwrap();
+        let state = rosterhub::http::AppState::new(db.store.clone())
+            .await
+            .unwrap();
         tokio::spawn(rosterhub::http::serve(listener, state));
         let live = get(addr, "/health/live").await;
         assert!(live.starts_with("HTTP/1.1 200"), "{live}");

@@ -2,29 +2,7 @@
 
 use super::TestStore;
 use crate::auth::Scopes;
-use crate::storage::clients::Pepper;
 use crate::storage::{Store, StoreError};
-
-#[test]
-fn the_pepper_is_hmac_sha256_and_compares_exactly() {
-    // RFC 4231, test case 2.
-    let p = Pepper::new(b"Jefe");
-    let hash = p.hash("what do ya want for nothing?");
-    assert_eq!(
-        hash,
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    );
-    assert!(p.verify("what do ya want for nothing?", &hash));
-    assert!(!p.verify("what do ya want for nothing", &hash));
-    assert!(
-        !p.verify("what do ya want for nothing?", &hash[..62]),
-        "truncated"
-    );
-    assert!(!p.verify("what do ya want for nothing?", "not hex"));
-    assert!(!p.verify("what do ya want for nothing?", ""));
-    assert!(!Pepper::new(b"other").verify("what do ya want for nothing?", &hash));
-    assert_eq!(format!("{p:?}"), "Pepper(..)");
-}
 
 async fn clients_are_created_listed_found_and_revoked(store: &Store) {
     let a = store

@@ -55,7 +55,13 @@ pub struct Spec {
 
 impl Spec {
     pub fn all(entity: Entity, wrapper: &'static str, need: Need, selection: Selection) -> Spec {
-        Spec { entity, wrapper, need, parents: Vec::new(), selection }
+        Spec {
+            entity,
+            wrapper,
+            need,
+            parents: Vec::new(),
+            selection,
+        }
     }
 
     pub fn related(
@@ -75,14 +81,27 @@ impl Spec {
     }
 
     /// `/schools/{s}/classes/{c}/…`: the school must exist, and the class at that school.
-    pub fn related2(entity: Entity, wrapper: &'static str, ids: &[String], selection: Selection) -> Spec {
+    pub fn related2(
+        entity: Entity,
+        wrapper: &'static str,
+        ids: &[String],
+        selection: Selection,
+    ) -> Spec {
         Spec {
             entity,
             wrapper,
             need: Need::Roster,
             parents: vec![
-                (Entity::Orgs, Selection::OrgsOfType("school"), ids[0].clone()),
-                (Entity::Classes, Selection::Eq("school_sourced_id", ids[0].clone()), ids[1].clone()),
+                (
+                    Entity::Orgs,
+                    Selection::OrgsOfType("school"),
+                    ids[0].clone(),
+                ),
+                (
+                    Entity::Classes,
+                    Selection::Eq("school_sourced_id", ids[0].clone()),
+                    ids[1].clone(),
+                ),
             ],
             selection,
         }
@@ -142,7 +161,9 @@ fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> 
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| ApiError::Unauthorised("the Authorization header must be `Bearer <token>`".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unauthorised("the Authorization header must be `Bearer <token>`".into())
+        })?;
     state
         .auth
         .verify(token.trim())
@@ -152,11 +173,15 @@ fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> 
 type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// A handler for a collection operation; `make` builds its [`Spec`] from the path ids.
-pub fn collection(make: fn(&[String]) -> Spec) -> impl Fn(Req) -> BoxResponse + Clone + Send + Sync + 'static {
+pub fn collection(
+    make: fn(&[String]) -> Spec,
+) -> impl Fn(Req) -> BoxResponse + Clone + Send + Sync + 'static {
     move |req: Req| {
         Box::pin(async move {
             let spec = make(&req.ids);
-            list(req, spec).await.unwrap_or_else(IntoResponse::into_response)
+            list(req, spec)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
         })
     }
 }
@@ -171,7 +196,9 @@ pub fn single(
     move |req: Req| {
         let selection = selection.clone();
         Box::pin(async move {
-            one(req, entity, wrapper, need, selection).await.unwrap_or_else(IntoResponse::into_response)
+            one(req, entity, wrapper, need, selection)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
         })
     }
 }
@@ -192,11 +219,19 @@ fn check_scope(req: &Req, need: Need) -> Result<(), ApiError> {
     if need.allowed(req.principal.scopes) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("the token's scopes do not cover this operation".into()))
+        Err(ApiError::Forbidden(
+            "the token's scopes do not cover this operation".into(),
+        ))
     }
 }
 
-async fn one(req: Req, entity: Entity, wrapper: &'static str, need: Need, selection: Selection) -> Result<Response, ApiError> {
+async fn one(
+    req: Req,
+    entity: Entity,
+    wrapper: &'static str,
+    need: Need,
+    selection: Selection,
+) -> Result<Response, ApiError> {
     check_scope(&req, need)?;
     let p = params::parse(req.query.as_deref(), req.state.max_limit)?;
     let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(entity))?;
@@ -210,7 +245,10 @@ async fn one(req: Req, entity: Entity, wrapper: &'static str, need: Need, select
         .ok_or_else(|| ApiError::UnknownObject(format!("no {wrapper} with sourcedId `{id}`")))?;
     let links = links(&req);
     let extras = extras(&req, entity, std::slice::from_ref(&record)).await?;
-    let obj = wire::select_fields(wire::to_json(entity, &record, &links, &extras), fields.as_deref());
+    let obj = wire::select_fields(
+        wire::to_json(entity, &record, &links, &extras),
+        fields.as_deref(),
+    );
     let mut body = Map::new();
     body.insert(wrapper.into(), obj);
     Ok(json_response(&req, Value::Object(body), HeaderMap::new()))
@@ -222,14 +260,23 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
     let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(spec.entity))?;
     let res = resource(spec.entity);
     let expr = match p.filter.as_deref() {
-        Some(f) => Some(filter::parse_filter(res, f).map_err(|e| ApiError::InvalidFilter(e.to_string()))?),
+        Some(f) => {
+            Some(filter::parse_filter(res, f).map_err(|e| ApiError::InvalidFilter(e.to_string()))?)
+        }
         None => None,
     };
     let store = &req.state.store;
     let tenant = req.principal.tenant.clone();
     for (entity, selection, id) in &spec.parents {
-        if store.record(&tenant, *entity, id, selection).await?.is_none() {
-            return Err(ApiError::UnknownObject(format!("no {} with sourcedId `{id}`", entity.name())));
+        if store
+            .record(&tenant, *entity, id, selection)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::UnknownObject(format!(
+                "no {} with sourcedId `{id}`",
+                entity.name()
+            )));
         }
     }
     let mut w = Query::new(store.dialect());
@@ -243,16 +290,27 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
             SqlValue::Int(i) => Param::Int(i),
         }));
     }
-    let sort = p.sort.as_deref().and_then(|s| filter::parse_sort(res, s)).map(|f| format!("m.{}", sort_column(&f)));
+    let sort = p
+        .sort
+        .as_deref()
+        .and_then(|s| filter::parse_sort(res, s))
+        .map(|f| format!("m.{}", sort_column(&f)));
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(req.state.max_limit);
     let offset = p.offset.unwrap_or(0);
-    let page = store.page(spec.entity, w, sort.as_deref(), p.desc, limit, offset).await?;
+    let page = store
+        .page(spec.entity, w, sort.as_deref(), p.desc, limit, offset)
+        .await?;
     let links = links(&req);
     let extras = extras(&req, spec.entity, &page.records).await?;
     let items: Vec<Value> = page
         .records
         .iter()
-        .map(|r| wire::select_fields(wire::to_json(spec.entity, r, &links, &extras), fields.as_deref()))
+        .map(|r| {
+            wire::select_fields(
+                wire::to_json(spec.entity, r, &links, &extras),
+                fields.as_deref(),
+            )
+        })
         .collect();
     let mut body = Map::new();
     body.insert(spec.wrapper.into(), Value::Array(items));
@@ -265,7 +323,10 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
 }
 
 fn links(req: &Req) -> Links {
-    Links { api_base: format!("{}{}", req.base, super::BASE_PATH), nested_metadata: req.state.nested_metadata }
+    Links {
+        api_base: format!("{}{}", req.base, super::BASE_PATH),
+        nested_metadata: req.state.nested_metadata,
+    }
 }
 
 /// Roles and profiles for users; children for orgs and sessions.
@@ -276,7 +337,10 @@ async fn extras(req: &Req, entity: Entity, records: &[Record]) -> Result<Extras,
     let mut x = Extras::default();
     match entity {
         Entity::Users => {
-            let (roles, profiles) = tokio::try_join!(store.roles_of(tenant, &ids), store.profiles_of(tenant, &ids))?;
+            let (roles, profiles) = tokio::try_join!(
+                store.roles_of(tenant, &ids),
+                store.profiles_of(tenant, &ids)
+            )?;
             x.roles = roles;
             x.profiles = profiles;
         }
@@ -295,13 +359,23 @@ fn link_header(req: &Req, p: &Params, limit: u64, offset: u64, total: u64) -> St
             .raw
             .iter()
             .filter(|(k, _)| k != "offset" && k != "limit")
-            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
             .collect();
         q.push(format!("limit={limit}"));
         q.push(format!("offset={off}"));
         format!("<{}{}?{}>", req.base, req.path, q.join("&"))
     };
-    let last = if total == 0 { 0 } else { (total - 1) / limit * limit };
+    let last = if total == 0 {
+        0
+    } else {
+        (total - 1) / limit * limit
+    };
     let mut parts = Vec::new();
     if offset + limit < total {
         parts.push(format!("{}; rel=\"next\"", url(offset + limit)));
@@ -309,7 +383,10 @@ fn link_header(req: &Req, p: &Params, limit: u64, offset: u64, total: u64) -> St
     parts.push(format!("{}; rel=\"last\"", url(last)));
     parts.push(format!("{}; rel=\"first\"", url(0)));
     if offset > 0 {
-        parts.push(format!("{}; rel=\"prev\"", url(offset.saturating_sub(limit))));
+        parts.push(format!(
+            "{}; rel=\"prev\"",
+            url(offset.saturating_sub(limit))
+        ));
     }
     parts.join(", ")
 }
@@ -329,6 +406,9 @@ fn json_response(req: &Req, body: Value, mut headers: HeaderMap) -> Response {
     if matches {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     (StatusCode::OK, headers, bytes).into_response()
 }

@@ -27,20 +27,27 @@ pub fn percent_decode(s: &str) -> Result<String, ApiError> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
             match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 Some(v) => {
                     out.push(v);
                     i += 3;
                     continue;
                 }
-                None => return Err(ApiError::InvalidData("malformed percent-encoding in the query string".into())),
+                None => {
+                    return Err(ApiError::InvalidData(
+                        "malformed percent-encoding in the query string".into(),
+                    ));
+                }
             }
         }
         out.push(b[i]);
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| ApiError::InvalidData("the query string is not UTF-8".into()))
+    String::from_utf8(out)
+        .map_err(|_| ApiError::InvalidData("the query string is not UTF-8".into()))
 }
 
 fn number(name: &str, value: &str, min: u64) -> Result<u64, ApiError> {
@@ -63,8 +70,12 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
         let key = percent_decode(k)?;
         let value = percent_decode(v)?;
         if key != "fields" {
-            if seen.contains(&key) && ["limit", "offset", "sort", "orderBy", "filter"].contains(&key.as_str()) {
-                return Err(ApiError::InvalidData(format!("`{key}` is given more than once")));
+            if seen.contains(&key)
+                && ["limit", "offset", "sort", "orderBy", "filter"].contains(&key.as_str())
+            {
+                return Err(ApiError::InvalidData(format!(
+                    "`{key}` is given more than once"
+                )));
             }
             seen.push(key.clone());
         }
@@ -79,7 +90,11 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
                 p.desc = match value.as_str() {
                     "asc" => false,
                     "desc" => true,
-                    _ => return Err(ApiError::InvalidData(format!("`orderBy` must be asc or desc, not `{value}`"))),
+                    _ => {
+                        return Err(ApiError::InvalidData(format!(
+                            "`orderBy` must be asc or desc, not `{value}`"
+                        )));
+                    }
                 }
             }
             "filter" => p.filter = Some(value),
@@ -95,11 +110,16 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
 
 /// The selected fields: `None` = all. A blank entry is a 400; an unknown name means "all"
 /// (REST binding §3.4).
-pub fn selected_fields(fields: Option<&str>, known: &[&str]) -> Result<Option<Vec<String>>, ApiError> {
+pub fn selected_fields(
+    fields: Option<&str>,
+    known: &[&str],
+) -> Result<Option<Vec<String>>, ApiError> {
     let Some(f) = fields else { return Ok(None) };
     let names: Vec<&str> = f.split(',').collect();
     if names.iter().any(|n| n.trim().is_empty()) {
-        return Err(ApiError::InvalidSelection("`fields` has a blank entry".into()));
+        return Err(ApiError::InvalidSelection(
+            "`fields` has a blank entry".into(),
+        ));
     }
     if names.iter().any(|n| !known.contains(n)) {
         return Ok(None);
@@ -113,7 +133,17 @@ mod tests {
 
     #[test]
     fn malformed_paging_values_are_400() {
-        for q in ["limit=0", "limit=-1", "limit=abc", "limit=1e3", "limit=99999999999999999999999", "offset=-5", "limit=1&limit=2", "orderBy=up", "filter=%zz"] {
+        for q in [
+            "limit=0",
+            "limit=-1",
+            "limit=abc",
+            "limit=1e3",
+            "limit=99999999999999999999999",
+            "offset=-5",
+            "limit=1&limit=2",
+            "orderBy=up",
+            "filter=%zz",
+        ] {
             let e = parse(Some(q), 10_000).unwrap_err();
             assert_eq!(e.status().as_u16(), 400, "{q}");
         }
@@ -121,12 +151,21 @@ mod tests {
 
     #[test]
     fn values_are_decoded_once_and_plus_stays_plus() {
-        let p = parse(Some("filter=email%3D%27a+b%40x.jp%27&limit=5000&offset=10&sort=familyName&orderBy=desc"), 10_000).unwrap();
+        let p = parse(
+            Some(
+                "filter=email%3D%27a+b%40x.jp%27&limit=5000&offset=10&sort=familyName&orderBy=desc",
+            ),
+            10_000,
+        )
+        .unwrap();
         assert_eq!(p.filter.as_deref(), Some("email='a+b@x.jp'"));
         assert_eq!((p.limit, p.offset, p.desc), (Some(5000), Some(10), true));
         let raw = parse(Some("filter=email='a+b@x.jp'"), 10_000).unwrap();
         assert_eq!(raw.filter.as_deref(), Some("email='a+b@x.jp'"));
-        assert_eq!(parse(Some("limit=20000"), 10_000).unwrap().limit, Some(10_000));
+        assert_eq!(
+            parse(Some("limit=20000"), 10_000).unwrap().limit,
+            Some(10_000)
+        );
     }
 
     #[test]
@@ -134,8 +173,14 @@ mod tests {
         let known = ["sourcedId", "givenName"];
         assert!(selected_fields(Some(""), &known).is_err());
         assert!(selected_fields(Some("sourcedId,,givenName"), &known).is_err());
-        assert_eq!(selected_fields(Some("sourcedId,nope"), &known).unwrap(), None);
-        assert_eq!(selected_fields(Some("givenName"), &known).unwrap(), Some(vec!["givenName".to_owned()]));
+        assert_eq!(
+            selected_fields(Some("sourcedId,nope"), &known).unwrap(),
+            None
+        );
+        assert_eq!(
+            selected_fields(Some("givenName"), &known).unwrap(),
+            Some(vec!["givenName".to_owned()])
+        );
         let p = parse(Some("fields=a&fields=b"), 100).unwrap();
         assert_eq!(p.fields.as_deref(), Some("a,b"));
     }

@@ -20,7 +20,10 @@ pub struct Links {
 impl Links {
     fn guid_ref(&self, collection: &str, kind: &str, id: &str) -> Value {
         let mut m = Map::with_capacity(3);
-        m.insert("href".into(), format!("{}/{collection}/{id}", self.api_base).into());
+        m.insert(
+            "href".into(),
+            format!("{}/{collection}/{id}", self.api_base).into(),
+        );
         m.insert("sourcedId".into(), id.into());
         m.insert("type".into(), kind.into());
         Value::Object(m)
@@ -65,7 +68,11 @@ impl Obj<'_> {
 
     fn list(&mut self, key: &str, db: &str) {
         if let Some(v) = self.v(db) {
-            let items: Vec<Value> = v.split(',').filter(|s| !s.is_empty()).map(Value::from).collect();
+            let items: Vec<Value> = v
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(Value::from)
+                .collect();
             self.m.insert(key.into(), Value::Array(items));
         }
     }
@@ -90,7 +97,9 @@ impl Obj<'_> {
 }
 
 fn metadata(text: &str, nested: bool) -> Option<Value> {
-    let Ok(Value::Object(flat)) = serde_json::from_str::<Value>(text) else { return None };
+    let Ok(Value::Object(flat)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
     if flat.is_empty() {
         return None;
     }
@@ -101,7 +110,9 @@ fn metadata(text: &str, nested: bool) -> Option<Value> {
     for (k, v) in flat {
         match k.split_once('.') {
             Some((ns, rest)) => {
-                let entry = out.entry(ns.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+                let entry = out
+                    .entry(ns.to_owned())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(inner) = entry {
                     inner.insert(rest.to_owned(), v);
                 }
@@ -125,11 +136,20 @@ pub fn profile_id(sourced_id: &str) -> String {
 
 /// One record as its OneRoster JSON object.
 pub fn to_json(e: Entity, r: &Record, links: &Links, extras: &Extras) -> Value {
-    let mut o = Obj { m: Map::with_capacity(24), r, e, links };
+    let mut o = Obj {
+        m: Map::with_capacity(24),
+        r,
+        e,
+        links,
+    };
     o.m.insert("sourcedId".into(), r.sourced_id.clone().into());
     o.m.insert("status".into(), r.status.clone().into());
     o.m.insert("dateLastModified".into(), format_ms(r.modified).into());
-    if let Some(m) = r.metadata.as_deref().and_then(|t| metadata(t, links.nested_metadata)) {
+    if let Some(m) = r
+        .metadata
+        .as_deref()
+        .and_then(|t| metadata(t, links.nested_metadata))
+    {
         o.m.insert("metadata".into(), m);
     }
     match e {
@@ -138,7 +158,12 @@ pub fn to_json(e: Entity, r: &Record, links: &Links, extras: &Extras) -> Value {
             o.required("startDate", "start_date");
             o.required("endDate", "end_date");
             o.required("type", "type");
-            o.reference("parent", "parent_sourced_id", "academicSessions", "academicSession");
+            o.reference(
+                "parent",
+                "parent_sourced_id",
+                "academicSessions",
+                "academicSession",
+            );
             children(&mut o, extras, "academicSessions", "academicSession");
             o.required("schoolYear", "school_year");
         }
@@ -151,7 +176,12 @@ pub fn to_json(e: Entity, r: &Record, links: &Links, extras: &Extras) -> Value {
         }
         Entity::Courses => {
             o.required("title", "title");
-            o.reference("schoolYear", "school_year_sourced_id", "academicSessions", "academicSession");
+            o.reference(
+                "schoolYear",
+                "school_year_sourced_id",
+                "academicSessions",
+                "academicSession",
+            );
             o.required("courseCode", "course_code");
             o.list("grades", "grades");
             o.list("subjects", "subjects");
@@ -167,7 +197,12 @@ pub fn to_json(e: Entity, r: &Record, links: &Links, extras: &Extras) -> Value {
             o.list("subjects", "subjects");
             o.reference("course", "course_sourced_id", "courses", "course");
             o.reference("school", "school_sourced_id", "orgs", "org");
-            o.references("terms", "term_sourced_ids", "academicSessions", "academicSession");
+            o.references(
+                "terms",
+                "term_sourced_ids",
+                "academicSessions",
+                "academicSession",
+            );
             o.list("subjectCodes", "subject_codes");
             o.list("periods", "periods");
         }
@@ -184,17 +219,29 @@ pub fn to_json(e: Entity, r: &Record, links: &Links, extras: &Extras) -> Value {
             for (key, db) in [
                 ("birthDate", "birth_date"),
                 ("sex", "sex"),
-                ("americanIndianOrAlaskaNative", "american_indian_or_alaska_native"),
+                (
+                    "americanIndianOrAlaskaNative",
+                    "american_indian_or_alaska_native",
+                ),
                 ("asian", "asian"),
                 ("blackOrAfricanAmerican", "black_or_african_american"),
-                ("nativeHawaiianOrOtherPacificIslander", "native_hawaiian_or_other_pacific_islander"),
+                (
+                    "nativeHawaiianOrOtherPacificIslander",
+                    "native_hawaiian_or_other_pacific_islander",
+                ),
                 ("white", "white"),
-                ("demographicRaceTwoOrMoreRaces", "demographic_race_two_or_more_races"),
+                (
+                    "demographicRaceTwoOrMoreRaces",
+                    "demographic_race_two_or_more_races",
+                ),
                 ("hispanicOrLatinoEthnicity", "hispanic_or_latino_ethnicity"),
                 ("countryOfBirthCode", "country_of_birth_code"),
                 ("stateOfBirthAbbreviation", "state_of_birth_abbreviation"),
                 ("cityOfBirth", "city_of_birth"),
-                ("publicSchoolResidenceStatus", "public_school_residence_status"),
+                (
+                    "publicSchoolResidenceStatus",
+                    "public_school_residence_status",
+                ),
             ] {
                 o.str(key, db);
             }
@@ -218,7 +265,9 @@ fn children(o: &mut Obj<'_>, extras: &Extras, collection: &str, kind: &str) {
 }
 
 fn cell(row: &[Option<String>], i: usize) -> Option<&str> {
-    row.get(i).and_then(|c| c.as_deref()).filter(|c| !c.is_empty())
+    row.get(i)
+        .and_then(|c| c.as_deref())
+        .filter(|c| !c.is_empty())
 }
 
 fn user(o: &mut Obj<'_>, extras: &Extras) {
@@ -246,13 +295,22 @@ fn user(o: &mut Obj<'_>, extras: &Extras) {
     o.str("preferredLastName", "preferred_family_name");
     o.str("pronouns", "pronouns");
     let id = o.r.sourced_id.as_str();
-    let mine: Vec<&Vec<Option<String>>> =
-        extras.roles.iter().filter(|r| cell(r, 0) == Some(id)).collect();
+    let mine: Vec<&Vec<Option<String>>> = extras
+        .roles
+        .iter()
+        .filter(|r| cell(r, 0) == Some(id))
+        .collect();
     // Active roles; a tombstoned user whose roles are all tombstoned still shows them
     // (the schema wants at least one).
-    let active: Vec<&&Vec<Option<String>>> = mine.iter().filter(|r| cell(r, 7) == Some("active")).collect();
-    let shown: Vec<&Vec<Option<String>>> =
-        if active.is_empty() { mine.clone() } else { active.into_iter().copied().collect() };
+    let active: Vec<&&Vec<Option<String>>> = mine
+        .iter()
+        .filter(|r| cell(r, 7) == Some("active"))
+        .collect();
+    let shown: Vec<&Vec<Option<String>>> = if active.is_empty() {
+        mine.clone()
+    } else {
+        active.into_iter().copied().collect()
+    };
     let roles: Vec<Value> = shown
         .iter()
         .map(|r| {
@@ -281,7 +339,10 @@ fn user(o: &mut Obj<'_>, extras: &Extras) {
         .filter(|p| cell(p, 0) == Some(id) && cell(p, 9) == Some("active"))
         .map(|p| {
             let mut m = Map::new();
-            m.insert("profileId".into(), profile_id(cell(p, 1).unwrap_or("")).into());
+            m.insert(
+                "profileId".into(),
+                profile_id(cell(p, 1).unwrap_or("")).into(),
+            );
             m.insert("profileType".into(), cell(p, 2).unwrap_or("").into());
             m.insert("vendorId".into(), cell(p, 3).unwrap_or("").into());
             if let Some(a) = cell(p, 4) {
@@ -296,7 +357,10 @@ fn user(o: &mut Obj<'_>, extras: &Extras) {
             if let Some(pw) = cell(p, 8) {
                 cred.insert("password".into(), pw.into());
             }
-            m.insert("credentials".into(), Value::Array(vec![Value::Object(cred)]));
+            m.insert(
+                "credentials".into(),
+                Value::Array(vec![Value::Object(cred)]),
+            );
             Value::Object(m)
         })
         .collect();
@@ -337,13 +401,122 @@ fn split_user_ids(cell: &str) -> impl Iterator<Item = &str> {
 pub fn known_fields(e: Entity) -> &'static [&'static str] {
     const BASE: [&str; 4] = ["sourcedId", "status", "dateLastModified", "metadata"];
     match e {
-        Entity::AcademicSessions => &[BASE[0], BASE[1], BASE[2], BASE[3], "title", "startDate", "endDate", "type", "parent", "children", "schoolYear"],
-        Entity::Orgs => &[BASE[0], BASE[1], BASE[2], BASE[3], "name", "type", "identifier", "parent", "children"],
-        Entity::Courses => &[BASE[0], BASE[1], BASE[2], BASE[3], "title", "schoolYear", "courseCode", "grades", "subjects", "org", "subjectCodes", "resources"],
-        Entity::Classes => &[BASE[0], BASE[1], BASE[2], BASE[3], "title", "classCode", "classType", "location", "grades", "subjects", "course", "school", "terms", "subjectCodes", "periods", "resources"],
-        Entity::Enrollments => &[BASE[0], BASE[1], BASE[2], BASE[3], "user", "class", "school", "role", "primary", "beginDate", "endDate"],
-        Entity::Demographics => &[BASE[0], BASE[1], BASE[2], BASE[3], "birthDate", "sex", "americanIndianOrAlaskaNative", "asian", "blackOrAfricanAmerican", "nativeHawaiianOrOtherPacificIslander", "white", "demographicRaceTwoOrMoreRaces", "hispanicOrLatinoEthnicity", "countryOfBirthCode", "stateOfBirthAbbreviation", "cityOfBirth", "publicSchoolResidenceStatus"],
-        Entity::Users => &[BASE[0], BASE[1], BASE[2], BASE[3], "userMasterIdentifier", "username", "userIds", "enabledUser", "givenName", "familyName", "middleName", "preferredFirstName", "preferredMiddleName", "preferredLastName", "pronouns", "roles", "userProfiles", "primaryOrg", "identifier", "email", "sms", "phone", "agents", "grades", "password", "resources"],
+        Entity::AcademicSessions => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "title",
+            "startDate",
+            "endDate",
+            "type",
+            "parent",
+            "children",
+            "schoolYear",
+        ],
+        Entity::Orgs => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "name",
+            "type",
+            "identifier",
+            "parent",
+            "children",
+        ],
+        Entity::Courses => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "title",
+            "schoolYear",
+            "courseCode",
+            "grades",
+            "subjects",
+            "org",
+            "subjectCodes",
+            "resources",
+        ],
+        Entity::Classes => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "title",
+            "classCode",
+            "classType",
+            "location",
+            "grades",
+            "subjects",
+            "course",
+            "school",
+            "terms",
+            "subjectCodes",
+            "periods",
+            "resources",
+        ],
+        Entity::Enrollments => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "user",
+            "class",
+            "school",
+            "role",
+            "primary",
+            "beginDate",
+            "endDate",
+        ],
+        Entity::Demographics => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "birthDate",
+            "sex",
+            "americanIndianOrAlaskaNative",
+            "asian",
+            "blackOrAfricanAmerican",
+            "nativeHawaiianOrOtherPacificIslander",
+            "white",
+            "demographicRaceTwoOrMoreRaces",
+            "hispanicOrLatinoEthnicity",
+            "countryOfBirthCode",
+            "stateOfBirthAbbreviation",
+            "cityOfBirth",
+            "publicSchoolResidenceStatus",
+        ],
+        Entity::Users => &[
+            BASE[0],
+            BASE[1],
+            BASE[2],
+            BASE[3],
+            "userMasterIdentifier",
+            "username",
+            "userIds",
+            "enabledUser",
+            "givenName",
+            "familyName",
+            "middleName",
+            "preferredFirstName",
+            "preferredMiddleName",
+            "preferredLastName",
+            "pronouns",
+            "roles",
+            "userProfiles",
+            "primaryOrg",
+            "identifier",
+            "email",
+            "sms",
+            "phone",
+            "agents",
+            "grades",
+            "password",
+            "resources",
+        ],
         Entity::Roles | Entity::UserProfiles => &BASE,
     }
 }
@@ -351,9 +524,11 @@ pub fn known_fields(e: Entity) -> &'static [&'static str] {
 /// Keeps only the selected top-level fields.
 pub fn select_fields(v: Value, fields: Option<&[String]>) -> Value {
     match (v, fields) {
-        (Value::Object(m), Some(f)) => {
-            Value::Object(m.into_iter().filter(|(k, _)| f.iter().any(|x| x == k)).collect())
-        }
+        (Value::Object(m), Some(f)) => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| f.iter().any(|x| x == k))
+                .collect(),
+        ),
         (v, _) => v,
     }
 }
