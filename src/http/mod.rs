@@ -37,6 +37,8 @@ pub struct AppState {
     pub max_limit: u64,
     /// Emit Japan Profile metadata nested (`{"jp": {…}}`) instead of flat `"jp.…"` keys.
     pub nested_metadata: bool,
+    /// Totals and paging anchors per tenant data generation.
+    pub cache: oneroster::cache::ReadCache,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             public_url: None,
             max_limit: DEFAULT_MAX_LIMIT,
             nested_metadata: false,
+            cache: Default::default(),
         })
     }
 }

@@ -13,6 +13,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "clients",
         include_str!("../../migrations/sqlite/0002_clients.sql"),
     ),
+    (
+        3,
+        "api",
+        include_str!("../../migrations/sqlite/0003_api.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -26,6 +31,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "clients",
         include_str!("../../migrations/postgres/0002_clients.sql"),
+    ),
+    (
+        3,
+        "api",
+        include_str!("../../migrations/postgres/0003_api.sql"),
     ),
 ];
 

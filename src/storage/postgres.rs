@@ -690,20 +690,30 @@ impl ImportTx for PgImportTx {
         let r = r.clone();
         let handle = self.handle.clone();
         let tx = self.tx()?;
-        handle.block_on(
+        let applied = r.status == "applied";
+        handle.block_on(async {
             sqlx::query(
                 "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(r.id)
-            .bind(tenant)
+            .bind(&tenant)
             .bind(r.status)
             .bind(r.profile)
             .bind(r.started_at)
             .bind(r.finished_at)
             .bind(r.report_json)
-            .execute(&mut **tx),
-        )?;
+            .execute(&mut **tx)
+            .await?;
+            if applied {
+                // Readers cache per generation: an applied import invalidates them all at once.
+                sqlx::query("UPDATE tenants SET data_generation = data_generation + 1 WHERE id = $1")
+                    .bind(&tenant)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
         Ok(())
     }
 

@@ -175,18 +175,25 @@ fn list_contains_column(q: &mut Query, col: &str, item: &str) {
     }
 }
 
-/// A page of records and the total number that match.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub total: u64,
-    pub records: Vec<Record>,
-}
-
 impl Store {
-    /// The records matching `where_sql` (built by [`where_clause`] plus any filter), ordered by
-    /// `sort` (a column of `m`) with `sourced_id` as tie-breaker, so paging never skips or
-    /// repeats.
-    pub async fn page(
+    /// How many records match `where_sql` (built by [`where_clause`] plus any filter).
+    pub async fn count_matching(
+        &self,
+        entity: Entity,
+        where_sql: &Query,
+    ) -> Result<u64, StoreError> {
+        let mut count = where_sql.clone();
+        count.sql = format!(
+            "SELECT COUNT(*) FROM {} m WHERE {}",
+            entity.table(),
+            where_sql.sql
+        );
+        self.count(count).await
+    }
+
+    /// One page of the records matching `where_sql`, ordered by `sort` (a column of `m`) with
+    /// `sourced_id` as tie-breaker, so paging never skips or repeats.
+    pub async fn page_records(
         &self,
         entity: Entity,
         where_sql: Query,
@@ -194,23 +201,53 @@ impl Store {
         desc: bool,
         limit: u64,
         offset: u64,
-    ) -> Result<Page, StoreError> {
-        let table = entity.table();
-        let mut count = where_sql.clone();
-        count.sql = format!("SELECT COUNT(*) FROM {table} m WHERE {}", where_sql.sql);
+    ) -> Result<Vec<Record>, StoreError> {
         let dir = if desc { "DESC" } else { "ASC" };
         let order = match sort {
-            Some(col) if col != "sourced_id" => format!("{col} {dir}, m.sourced_id {dir}"),
+            Some(col) if col != "m.sourced_id" => format!("{col} {dir}, m.sourced_id {dir}"),
             _ => format!("m.sourced_id {dir}"),
         };
         let mut select = where_sql;
         select.sql = format!(
-            "SELECT {} FROM {table} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            "SELECT {} FROM {} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             record_columns(entity),
+            entity.table(),
             select.sql
         );
-        let (total, records) = tokio::try_join!(self.count(count), self.records(entity, select))?;
-        Ok(Page { total, records })
+        self.records(entity, select).await
+    }
+
+    /// Every `step`-th sourcedId of the matching records in sourcedId order (positions 0,
+    /// step, 2·step, …): anchors that turn a deep `OFFSET` into an index seek.
+    pub async fn anchors(
+        &self,
+        entity: Entity,
+        where_sql: &Query,
+        desc: bool,
+        step: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let dir = if desc { "DESC" } else { "ASC" };
+        let mut q = where_sql.clone();
+        q.sql = format!(
+            "SELECT sourced_id FROM (SELECT m.sourced_id, ROW_NUMBER() OVER (ORDER BY m.sourced_id {dir}) AS rn \
+             FROM {} m WHERE {}) numbered WHERE (rn - 1) % {step} = 0 ORDER BY rn",
+            entity.table(),
+            where_sql.sql
+        );
+        Ok(self
+            .text_rows(q)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect())
+    }
+
+    /// The tenant's data generation: bumped by every applied import.
+    pub async fn generation(&self, tenant: &str) -> Result<i64, StoreError> {
+        let mut q = Query::new(self.dialect());
+        q.push("SELECT data_generation FROM tenants WHERE id = ")
+            .bind(text(tenant));
+        self.count(q).await.map(|n| n as i64)
     }
 
     /// One record by sourcedId (any status), optionally only if `selection` holds for it.

@@ -392,6 +392,13 @@ impl ImportTx for SqliteImportTx {
                 r.report_json
             ],
         )?;
+        if r.status == "applied" {
+            // Readers cache per generation: an applied import invalidates them all at once.
+            self.conn.execute(
+                "UPDATE tenants SET data_generation = data_generation + 1 WHERE id = ?1",
+                [&self.tenant],
+            )?;
+        }
         Ok(())
     }
 

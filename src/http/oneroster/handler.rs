@@ -297,13 +297,11 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
         .map(|f| format!("m.{}", sort_column(&f)));
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(req.state.max_limit);
     let offset = p.offset.unwrap_or(0);
-    let page = store
-        .page(spec.entity, w, sort.as_deref(), p.desc, limit, offset)
-        .await?;
+    let (total, records) =
+        fetch_page(&req, &spec, w, sort.as_deref(), p.desc, limit, offset).await?;
     let links = links(&req);
-    let extras = extras(&req, spec.entity, &page.records).await?;
-    let items: Vec<Value> = page
-        .records
+    let extras = extras(&req, spec.entity, &records).await?;
+    let items: Vec<Value> = records
         .iter()
         .map(|r| {
             wire::select_fields(
@@ -315,11 +313,77 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
     let mut body = Map::new();
     body.insert(spec.wrapper.into(), Value::Array(items));
     let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(page.total));
-    if let Ok(v) = HeaderValue::from_str(&link_header(&req, &p, limit, offset, page.total)) {
+    headers.insert("x-total-count", HeaderValue::from(total));
+    if let Ok(v) = HeaderValue::from_str(&link_header(&req, &p, limit, offset, total)) {
         headers.insert(header::LINK, v);
     }
     Ok(json_response(&req, Value::Object(body), headers))
+}
+
+/// How far apart paging anchors are: an `OFFSET` deeper than this seeks to the anchor before
+/// it and skips at most this many rows.
+const ANCHOR_STEP: u64 = 1000;
+
+/// The total and one page, using the per-generation caches: the total is counted once per
+/// import, and a deep offset in the default order becomes a seek to a cached anchor.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_page(
+    req: &Req,
+    spec: &Spec,
+    mut w: Query,
+    sort: Option<&str>,
+    desc: bool,
+    limit: u64,
+    mut offset: u64,
+) -> Result<(u64, Vec<Record>), ApiError> {
+    let store = &req.state.store;
+    let cache = &req.state.cache;
+    let tenant = &req.principal.tenant;
+    let generation = store.generation(tenant).await?;
+    let table = spec.entity.table();
+    let total_key = super::cache::key(tenant, generation, table, &w, "total");
+    let total = match cache.total(&total_key) {
+        Some(t) => t,
+        None => {
+            let t = store.count_matching(spec.entity, &w).await?;
+            cache.put_total(total_key, t);
+            t
+        }
+    };
+    if offset >= total {
+        return Ok((total, Vec::new()));
+    }
+    if sort.is_none() && offset >= ANCHOR_STEP {
+        let key = super::cache::key(
+            tenant,
+            generation,
+            table,
+            &w,
+            if desc { "anchors-desc" } else { "anchors" },
+        );
+        let anchors = match cache.anchors(&key) {
+            Some(a) => a,
+            None => {
+                let a =
+                    std::sync::Arc::new(store.anchors(spec.entity, &w, desc, ANCHOR_STEP).await?);
+                cache.put_anchors(key, a.clone());
+                a
+            }
+        };
+        if let Some(anchor) = anchors.get((offset / ANCHOR_STEP) as usize) {
+            w.push(if desc {
+                " AND m.sourced_id <= "
+            } else {
+                " AND m.sourced_id >= "
+            })
+            .bind(Param::Text(anchor.clone()));
+            offset %= ANCHOR_STEP;
+        }
+    }
+    let records = store
+        .page_records(spec.entity, w, sort, desc, limit, offset)
+        .await?;
+    Ok((total, records))
 }
 
 fn links(req: &Req) -> Links {

@@ -1,6 +1,7 @@
 //! The OneRoster 1.2 rostering API: all 41 read operations under
 //! `/ims/oneroster/rostering/v1p2` (ONEROSTER.md §3.2–§3.6).
 
+pub mod cache;
 mod handler;
 pub mod params;
 pub mod wire;
