@@ -719,6 +719,20 @@ impl ImportTx for PgImportTx {
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         self.end_copy()?;
+        // Fresh planner statistics for the tables this import changed, so the API's first
+        // queries after a big import do not wait for autovacuum.
+        let changed: Vec<&'static str> = self
+            .staged
+            .iter()
+            .filter(|(_, s)| s.counts.inserted + s.counts.updated + s.counts.tombstoned > 0)
+            .map(|(e, _)| e.table())
+            .collect();
+        if !changed.is_empty() {
+            let sql = format!("ANALYZE {}", changed.join(", "));
+            let handle = self.handle.clone();
+            let tx = self.tx()?;
+            handle.block_on(sqlx::query(AssertSqlSafe(sql)).execute(&mut **tx))?;
+        }
         let tx = self.tx.take().expect("transaction is open until commit");
         self.run(tx.commit())?;
         Ok(())

@@ -320,8 +320,11 @@ impl Store {
             }
             q.bind(text(u));
         }
-        q.push(") ORDER BY user_sourced_id, sourced_id");
-        self.text_rows(q).await
+        // No ORDER BY: it would tempt SQLite into walking the primary key; rows are sorted here.
+        q.push(")");
+        let mut rows = self.text_rows(q).await?;
+        rows.sort();
+        Ok(rows)
     }
 
     /// The sourcedIds of sessions or orgs whose parent is one of `parents` (for `children`).
