@@ -53,7 +53,9 @@ impl SqliteStore {
         let mut conn = store.connect()?;
         migrate(&mut conn)?;
         // A database that never had statistics (or was migrated just now) gets them once.
-        let has_stats = conn.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")?.exists([])?;
+        let has_stats = conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")?
+            .exists([])?;
         if !has_stats {
             conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
         }
@@ -410,8 +412,13 @@ impl ImportTx for SqliteImportTx {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         // Fresh statistics for the API's query planner (sampled: ~20 ms at a million rows);
         // without them SQLite walks a whole table in primary-key order for a selective filter.
-        if self.counts.values().any(|c| c.inserted + c.updated + c.tombstoned > 0) {
-            self.conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
+        if self
+            .counts
+            .values()
+            .any(|c| c.inserted + c.updated + c.tombstoned > 0)
+        {
+            self.conn
+                .execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.open = false;

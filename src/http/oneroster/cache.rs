@@ -13,12 +13,30 @@ const MAX_ENTRIES: usize = 20_000;
 #[derive(Clone, Default)]
 pub struct ReadCache {
     inner: Arc<Mutex<Inner>>,
+    /// One lock per response being built: concurrent requests for the same missing page wait
+    /// for the first one instead of all querying the database (no thundering herd).
+    building: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 #[derive(Default)]
 struct Inner {
     totals: HashMap<String, u64>,
     anchors: HashMap<String, Arc<Vec<String>>>,
+    responses: HashMap<String, Arc<CachedResponse>>,
+    response_bytes: usize,
+}
+
+/// Bytes of response bodies kept before that cache is emptied.
+const MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// A whole 200 response: polling clients ask the same pages again and again, and between two
+/// imports the answer cannot change.
+#[derive(Debug)]
+pub struct CachedResponse {
+    pub body: axum::body::Bytes,
+    pub etag: String,
+    pub total: Option<u64>,
+    pub link: Option<String>,
 }
 
 /// The key of a query's result for one tenant generation.
@@ -44,6 +62,29 @@ impl ReadCache {
             inner.totals.clear();
         }
         inner.totals.insert(key, total);
+    }
+
+    pub fn response(&self, key: &str) -> Option<Arc<CachedResponse>> {
+        self.lock().responses.get(key).cloned()
+    }
+
+    pub fn put_response(&self, key: String, response: Arc<CachedResponse>) {
+        let mut inner = self.lock();
+        if inner.response_bytes + response.body.len() > MAX_RESPONSE_BYTES {
+            inner.responses.clear();
+            inner.response_bytes = 0;
+        }
+        inner.response_bytes += response.body.len();
+        inner.responses.insert(key, response);
+    }
+
+    /// The build lock of a response key.
+    pub fn build_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut b = self.building.lock().unwrap_or_else(|e| e.into_inner());
+        if b.len() > 1024 {
+            b.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        b.entry(key.to_owned()).or_default().clone()
     }
 
     pub fn anchors(&self, key: &str) -> Option<Arc<Vec<String>>> {

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
+use super::cache::CachedResponse;
 use super::params::{self, DEFAULT_LIMIT, Params};
 use super::wire::{self, Extras, Links};
 use crate::auth::{Principal, Scopes};
@@ -179,11 +180,86 @@ pub fn collection(
     move |req: Req| {
         Box::pin(async move {
             let spec = make(&req.ids);
-            list(req, spec)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
+            let need = spec.need;
+            cached(req, need, move |req| Box::pin(list(req, spec))).await
         })
     }
+}
+
+type BoxResult = Pin<Box<dyn Future<Output = Result<Built, ApiError>> + Send>>;
+
+/// A response built from the database, before it is cached and sent.
+pub struct Built {
+    body: Value,
+    total: Option<u64>,
+    link: Option<String>,
+}
+
+/// Serves from the per-generation response cache, or builds, caches and serves.
+async fn cached(req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> Response {
+    let run = async {
+        check_scope(&req, need)?;
+        let generation = req.state.store.generation(&req.principal.tenant).await?;
+        let key = format!(
+            "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}",
+            req.principal.tenant,
+            req.base,
+            req.path,
+            req.query.as_deref().unwrap_or("")
+        );
+        let cache = req.state.cache.clone();
+        if let Some(hit) = cache.response(&key) {
+            return Ok(send(&req.headers, &hit));
+        }
+        let lock = cache.build_lock(&key);
+        let _building = lock.lock().await;
+        if let Some(hit) = cache.response(&key) {
+            return Ok(send(&req.headers, &hit));
+        }
+        let headers = req.headers.clone();
+        let built = build(req).await?;
+        let body: axum::body::Bytes = serde_json::to_vec(&built.body).unwrap_or_default().into();
+        let etag = format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+        let response = std::sync::Arc::new(CachedResponse {
+            body,
+            etag,
+            total: built.total,
+            link: built.link,
+        });
+        cache.put_response(key, response.clone());
+        Ok::<_, ApiError>(send(&headers, &response))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A cached or fresh response: `X-Total-Count`, `Link`, weak `ETag`; `If-None-Match` → 304.
+fn send(request_headers: &HeaderMap, r: &CachedResponse) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&r.etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Some(t) = r.total {
+        headers.insert("x-total-count", HeaderValue::from(t));
+    }
+    if let Some(l) = r
+        .link
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(header::LINK, l);
+    }
+    let matches = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == r.etag || t.trim() == "*"));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (StatusCode::OK, headers, r.body.clone()).into_response()
 }
 
 /// A handler for a single-object operation.
@@ -196,9 +272,10 @@ pub fn single(
     move |req: Req| {
         let selection = selection.clone();
         Box::pin(async move {
-            one(req, entity, wrapper, need, selection)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
+            cached(req, need, move |req| {
+                Box::pin(one(req, entity, wrapper, selection))
+            })
+            .await
         })
     }
 }
@@ -229,10 +306,8 @@ async fn one(
     req: Req,
     entity: Entity,
     wrapper: &'static str,
-    need: Need,
     selection: Selection,
-) -> Result<Response, ApiError> {
-    check_scope(&req, need)?;
+) -> Result<Built, ApiError> {
     let p = params::parse(req.query.as_deref(), req.state.max_limit)?;
     let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(entity))?;
     let id = req.ids.first().cloned().unwrap_or_default();
@@ -251,11 +326,14 @@ async fn one(
     );
     let mut body = Map::new();
     body.insert(wrapper.into(), obj);
-    Ok(json_response(&req, Value::Object(body), HeaderMap::new()))
+    Ok(Built {
+        body: Value::Object(body),
+        total: None,
+        link: None,
+    })
 }
 
-async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
-    check_scope(&req, spec.need)?;
+async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
     let p = params::parse(req.query.as_deref(), req.state.max_limit)?;
     let fields = params::selected_fields(p.fields.as_deref(), wire::known_fields(spec.entity))?;
     let res = resource(spec.entity);
@@ -312,12 +390,12 @@ async fn list(req: Req, spec: Spec) -> Result<Response, ApiError> {
         .collect();
     let mut body = Map::new();
     body.insert(spec.wrapper.into(), Value::Array(items));
-    let mut headers = HeaderMap::new();
-    headers.insert("x-total-count", HeaderValue::from(total));
-    if let Ok(v) = HeaderValue::from_str(&link_header(&req, &p, limit, offset, total)) {
-        headers.insert(header::LINK, v);
-    }
-    Ok(json_response(&req, Value::Object(body), headers))
+    let link = link_header(&req, &p, limit, offset, total);
+    Ok(Built {
+        body: Value::Object(body),
+        total: Some(total),
+        link: Some(link),
+    })
 }
 
 /// How far apart paging anchors are: an `OFFSET` deeper than this seeks to the anchor before
@@ -453,26 +531,4 @@ fn link_header(req: &Req, p: &Params, limit: u64, offset: u64, total: u64) -> St
         ));
     }
     parts.join(", ")
-}
-
-/// Serialises the body with a weak ETag over its bytes; `If-None-Match` → 304.
-fn json_response(req: &Req, body: Value, mut headers: HeaderMap) -> Response {
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
-    let etag = format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
-    let matches = req
-        .headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    if matches {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    (StatusCode::OK, headers, bytes).into_response()
 }
