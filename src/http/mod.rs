@@ -1,6 +1,7 @@
 //! The HTTP server: the OneRoster rostering API, the token endpoint, health probes.
 
 pub mod error;
+pub mod metrics;
 pub mod oneroster;
 
 use std::net::SocketAddr;
@@ -65,9 +66,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/oauth/token", post(token))
+        .route("/metrics", get(metrics::render))
         .nest(oneroster::BASE_PATH, oneroster::routes())
         .fallback(not_found)
         .with_state(state)
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -113,6 +116,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Serves on `listener` until SIGINT/SIGTERM, then drains in-flight requests.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    metrics::handle();
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "listening");
     // `/users/` works like `/users`: the slash is trimmed before routing.

@@ -1,33 +1,54 @@
-//! The server on a real socket: health probes.
+//! The server on a real socket: health probes, the trailing-slash rule, gzip, CORS headers and
+//! the Prometheus endpoint.
 
+use rosterhub::auth::Scopes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestDb};
+use crate::helpers::{Backend, TestDb, fixtures, opts};
 
-async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+/// A raw HTTP/1.1 GET; returns the response head and body as text (lossy for gzip bodies).
+async fn get(addr: std::net::SocketAddr, path: &str, headers: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[test]
-fn health_probes_answer_on_a_real_socket() {
+fn the_server_answers_on_a_real_socket() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     db.rt.block_on(async {
+        let state = rosterhub::http::AppState::new(db.store.clone()).await.unwrap();
+        let issued = state.auth.issue("default", "test-client", Scopes::ALL).unwrap();
+        let auth = format!("Authorization: Bearer {}\r\n", issued.access_token);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = rosterhub::http::AppState::new(db.store.clone())
-            .await
-            .unwrap();
         tokio::spawn(rosterhub::http::serve(listener, state));
-        let live = get(addr, "/health/live").await;
+
+        let live = get(addr, "/health/live", "").await;
         assert!(live.starts_with("HTTP/1.1 200"), "{live}");
         assert!(live.ends_with(r#"{"status":"ok"}"#), "{live}");
-        let ready = get(addr, "/health/ready").await;
-        assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+        assert!(get(addr, "/health/ready", "").await.starts_with("HTTP/1.1 200"));
+
+        let base = "/ims/oneroster/rostering/v1p2";
+        let slash = get(addr, &format!("{base}/users/?limit=2"), &auth).await;
+        assert!(slash.starts_with("HTTP/1.1 200"), "/users/ works like /users: {slash}");
+        assert!(slash.to_ascii_lowercase().contains("x-total-count: 36"), "{slash}");
+        assert!(slash.to_ascii_lowercase().contains("access-control-expose-headers"), "{slash}");
+        assert!(slash.to_ascii_lowercase().contains("x-request-id:"), "{slash}");
+
+        let gz = get(addr, &format!("{base}/users"), &format!("{auth}Accept-Encoding: gzip\r\n")).await;
+        assert!(gz.to_ascii_lowercase().contains("content-encoding: gzip"), "{gz}");
+
+        let metrics = get(addr, "/metrics", "").await;
+        assert!(
+            metrics.contains(&format!(
+                "http_request_duration_seconds_bucket{{method=\"GET\",route=\"{base}/users\",status=\"200\""
+            )),
+            "{metrics}"
+        );
     });
 }
