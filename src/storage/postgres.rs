@@ -409,19 +409,28 @@ impl PgImportTx {
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
         let tx = self.tx()?;
-        let rows = handle.block_on(
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(tenant)
-                .fetch_all(&mut **tx),
-        )?;
-        let mut stored = HashMap::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get(0)?;
-            let active: bool = r.try_get(1)?;
-            let hash: &[u8] = r.try_get(2)?;
-            // A stored hash of another length never equals a row's: such a record is changed.
-            let hash = <[u8; 16]>::try_from(hash).ok();
-            stored.insert(id.into_boxed_str(), Stored { active, hash });
+        let mut stored = HashMap::new();
+        let mut after = String::new();
+        loop {
+            let rows = handle.block_on(
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(&tenant)
+                    .bind(&after)
+                    .fetch_all(&mut **tx),
+            )?;
+            let full = rows.len() == super::sql::STORED_PAGE;
+            for r in rows {
+                let id: String = r.try_get(0)?;
+                let active: bool = r.try_get(1)?;
+                let hash: &[u8] = r.try_get(2)?;
+                // A stored hash of another length never equals a row's: such a record is changed.
+                let hash = <[u8; 16]>::try_from(hash).ok();
+                after.clone_from(&id);
+                stored.insert(id.into_boxed_str(), Stored { active, hash });
+            }
+            if !full {
+                break;
+            }
         }
         let active_before = stored.values().filter(|s| s.active).count() as u64;
         self.staged.insert(

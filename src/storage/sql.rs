@@ -28,6 +28,9 @@ pub fn stage_table(entity: Entity) -> String {
     format!("stage_{}", entity.table())
 }
 
+/// Rows per page when the PostgreSQL import reads a tenant's stored records.
+pub const STORED_PAGE: usize = 20_000;
+
 /// Every import statement of the PostgreSQL import path for one entity. Parameters: 1 = tenant,
 /// 2 = now, 3 = import id.
 ///
@@ -80,8 +83,11 @@ impl EntitySql {
             cols.join(", ")
         );
         let (p1, p2, p3) = (d.param(1), d.param(2), d.param(3));
+        // Read in keyset pages (parameter 2: the last sourcedId of the previous page), so a
+        // million stored records never sit in memory twice (rows and map) at once.
         let stored = format!(
-            "SELECT sourced_id, status = 'active', content_hash FROM {main} WHERE tenant_id = {p1}"
+            "SELECT sourced_id, status = 'active', content_hash FROM {main} WHERE tenant_id = {p1} \
+             AND sourced_id > {p2} ORDER BY sourced_id LIMIT {STORED_PAGE}"
         );
         let sets: String = cols.iter().map(|c| format!(", {c} = s.{c}")).collect();
         let update_staged = format!(
