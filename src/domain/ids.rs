@@ -216,6 +216,26 @@ impl GradeCode {
     }
 }
 
+/// The elements of a `userIds` cell: `{a:1},{b:2}` → `{a:1}`, `{b:2}` (commas outside braces).
+pub fn split_user_ids(cell: &str) -> impl Iterator<Item = &str> {
+    let mut depth = 0i32;
+    let mut start = 0;
+    let mut parts = Vec::new();
+    for (i, c) in cell.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&cell[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&cell[start..]);
+    parts.into_iter()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +283,13 @@ mod tests {
         for bad in ["P0", "P7", "J4", "01", "KG", "小3", "p1", "P10", ""] {
             assert!(GradeCode::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_ids_split_outside_braces() {
+        let parts: Vec<&str> = split_user_ids("{LDAP:12},{LTI:15}").collect();
+        assert_eq!(parts, ["{LDAP:12}", "{LTI:15}"]);
+        assert_eq!(split_user_ids("{a:1,2}").collect::<Vec<_>>(), ["{a:1,2}"]);
     }
 
     #[test]

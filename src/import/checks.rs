@@ -383,7 +383,7 @@ pub(super) fn check_cell(
             }
         }
         Kind::UserIds => {
-            for part in split_user_ids(cell) {
+            for part in crate::domain::ids::split_user_ids(cell) {
                 let ok = part.len() > 2
                     && part.starts_with('{')
                     && part.ends_with('}')
@@ -405,26 +405,6 @@ pub(super) fn check_cell(
             }
         }
     }
-}
-
-/// `{a:1},{b:2}` → `{a:1}`, `{b:2}`: split on commas outside braces.
-fn split_user_ids(cell: &str) -> impl Iterator<Item = &str> {
-    let mut depth = 0i32;
-    let mut start = 0;
-    let mut parts = Vec::new();
-    for (i, c) in cell.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&cell[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&cell[start..]);
-    parts.into_iter()
 }
 
 pub(super) fn check_bool(
@@ -581,7 +561,7 @@ fn check_japan_enum(
     }
 }
 
-fn check_ref(
+pub(super) fn check_ref(
     fr: &FileReader<'_>,
     ctx: &mut Context,
     row: &Row<'_>,
@@ -799,12 +779,6 @@ pub(super) fn has_halfwidth_katakana(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_ids_split_outside_braces() {
-        let parts: Vec<&str> = split_user_ids("{LDAP:12},{LTI:15}").collect();
-        assert_eq!(parts, ["{LDAP:12}", "{LTI:15}"]);
-    }
 
     #[test]
     fn halfwidth_katakana_is_detected() {

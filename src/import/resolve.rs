@@ -30,15 +30,7 @@ pub fn resolve_deferred(
                 .filter(|t| d.must_be_school && t.as_str() != "school")
             {
                 {
-                    findings.push(deferred_finding(
-                        d,
-                        Severity::Error,
-                        "reference_not_school",
-                        format!(
-                            "`{}` is an org of type `{t}`; {} must reference a school",
-                            d.id, d.column
-                        ),
-                    ));
+                    findings.push(not_a_school(d, t));
                 }
             }
         } else if ctx.is_bulk(d.target) {
@@ -103,15 +95,7 @@ pub fn resolve_deferred(
                         message,
                     ));
                 } else if let Some(t) = types.get(&d.id).filter(|t| t.as_str() != "school") {
-                    findings.push(deferred_finding(
-                        d,
-                        Severity::Error,
-                        "reference_not_school",
-                        format!(
-                            "`{}` is an org of type `{t}`; {} must reference a school",
-                            d.id, d.column
-                        ),
-                    ));
+                    findings.push(not_a_school(d, t));
                 }
             }
         }
@@ -134,4 +118,16 @@ fn deferred_finding(
         value: Some(d.id.clone()),
         message,
     }
+}
+
+fn not_a_school(d: &Deferred, org_type: &str) -> Finding {
+    deferred_finding(
+        d,
+        Severity::Error,
+        "reference_not_school",
+        format!(
+            "`{}` is an org of type `{org_type}`; {} must reference a school",
+            d.id, d.column
+        ),
+    )
 }

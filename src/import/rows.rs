@@ -5,14 +5,13 @@ use std::io::Read;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::domain::ids::check_sourced_id;
 use crate::domain::vocab::Status;
 use crate::domain::{Entity, Kind};
 use crate::storage::{FileMode, ImportTx, StageRow, StoreError};
 
 use super::checks::{
-    check_bool, check_cell, check_modified, check_row_rules, check_sourced_id_cell, check_status,
-    defer_or_resolve, has_halfwidth_katakana,
+    check_bool, check_cell, check_modified, check_ref, check_row_rules, check_sourced_id_cell,
+    check_status, has_halfwidth_katakana,
 };
 use super::context::Context;
 use super::layout::{Layout, MetaKind};
@@ -305,25 +304,13 @@ fn build_metadata(
                     }
                 }
                 MetaKind::Ref(target) => {
-                    if check_sourced_id(cell).is_ok() {
-                        let column: &'static str = if m.header == "metadata.jp.homeClass" {
-                            "metadata.jp.homeClass"
-                        } else {
-                            "metadata"
-                        };
-                        defer_or_resolve(fr, ctx, row, target, cell, column, false, findings);
+                    // The only reference among the known metadata columns.
+                    let column: &'static str = if m.header == "metadata.jp.homeClass" {
+                        "metadata.jp.homeClass"
                     } else {
-                        push(
-                            fr,
-                            row,
-                            findings,
-                            Severity::Error,
-                            "invalid_reference",
-                            &m.header,
-                            cell,
-                            "the reference is not a valid sourcedId".into(),
-                        );
-                    }
+                        "metadata"
+                    };
+                    check_ref(fr, ctx, row, target, column, cell, findings);
                 }
             }
         }

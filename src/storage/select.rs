@@ -61,12 +61,7 @@ pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
         }
         Selection::SessionsOfTypes(types) => {
             q.push(" AND m.type IN (");
-            for (i, t) in types.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.bind(text(t));
-            }
+            bind_list(q, types.iter().copied());
             q.push(")");
         }
         Selection::UsersWithRole(role) => {
@@ -140,6 +135,16 @@ pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
             q.push(" AND m.type = 'gradingPeriod' AND m.parent_sourced_id = ")
                 .bind(text(term));
         }
+    }
+}
+
+/// `?, ?, …` bound to the values.
+fn bind_list<'a>(q: &mut Query, values: impl Iterator<Item = &'a str>) {
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(text(v));
     }
 }
 
@@ -314,12 +319,7 @@ impl Store {
             .push(" WHERE tenant_id = ")
             .bind(text(tenant));
         q.push(" AND user_sourced_id IN (");
-        for (i, u) in users.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(text(u));
-        }
+        bind_list(&mut q, users.iter().copied());
         // No ORDER BY: it would tempt SQLite into walking the primary key; rows are sorted here.
         q.push(")");
         let mut rows = self.text_rows(q).await?;
@@ -344,12 +344,7 @@ impl Store {
         ))
         .bind(text(tenant))
         .push(" AND parent_sourced_id IN (");
-        for (i, p) in parents.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(text(p));
-        }
+        bind_list(&mut q, parents.iter().copied());
         q.push(") ORDER BY parent_sourced_id, sourced_id");
         Ok(self
             .text_rows(q)

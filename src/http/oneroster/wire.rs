@@ -274,7 +274,7 @@ fn user(o: &mut Obj<'_>, extras: &Extras) {
     o.str("userMasterIdentifier", "user_master_identifier");
     o.str("username", "username");
     if let Some(ids) = o.v("user_ids") {
-        let parsed: Vec<Value> = split_user_ids(ids)
+        let parsed: Vec<Value> = crate::domain::ids::split_user_ids(ids)
             .filter_map(|p| {
                 let inner = p.strip_prefix('{')?.strip_suffix('}')?;
                 let (t, i) = inner.split_once(':')?;
@@ -375,26 +375,6 @@ fn user(o: &mut Obj<'_>, extras: &Extras) {
     o.references("agents", "agent_sourced_ids", "users", "user");
     o.list("grades", "grades");
     o.str("password", "password");
-}
-
-/// `{a:1},{b:2}` → `{a:1}`, `{b:2}`.
-fn split_user_ids(cell: &str) -> impl Iterator<Item = &str> {
-    let mut depth = 0i32;
-    let mut start = 0;
-    let mut parts = Vec::new();
-    for (i, c) in cell.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&cell[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&cell[start..]);
-    parts.into_iter()
 }
 
 /// The top-level JSON field names each entity can have (for `fields`).
