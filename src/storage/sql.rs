@@ -134,6 +134,14 @@ pub struct RowSql {
     /// 1 tenant, 2 sourcedId, 3 now, 4 source dateLastModified, 5 import id.
     pub tombstone: String,
     pub ids: String,
+    /// A first load (the tenant has none of these records yet) stages rows unindexed here…
+    pub create_load: String,
+    /// …with the same parameters as `insert`…
+    pub insert_load: String,
+    /// …and moves them into the table in primary-key order: appends instead of random B-tree
+    /// inserts.
+    pub move_load: String,
+    pub drop_load: String,
 }
 
 impl RowSql {
@@ -148,16 +156,17 @@ impl RowSql {
             .enumerate()
             .map(|(i, c)| format!(", {c} = ?{}", 5 + i))
             .collect();
+        let insert = format!(
+            "INSERT INTO {t} (tenant_id, sourced_id, status, date_last_modified, \
+             source_date_last_modified, {}, metadata, content_hash, created_at, updated_at, import_id) \
+             VALUES (?1, ?2, 'active', ?3, ?4{values}, ?{meta}, ?{hash}, ?3, ?3, ?{import})",
+            cols.join(", ")
+        );
         RowSql {
             probe: format!(
                 "SELECT status, content_hash FROM {t} WHERE tenant_id = ?1 AND sourced_id = ?2"
             ),
-            insert: format!(
-                "INSERT INTO {t} (tenant_id, sourced_id, status, date_last_modified, \
-                 source_date_last_modified, {}, metadata, content_hash, created_at, updated_at, import_id) \
-                 VALUES (?1, ?2, 'active', ?3, ?4{values}, ?{meta}, ?{hash}, ?3, ?3, ?{import})",
-                cols.join(", ")
-            ),
+            insert: insert.clone(),
             update: format!(
                 "UPDATE {t} SET status = 'active', date_last_modified = ?3, source_date_last_modified = ?4\
                  {sets}, metadata = ?{meta}, content_hash = ?{hash}, updated_at = ?3, import_id = ?{import} \
@@ -170,6 +179,16 @@ impl RowSql {
             ),
             // Served by the primary key index alone.
             ids: format!("SELECT sourced_id FROM {t} WHERE tenant_id = ?1"),
+            create_load: format!("CREATE TEMP TABLE load_{t} AS SELECT * FROM main.{t} WHERE 0"),
+            insert_load: insert.replacen(
+                &format!("INSERT INTO {t} "),
+                &format!("INSERT INTO temp.load_{t} "),
+                1,
+            ),
+            move_load: format!(
+                "INSERT INTO main.{t} SELECT * FROM temp.load_{t} ORDER BY tenant_id, sourced_id"
+            ),
+            drop_load: format!("DROP TABLE temp.load_{t}"),
         }
     }
 }

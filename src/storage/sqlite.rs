@@ -142,6 +142,7 @@ impl SqliteStore {
             sql: self.sql.clone(),
             counts: HashMap::new(),
             dropped_indexes: HashMap::new(),
+            loading: Default::default(),
             open: true,
         };
         let exists: Option<i64> = tx
@@ -186,6 +187,9 @@ pub struct SqliteImportTx {
     counts: HashMap<Entity, Counts>,
     /// Secondary indexes dropped while an empty table is loaded, recreated at its end.
     dropped_indexes: HashMap<Entity, Vec<String>>,
+    /// Entities of which the tenant had no records: their rows go to an unindexed temporary
+    /// table first and into the table in key order at the end (see [`RowSql::move_load`]).
+    loading: std::collections::HashSet<Entity>,
     open: bool,
 }
 
@@ -195,6 +199,17 @@ impl SqliteImportTx {
     /// maintaining them row by row. All of it is inside the import's transaction.
     fn start_entity(&mut self, entity: Entity) -> Result<(), StoreError> {
         let table = entity.table();
+        let tenant_has_rows = self
+            .conn
+            .prepare(&format!(
+                "SELECT 1 FROM {table} WHERE tenant_id = ?1 LIMIT 1"
+            ))?
+            .exists([&self.tenant])?;
+        if !tenant_has_rows {
+            // Every row is new: no probes needed, and sorted appends beat random inserts.
+            self.conn.execute(&self.sql[&entity].create_load, [])?;
+            self.loading.insert(entity);
+        }
         let empty = !self
             .conn
             .prepare(&format!("SELECT 1 FROM {table} LIMIT 1"))?
@@ -248,6 +263,17 @@ impl ImportTx for SqliteImportTx {
             v.insert(Counts::default());
             self.start_entity(entity)?;
         }
+        if self.loading.contains(&entity) {
+            // The tenant has none of these records: every active row is an insert, and a
+            // delete of what was never stored changes nothing.
+            if row.status == Status::Active {
+                let mut stmt = self.conn.prepare_cached(&self.sql[&entity].insert_load)?;
+                bind_row(&mut stmt, &self.tenant, &self.stamp, row)?;
+                stmt.raw_execute()?;
+                self.counts.entry(entity).or_default().inserted += 1;
+            }
+            return Ok(());
+        }
         let sql = &self.sql[&entity];
         let stored: Option<(String, Vec<u8>)> = self
             .conn
@@ -296,11 +322,17 @@ impl ImportTx for SqliteImportTx {
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
     ) -> Result<(), StoreError> {
+        let loaded = self.loading.remove(&entity);
         let rebuild = self.dropped_indexes.remove(&entity).unwrap_or_default();
-        if !rebuild.is_empty() {
-            // The index builder's sorter takes as much memory as the page cache allows: give
-            // it less while it runs, so peak memory stays flat.
+        if loaded || !rebuild.is_empty() {
+            // SQLite's sorter (behind ORDER BY and CREATE INDEX) takes as much memory as the
+            // page cache allows: give it less while it runs, so peak memory stays flat.
             self.conn.pragma_update(None, "cache_size", -16384)?;
+            if loaded {
+                let sql = &self.sql[&entity];
+                self.conn.execute(&sql.move_load, [])?;
+                self.conn.execute(&sql.drop_load, [])?;
+            }
             for sql in rebuild {
                 self.conn.execute(&sql, [])?;
             }
@@ -308,7 +340,8 @@ impl ImportTx for SqliteImportTx {
                 .pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         }
         let counts = self.counts.entry(entity).or_default();
-        if mode == FileMode::Delta {
+        // Nothing was stored before a first load, so nothing can be absent from it.
+        if mode == FileMode::Delta || loaded {
             return Ok(());
         }
         let sql = &self.sql[&entity];
