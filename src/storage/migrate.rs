@@ -18,6 +18,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "api",
         include_str!("../../migrations/sqlite/0003_api.sql"),
     ),
+    (
+        4,
+        "probe",
+        include_str!("../../migrations/sqlite/0004_probe.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` for PostgreSQL.
@@ -36,6 +41,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "api",
         include_str!("../../migrations/postgres/0003_api.sql"),
+    ),
+    (
+        4,
+        "probe",
+        include_str!("../../migrations/postgres/0004_probe.sql"),
     ),
 ];
 

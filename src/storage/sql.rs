@@ -163,8 +163,10 @@ impl RowSql {
             cols.join(", ")
         );
         RowSql {
+            // The covering index of migration 0004: the probe never reads the table row.
             probe: format!(
-                "SELECT status, content_hash FROM {t} WHERE tenant_id = ?1 AND sourced_id = ?2"
+                "SELECT status, content_hash FROM {t} INDEXED BY {t}_probe \
+                 WHERE tenant_id = ?1 AND sourced_id = ?2"
             ),
             insert: insert.clone(),
             update: format!(
