@@ -132,6 +132,15 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
                 tracing::info!(database = %redact_url(&db.database_url), "database ready");
+                if store.list_clients(None).await?.is_empty() {
+                    eprintln!(
+                        "No API clients yet. Create one with:\n  rosterhub client create --name NAME \
+                         --database-url {}\nthen get a token at POST /oauth/token and call \
+                         {}/users.",
+                        redact_url(&db.database_url),
+                        crate::http::oneroster::BASE_PATH
+                    );
+                }
                 let mut state = crate::http::AppState::new(store).await?;
                 state.public_url = public_url;
                 state.max_limit = max_limit;
@@ -147,6 +156,21 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 "database schema is up to date: {}",
                 redact_url(&db.database_url)
             );
+            Ok(0)
+        }
+        Command::Tenant {
+            command: TenantCommand::List { db },
+        } => {
+            let rt = runtime()?;
+            let tenants = rt.block_on(async {
+                let store = open(&db.database_url).await?;
+                Ok::<_, anyhow::Error>(store.tenants().await?)
+            })?;
+            let list: Vec<serde_json::Value> = tenants
+                .into_iter()
+                .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
+                .collect();
+            println!("{}", serde_json::Value::Array(list));
             Ok(0)
         }
         Command::Tenant {

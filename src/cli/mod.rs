@@ -146,6 +146,11 @@ pub enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
+    /// List the tenants as JSON: [{"id", "name"}].
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Create a tenant (no-op if it exists).
     Create {
         id: String,

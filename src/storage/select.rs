@@ -247,6 +247,24 @@ impl Store {
             .collect())
     }
 
+    /// Every tenant: (id, name), by id.
+    pub async fn tenants(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut q = Query::new(self.dialect());
+        q.push("SELECT id, name FROM tenants ORDER BY id");
+        Ok(self
+            .text_rows(q)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter();
+                (
+                    it.next().flatten().unwrap_or_default(),
+                    it.next().flatten().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
     /// The tenant's data generation: bumped by every applied import.
     pub async fn generation(&self, tenant: &str) -> Result<i64, StoreError> {
         let mut q = Query::new(self.dialect());

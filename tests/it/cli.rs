@@ -130,3 +130,28 @@ fn generated_bundles_are_valid_and_deterministic() {
     assert_eq!(v["warning_count"], 0, "{out}");
     assert_eq!(v["rows"]["demographics"], 500);
 }
+
+#[test]
+fn tenants_are_created_once_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    for _ in 0..2 {
+        let (code, _, err) = rosterhub(&[
+            "tenant",
+            "create",
+            "kyoto",
+            "--name",
+            "京都市",
+            "--database-url",
+            &url,
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([{"id": "default", "name": "Default tenant"}, {"id": "kyoto", "name": "京都市"}])
+    );
+}
