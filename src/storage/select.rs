@@ -265,6 +265,36 @@ impl Store {
             .collect())
     }
 
+    /// What every API request checks first, in one round trip: the tenant's data generation,
+    /// and whether the token's client still exists unrevoked in that tenant (so a revocation
+    /// takes effect on the next request, not at token expiry).
+    pub async fn request_state(
+        &self,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<(i64, bool), StoreError> {
+        let mut q = Query::new(self.dialect());
+        q.push(
+            "SELECT CAST(t.data_generation AS TEXT), CAST((SELECT COUNT(*) FROM api_clients c \
+             WHERE c.client_id = ",
+        )
+        .bind(text(client_id))
+        .push(" AND c.tenant_id = t.id AND c.revoked_at IS NULL) AS TEXT) FROM tenants t WHERE t.id = ")
+        .bind(text(tenant));
+        let rows = self.text_rows(q).await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok((0, false));
+        };
+        let cell = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        Ok((cell(0), cell(1) > 0))
+    }
+
     /// The tenant's data generation: bumped by every applied import.
     pub async fn generation(&self, tenant: &str) -> Result<i64, StoreError> {
         let mut q = Query::new(self.dialect());

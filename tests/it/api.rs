@@ -77,6 +77,11 @@ impl Api {
     }
 
     fn token_for(&self, scopes: Scopes) -> String {
+        self.client_and_token(scopes).1
+    }
+
+    /// A new client of the default tenant and a token for it.
+    fn client_and_token(&self, scopes: Scopes) -> (String, String) {
         let client = self
             .db
             .rt
@@ -93,7 +98,10 @@ impl Api {
         let r = self.send(req);
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["token_type"], "Bearer");
-        r.body["access_token"].as_str().unwrap().to_owned()
+        (
+            client.record.client_id,
+            r.body["access_token"].as_str().unwrap().to_owned(),
+        )
     }
 
     fn send(&self, req: Request<Body>) -> Resp {
@@ -506,6 +514,22 @@ fn auth_scopes_and_errors(backend: Backend) {
         api.get_with("/users", Some("not-a-token")).status,
         StatusCode::UNAUTHORIZED
     );
+    // Revocation takes effect on the very next request, not at token expiry.
+    let (client, token) = api.client_and_token(Scopes::CORE);
+    assert_eq!(api.get_with("/orgs", Some(&token)).status, StatusCode::OK);
+    assert!(
+        api.db
+            .rt
+            .block_on(api.db.store.revoke_client(&client))
+            .unwrap()
+    );
+    let r = api.get_with("/orgs", Some(&token));
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked client's token is refused"
+    );
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
     let core = api.token_for(Scopes::CORE);
     assert_eq!(api.get_with("/users", Some(&core)).status, StatusCode::OK);
     let r = api.get_with(&format!("/classes/{CLASS_1_1}/students"), Some(&core));

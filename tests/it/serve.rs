@@ -22,7 +22,8 @@ fn the_server_answers_on_a_real_socket() {
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     db.rt.block_on(async {
         let state = rosterhub::http::AppState::new(db.store.clone()).await.unwrap();
-        let issued = state.auth.issue("default", "test-client", Scopes::ALL).unwrap();
+        let client = db.store.create_client("default", "socket", Scopes::ALL).await.unwrap();
+        let issued = state.auth.issue("default", &client.record.client_id, Scopes::ALL).unwrap();
         let auth = format!("Authorization: Bearer {}\r\n", issued.access_token);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

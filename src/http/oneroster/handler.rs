@@ -198,8 +198,17 @@ pub struct Built {
 /// Serves from the per-generation response cache, or builds, caches and serves.
 async fn cached(req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> Response {
     let run = async {
+        let (generation, client_active) = req
+            .state
+            .store
+            .request_state(&req.principal.tenant, &req.principal.client_id)
+            .await?;
+        if !client_active {
+            return Err(ApiError::Unauthorised(
+                "the token's client has been revoked".into(),
+            ));
+        }
         check_scope(&req, need)?;
-        let generation = req.state.store.generation(&req.principal.tenant).await?;
         let key = format!(
             "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}",
             req.principal.tenant,
