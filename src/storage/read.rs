@@ -110,35 +110,44 @@ fn pg_query<'q>(
     q
 }
 
+/// Runs `f` with the query's statement on a pooled SQLite reader, on a blocking thread.
+async fn sqlite_read<T: Send + 'static>(
+    s: &super::sqlite::SqliteStore,
+    q: Query,
+    f: impl FnOnce(&mut rusqlite::CachedStatement<'_>, Vec<SqliteValue>) -> rusqlite::Result<T>
+    + Send
+    + 'static,
+) -> Result<T, StoreError> {
+    let s = s.clone();
+    tokio::task::spawn_blocking(move || {
+        s.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&q.sql)?;
+            Ok(f(&mut stmt, sqlite_params(&q.params))?)
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
 impl Store {
     /// Runs a query selecting [`record_columns`] of `entity`.
     pub async fn records(&self, entity: Entity, q: Query) -> Result<Vec<Record>, StoreError> {
         let n = entity.columns().len();
         match self {
             Store::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    s.with_reader(|conn| {
-                        let mut stmt = conn.prepare_cached(&q.sql)?;
-                        let rows = stmt.query_map(
-                            rusqlite::params_from_iter(sqlite_params(&q.params)),
-                            |r| {
-                                Ok(Record {
-                                    sourced_id: r.get(0)?,
-                                    status: r.get(1)?,
-                                    modified: r.get(2)?,
-                                    values: (0..n)
-                                        .map(|i| r.get(3 + i))
-                                        .collect::<Result<_, _>>()?,
-                                    metadata: r.get(3 + n)?,
-                                })
-                            },
-                        )?;
-                        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-                    })
+                sqlite_read(s, q, move |stmt, params| {
+                    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                        Ok(Record {
+                            sourced_id: r.get(0)?,
+                            status: r.get(1)?,
+                            modified: r.get(2)?,
+                            values: (0..n).map(|i| r.get(3 + i)).collect::<Result<_, _>>()?,
+                            metadata: r.get(3 + n)?,
+                        })
+                    })?;
+                    rows.collect::<Result<Vec<_>, _>>()
                 })
                 .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             }
             Store::Postgres(p) => {
                 let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
@@ -160,18 +169,11 @@ impl Store {
     pub async fn count(&self, q: Query) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    s.with_reader(|conn| {
-                        let n: i64 = conn.prepare_cached(&q.sql)?.query_row(
-                            rusqlite::params_from_iter(sqlite_params(&q.params)),
-                            |r| r.get(0),
-                        )?;
-                        Ok(n as u64)
-                    })
+                sqlite_read(s, q, |stmt, params| {
+                    stmt.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
+                        .map(|n| n as u64)
                 })
                 .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             }
             Store::Postgres(p) => {
                 let n: i64 = pg_query(&q.sql, &q.params)
@@ -187,20 +189,14 @@ impl Store {
     pub async fn text_rows(&self, q: Query) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         match self {
             Store::Sqlite(s) => {
-                let s = s.clone();
-                tokio::task::spawn_blocking(move || {
-                    s.with_reader(|conn| {
-                        let mut stmt = conn.prepare_cached(&q.sql)?;
-                        let n = stmt.column_count();
-                        let rows = stmt.query_map(
-                            rusqlite::params_from_iter(sqlite_params(&q.params)),
-                            |r| (0..n).map(|i| r.get(i)).collect::<Result<Vec<_>, _>>(),
-                        )?;
-                        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-                    })
+                sqlite_read(s, q, |stmt, params| {
+                    let n = stmt.column_count();
+                    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                        (0..n).map(|i| r.get(i)).collect::<Result<Vec<_>, _>>()
+                    })?;
+                    rows.collect::<Result<Vec<_>, _>>()
                 })
                 .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
             }
             Store::Postgres(p) => {
                 let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
