@@ -6,6 +6,7 @@
 //! - [`import`]: the pipeline — validate, stage, plan, apply, report.
 //! - [`storage`]: SQLite and PostgreSQL; the only place that writes SQL.
 //! - [`generate`]: realistic, deterministic Japan Profile bundles for demos and benchmarks.
+//! - [`export`]: a tenant's records as a OneRoster CSV ZIP (bulk or delta).
 //! - [`http`]: the HTTP server (health probes for now).
 //! - [`cli`]: the `rosterhub` commands.
 //! - [`telemetry`]: logging set-up.
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod csv;
 pub mod domain;
+pub mod export;
 pub mod filter;
 pub mod generate;
 pub mod http;

@@ -115,6 +115,50 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             eprintln!("wrote {} ({} bytes)", out.display(), summary.bytes);
             Ok(0)
         }
+        Command::Export {
+            out,
+            tenant,
+            since,
+            profile,
+            db,
+        } => {
+            let profile = crate::export::ExportProfile::parse(&profile).with_context(|| {
+                format!("unknown --profile {profile:?}: use jp-1.2.1, jp-k12 or oneroster-1.2.1")
+            })?;
+            let since = match since {
+                Some(s) => Some(
+                    crate::domain::datetime::parse_datetime(&s)
+                        .with_context(|| {
+                            format!("--since {s:?} is not a DateTime like 2025-04-01T00:00:00.000Z")
+                        })?
+                        .ms,
+                ),
+                None => None,
+            };
+            let opts = crate::export::ExportOptions {
+                tenant,
+                since,
+                profile,
+            };
+            let rt = runtime()?;
+            let summary = rt.block_on(async {
+                let store = open(&db.database_url).await?;
+                let file = std::fs::File::create(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?;
+                let result =
+                    crate::export::export_zip(&store, std::io::BufWriter::new(file), &opts).await;
+                if result.is_err() {
+                    // Leave no half-written archive behind.
+                    let _ = std::fs::remove_file(&out);
+                }
+                result
+            })?;
+            for (file, rows) in &summary.files {
+                eprintln!("{file:<22} {rows:>10} rows");
+            }
+            eprintln!("wrote {}", out.display());
+            Ok(0)
+        }
         Command::Serve {
             listen,
             public_url,

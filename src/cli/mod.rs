@@ -79,6 +79,20 @@ pub enum Command {
         #[arg(long, default_value = "jp-1.2.1")]
         profile: String,
     },
+    /// Export a tenant as a OneRoster CSV ZIP: bulk (active records), or delta with --since.
+    Export {
+        out: PathBuf,
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Delta export of the records changed after this DateTime (e.g. 2025-04-01T00:00:00.000Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// jp-1.2.1 (default), jp-k12 or oneroster-1.2.1.
+        #[arg(long, default_value = "jp-1.2.1")]
+        profile: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Run the HTTP server.
     Serve {
         #[arg(long, env = "ROSTERHUB_LISTEN", default_value = "127.0.0.1:8080")]

@@ -6,6 +6,7 @@
 
 mod api;
 mod cli;
+mod export;
 mod helpers;
 mod import;
 mod serve;
