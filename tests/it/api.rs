@@ -717,16 +717,6 @@ fn deep_pages_through_cached_anchors_match_plain_offsets(backend: Backend) {
     }
 }
 
-on_both_backends!(
-    every_operation_answers_with_schema_valid_json,
-    a_user_is_exactly_the_json_the_schema_and_the_japan_profile_want,
-    unknown_parents_are_404_and_empty_results_are_200,
-    filters_sort_fields_and_paging,
-    auth_scopes_and_errors,
-    delta_polling_returns_exactly_what_changed,
-    deep_pages_through_cached_anchors_match_plain_offsets,
-);
-
 /// No filter, sort, fields or paging text ever produces a 500: only 200 or 400.
 #[test]
 fn random_query_strings_never_produce_a_500() {
@@ -767,3 +757,128 @@ fn random_query_strings_never_produce_a_500() {
         })
         .unwrap();
 }
+
+/// Two tenants with the same sourcedIds: no operation, filter, count or link of one tenant's
+/// token ever shows a byte of the other tenant's data.
+fn tenants_never_see_each_other(backend: Backend) {
+    let Some(api) = Api::new(backend) else { return };
+    // Tenant "other": the same bundle with a marker in every user's and class's name.
+    let b = TempBundle::from_fixture("jp-profile-v1.2.1");
+    b.write(
+        "users.csv",
+        &b.read("users.csv")
+            .replace("@example.jp", "@other-tenant.example"),
+    );
+    b.write(
+        "classes.csv",
+        &b.read("classes.csv").replace("組", "組OTHERTENANT"),
+    );
+    b.replace("orgs.csv", "サンプル市教育委員会", "OTHERTENANT教育委員会");
+    api.db.tenant("other");
+    let r = api.db.import(
+        b.path(),
+        rosterhub::import::ImportOptions {
+            tenant: "other".into(),
+            ..opts()
+        },
+    );
+    assert_eq!(
+        r.status,
+        rosterhub::import::Outcome::Applied,
+        "{}",
+        r.to_text()
+    );
+    let mut paths: Vec<String> = [
+        "/academicSessions",
+        "/classes",
+        "/courses",
+        "/demographics",
+        "/enrollments",
+        "/gradingPeriods",
+        "/orgs",
+        "/schools",
+        "/students",
+        "/teachers",
+        "/terms",
+        "/users",
+        // Filters that would match the other tenant's data (without echoing the markers).
+        "/users?filter=email~'tenant.example'",
+        "/users?filter=email~'example'&limit=3",
+        "/classes?filter=title~'THERTEN'",
+        "/orgs?filter=name~'THERTEN'",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for p in [
+        format!("/classes/{CLASS_1_1}"),
+        format!("/classes/{CLASS_1_1}/students"),
+        format!("/classes/{CLASS_1_1}/teachers"),
+        format!("/courses/{COURSE}/classes"),
+        format!("/schools/{SCHOOL}/classes"),
+        format!("/schools/{SCHOOL}/students"),
+        format!("/schools/{SCHOOL}/teachers"),
+        format!("/schools/{SCHOOL}/enrollments"),
+        format!("/schools/{SCHOOL}/courses"),
+        format!("/schools/{SCHOOL}/terms"),
+        format!("/schools/{SCHOOL}/classes/{CLASS_1_1}/students"),
+        format!("/students/{S1}/classes"),
+        format!("/teachers/{TEACHER}/classes"),
+        format!("/terms/{SESSION}/classes"),
+        format!("/users/{S1}"),
+        format!("/users/{S1}/classes"),
+        format!("/orgs/{SCHOOL}"),
+        format!("/demographics/{S1}"),
+    ] {
+        paths.push(p);
+    }
+    for path in &paths {
+        let r = api.get(path);
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let text = format!("{}{:?}", r.body, r.headers);
+        assert!(
+            !text.contains("OTHERTENANT") && !text.contains("other-tenant"),
+            "{path} leaked: {text}"
+        );
+    }
+    // Counts are per tenant: the default tenant still has exactly its 36 users.
+    assert_eq!(api.get("/users").headers["x-total-count"], "36");
+    assert_eq!(
+        api.get("/users?filter=email~'tenant.example'").headers["x-total-count"],
+        "0"
+    );
+    // The other tenant's own token sees its own data, through the same cache.
+    let client = api
+        .db
+        .rt
+        .block_on(api.db.store.create_client("other", "o", Scopes::CORE))
+        .unwrap();
+    let body = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        client.record.client_id, client.client_secret
+    );
+    let req = Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let other = api.send(req).body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api.get_with("/users?filter=email~'tenant.example'", Some(&other));
+    assert_eq!(
+        r.headers["x-total-count"], "4",
+        "the other tenant's four teachers have e-mails"
+    );
+}
+
+on_both_backends!(
+    every_operation_answers_with_schema_valid_json,
+    a_user_is_exactly_the_json_the_schema_and_the_japan_profile_want,
+    unknown_parents_are_404_and_empty_results_are_200,
+    filters_sort_fields_and_paging,
+    auth_scopes_and_errors,
+    delta_polling_returns_exactly_what_changed,
+    deep_pages_through_cached_anchors_match_plain_offsets,
+    tenants_never_see_each_other,
+);
