@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod migrate;
+mod pg_copy;
 pub mod postgres;
 pub mod read;
 pub mod select;
