@@ -68,6 +68,9 @@ async fn cases_on_postgres() {
     let mut admin_conn = match PgConnection::connect(&admin).await {
         Ok(c) => c,
         Err(e) => {
+            if std::env::var("ROSTERHUB_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!("ROSTERHUB_REQUIRE_PG=1 but PostgreSQL is unreachable: {e}");
+            }
             eprintln!("SKIPPED: sql_filter PostgreSQL cases (no server at ROSTERHUB_TEST_PG: {e})");
             return;
         }
