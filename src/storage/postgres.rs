@@ -133,6 +133,7 @@ impl PgStore {
             now_text,
             staged: HashMap::new(),
             copy: None,
+            dropped_indexes: HashMap::new(),
         })
     }
 }
@@ -183,6 +184,8 @@ pub struct PgImportTx {
     staged: HashMap<Entity, Staged>,
     /// The COPY stream open now, if any.
     copy: Option<CopyJob>,
+    /// Secondary indexes dropped while an empty table is loaded, recreated at its end.
+    dropped_indexes: HashMap<Entity, Vec<String>>,
 }
 
 /// A stored record as this import found it.
@@ -347,6 +350,9 @@ impl PgImportTx {
                 break;
             }
         }
+        if stored.is_empty() {
+            self.drop_indexes_of_empty_table(entity)?;
+        }
         let active_before = stored.values().filter(|s| s.active).count() as u64;
         self.staged.insert(
             entity,
@@ -364,6 +370,59 @@ impl PgImportTx {
                 finished: false,
             },
         );
+        Ok(())
+    }
+
+    /// A first load into an empty table: drop its secondary indexes and build them once at
+    /// the end of the entity, which is much cheaper than maintaining them row by row. All of it
+    /// is inside the import's transaction (and holds the table's lock until commit: nobody can
+    /// be reading rows that do not exist yet).
+    fn drop_indexes_of_empty_table(&mut self, entity: Entity) -> Result<(), StoreError> {
+        let table = entity.table();
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        let defs = handle.block_on(async {
+            let any = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1")))
+                .fetch_optional(&mut **tx)
+                .await?;
+            if any.is_some() {
+                return Ok::<_, sqlx::Error>(Vec::new());
+            }
+            let rows = sqlx::query(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+                 AND tablename = $1 AND indexname <> $1 || '_pkey' ORDER BY indexname",
+            )
+            .bind(table)
+            .fetch_all(&mut **tx)
+            .await?;
+            let mut defs = Vec::new();
+            for r in rows {
+                let name: String = r.try_get(0)?;
+                defs.push(r.try_get::<String, _>(1)?);
+                sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(defs)
+        })?;
+        if !defs.is_empty() {
+            self.dropped_indexes.insert(entity, defs);
+        }
+        Ok(())
+    }
+
+    fn rebuild_indexes(&mut self, entity: Entity) -> Result<(), StoreError> {
+        let Some(defs) = self.dropped_indexes.remove(&entity) else {
+            return Ok(());
+        };
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        handle.block_on(async {
+            for def in defs {
+                sqlx::query(AssertSqlSafe(def)).execute(&mut **tx).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
         Ok(())
     }
 
@@ -479,7 +538,9 @@ impl ImportTx for PgImportTx {
             );
             return Err(StoreError::PlanMismatch(entity.name()));
         }
-        if staged.stage_rows > 0 {
+        let stage_rows = staged.stage_rows;
+        self.rebuild_indexes(entity)?;
+        if stage_rows > 0 {
             // Autovacuum never analyses temporary tables; the apply joins want statistics.
             let analyze = format!("ANALYZE {}", super::sql::stage_table(entity));
             let handle = self.handle.clone();
