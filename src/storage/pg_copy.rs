@@ -26,7 +26,7 @@ pub(super) struct CopyJob {
 /// Send COPY data to the server in chunks of this many bytes.
 pub(super) const SEND_CHUNK: usize = 1 << 20;
 /// New records are sorted and sent once this many bytes of them are buffered (or the file ends).
-pub(super) const SORT_CHUNK: usize = 64 << 20;
+pub(super) const SORT_CHUNK: usize = 16 << 20;
 /// Chunks queued for the COPY task before the staging thread waits.
 pub(super) const SEND_QUEUE: usize = 8;
 
