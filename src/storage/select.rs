@@ -295,14 +295,6 @@ impl Store {
         Ok((cell(0), cell(1) > 0))
     }
 
-    /// The tenant's data generation: bumped by every applied import.
-    pub async fn generation(&self, tenant: &str) -> Result<i64, StoreError> {
-        let mut q = Query::new(self.dialect());
-        q.push("SELECT data_generation FROM tenants WHERE id = ")
-            .bind(text(tenant));
-        self.count(q).await.map(|n| n as i64)
-    }
-
     /// One record by sourcedId (any status), optionally only if `selection` holds for it.
     pub async fn record(
         &self,

@@ -77,15 +77,15 @@ impl Api {
     }
 
     fn token_for(&self, scopes: Scopes) -> String {
-        self.client_and_token(scopes).1
+        self.client_and_token("default", scopes).1
     }
 
-    /// A new client of the default tenant and a token for it.
-    fn client_and_token(&self, scopes: Scopes) -> (String, String) {
+    /// A new client of `tenant` and a token for it, through `/oauth/token`.
+    fn client_and_token(&self, tenant: &str, scopes: Scopes) -> (String, String) {
         let client = self
             .db
             .rt
-            .block_on(self.db.store.create_client("default", "test", scopes))
+            .block_on(self.db.store.create_client(tenant, "test", scopes))
             .unwrap();
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
@@ -515,7 +515,7 @@ fn auth_scopes_and_errors(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
     // Revocation takes effect on the very next request, not at token expiry.
-    let (client, token) = api.client_and_token(Scopes::CORE);
+    let (client, token) = api.client_and_token("default", Scopes::CORE);
     assert_eq!(api.get_with("/orgs", Some(&token)).status, StatusCode::OK);
     assert!(
         api.db
@@ -631,23 +631,7 @@ fn deep_pages_through_cached_anchors_match_plain_offsets(backend: Backend) {
     expected.sort();
     assert!(expected.len() > 2_500);
     // The default tenant's token cannot see tenant "big": a client of "big" is needed.
-    let client = api
-        .db
-        .rt
-        .block_on(api.db.store.create_client("big", "t", Scopes::CORE))
-        .unwrap();
-    let body = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        client.record.client_id, client.client_secret
-    );
-    let req = Request::post("/oauth/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    let token = api.send(req).body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = api.client_and_token("big", Scopes::CORE).1;
     for desc in [false, true] {
         let mut want = expected.clone();
         if desc {
@@ -848,23 +832,7 @@ fn tenants_never_see_each_other(backend: Backend) {
         "0"
     );
     // The other tenant's own token sees its own data, through the same cache.
-    let client = api
-        .db
-        .rt
-        .block_on(api.db.store.create_client("other", "o", Scopes::CORE))
-        .unwrap();
-    let body = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}",
-        client.record.client_id, client.client_secret
-    );
-    let req = Request::post("/oauth/token")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(body))
-        .unwrap();
-    let other = api.send(req).body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = api.client_and_token("other", Scopes::CORE).1;
     let r = api.get_with("/users?filter=email~'tenant.example'", Some(&other));
     assert_eq!(
         r.headers["x-total-count"], "4",

@@ -118,6 +118,8 @@ pub struct Req {
     path: String,
     headers: HeaderMap,
     base: String,
+    /// The tenant's data generation, read once per request by [`cached`].
+    generation: i64,
 }
 
 impl FromRequestParts<AppState> for Req {
@@ -149,6 +151,7 @@ impl FromRequestParts<AppState> for Req {
             path: format!("{}{}", super::BASE_PATH, parts.uri.path()),
             headers: parts.headers.clone(),
             base,
+            generation: 0,
         })
     }
 }
@@ -196,7 +199,7 @@ pub struct Built {
 }
 
 /// Serves from the per-generation response cache, or builds, caches and serves.
-async fn cached(req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> Response {
+async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> Response {
     let run = async {
         let (generation, client_active) = req
             .state
@@ -209,6 +212,7 @@ async fn cached(req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> R
             ));
         }
         check_scope(&req, need)?;
+        req.generation = generation;
         let key = format!(
             "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}",
             req.principal.tenant,
@@ -426,7 +430,7 @@ async fn fetch_page(
     let store = &req.state.store;
     let cache = &req.state.cache;
     let tenant = &req.principal.tenant;
-    let generation = store.generation(tenant).await?;
+    let generation = req.generation;
     let table = spec.entity.table();
     let total_key = super::cache::key(tenant, generation, table, &w, "total");
     let total = match cache.total(&total_key) {
