@@ -12,6 +12,8 @@
 //! - [`telemetry`]: logging set-up.
 //! - [`filter`]: OneRoster `filter`/`sort`/`fields` parameters → typed values.
 //! - [`auth`]: OAuth 2.0 client credentials, API clients, tokens.
+//! - [`jobs`]: imports and exports as jobs: queue, leases, workers, stored files.
+//! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
 
 pub mod auth;
 pub mod cli;
@@ -22,5 +24,7 @@ pub mod filter;
 pub mod generate;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod storage;
 pub mod telemetry;
+pub mod webhooks;

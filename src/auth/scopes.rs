@@ -1,4 +1,5 @@
-//! The OneRoster 1.2 rostering scopes (ONEROSTER.md §3.8) as a small set type.
+//! The OneRoster 1.2 rostering scopes (ONEROSTER.md §3.8) and RosterHub's own admin API scopes
+//! (`rosterhub.import`, `rosterhub.export`, `rosterhub.admin`) as a small set type.
 //!
 //! A set of scopes, not a hierarchy: which scope opens which endpoint is the API layer's rule
 //! (`roster.readonly` covers every rostering read except demographics, so it also opens the
@@ -20,19 +21,39 @@ impl Scopes {
     pub const ROSTER: Scopes = Scopes(2);
     /// `roster-demographics.readonly`: the demographics endpoints.
     pub const DEMOGRAPHICS: Scopes = Scopes(4);
+    /// Every OneRoster read scope (not RosterHub's own).
     pub const ALL: Scopes = Scopes(7);
+    /// `rosterhub.import`: upload, inspect, approve and discard imports.
+    pub const IMPORT: Scopes = Scopes(8);
+    /// `rosterhub.export`: create and download exports.
+    pub const EXPORT: Scopes = Scopes(16);
+    /// `rosterhub.admin`: webhooks and everything `import` and `export` allow.
+    pub const ADMIN: Scopes = Scopes(32);
 
     pub const CORE_URI: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly";
     pub const ROSTER_URI: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly";
     pub const DEMOGRAPHICS_URI: &str =
         "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-demographics.readonly";
 
+    pub const IMPORT_NAME: &str = "rosterhub.import";
+    pub const EXPORT_NAME: &str = "rosterhub.export";
+    pub const ADMIN_NAME: &str = "rosterhub.admin";
+
     /// Each single scope with its URI, in the order of [`Scopes::to_list_string`].
-    const EACH: [(Scopes, &'static str); 3] = [
+    const EACH: [(Scopes, &'static str); 6] = [
         (Scopes::CORE, Scopes::CORE_URI),
         (Scopes::ROSTER, Scopes::ROSTER_URI),
         (Scopes::DEMOGRAPHICS, Scopes::DEMOGRAPHICS_URI),
+        (Scopes::IMPORT, Scopes::IMPORT_NAME),
+        (Scopes::EXPORT, Scopes::EXPORT_NAME),
+        (Scopes::ADMIN, Scopes::ADMIN_NAME),
     ];
+
+    /// Whether the set opens an admin API operation that needs `need` (`rosterhub.admin`
+    /// opens them all).
+    pub fn allows_admin(self, need: Scopes) -> bool {
+        self.contains(need) || self.contains(Scopes::ADMIN)
+    }
 
     /// Whether every scope of `other` is in `self`.
     pub fn contains(self, other: Scopes) -> bool {
@@ -69,15 +90,16 @@ impl Scopes {
             .split(|c: char| c == ',' || c.is_ascii_whitespace())
             .filter(|s| !s.is_empty())
         {
-            let full = if item.contains('/') {
+            let full = if item.contains('/') || item.starts_with("rosterhub.") {
                 item.to_owned()
             } else {
                 format!("{PREFIX}{item}")
             };
             let scope = Scopes::from_uri(&full).ok_or_else(|| {
                 format!(
-                    "unknown scope {item:?}: use roster-core.readonly, roster.readonly or \
-                     roster-demographics.readonly (or their full URIs)"
+                    "unknown scope {item:?}: use roster-core.readonly, roster.readonly, \
+                     roster-demographics.readonly (or their full URIs), rosterhub.import, \
+                     rosterhub.export or rosterhub.admin"
                 )
             })?;
             scopes = scopes.union(scope);
@@ -121,7 +143,7 @@ mod tests {
 
     #[test]
     fn uris_share_the_1p2_prefix() {
-        for (_, uri) in Scopes::EACH {
+        for (_, uri) in &Scopes::EACH[..3] {
             assert!(uri.starts_with(PREFIX), "{uri}");
         }
     }
@@ -162,7 +184,7 @@ mod tests {
                 Scopes::DEMOGRAPHICS_URI
             )
         );
-        for bits in 0..8 {
+        for bits in 0..64 {
             let s = Scopes(bits);
             assert_eq!(Scopes::parse_list(&s.to_list_string()), s);
         }
@@ -198,5 +220,20 @@ mod tests {
         let err = Scopes::parse_strict("roster.readonly gradebook.readonly").unwrap_err();
         assert!(err.contains("\"gradebook.readonly\""), "{err}");
         assert!(Scopes::parse_strict(GRADEBOOK).is_err());
+        assert_eq!(
+            Scopes::parse_strict("rosterhub.import,rosterhub.export").unwrap(),
+            Scopes::IMPORT.union(Scopes::EXPORT)
+        );
+        assert!(Scopes::parse_strict("rosterhub.everything").is_err());
+    }
+
+    #[test]
+    fn admin_opens_every_admin_operation() {
+        assert!(Scopes::ADMIN.allows_admin(Scopes::IMPORT));
+        assert!(Scopes::ADMIN.allows_admin(Scopes::EXPORT));
+        assert!(Scopes::IMPORT.allows_admin(Scopes::IMPORT));
+        assert!(!Scopes::IMPORT.allows_admin(Scopes::EXPORT));
+        assert!(!Scopes::ALL.allows_admin(Scopes::IMPORT));
+        assert!(!Scopes::EXPORT.allows_admin(Scopes::ADMIN));
     }
 }

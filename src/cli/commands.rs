@@ -164,6 +164,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             public_url,
             max_limit,
             nested_metadata,
+            jobs,
             db,
         } => {
             if max_limit == 0 {
@@ -189,7 +190,13 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 state.public_url = public_url;
                 state.max_limit = max_limit;
                 state.nested_metadata = nested_metadata;
+                state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs)?);
+                let workers = crate::jobs::spawn_workers(state.store.clone(), &state.jobs);
+                let deliveries =
+                    crate::webhooks::spawn_delivery_worker(state.store.clone(), webhook_config(&jobs));
                 crate::http::serve(listener, state).await?;
+                workers.iter().for_each(|w| w.abort());
+                deliveries.abort();
                 Ok::<_, anyhow::Error>(0)
             })
         }
@@ -232,5 +239,30 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Client { command } => runtime()?.block_on(super::client::run(command)),
+    }
+}
+
+fn jobs_config(a: &super::JobArgs) -> anyhow::Result<crate::jobs::JobsConfig> {
+    if !(a.job_lease_secs >= 0.2) {
+        bail!("--job-lease-secs must be at least 0.2");
+    }
+    if a.upload_limit_mb == 0 {
+        bail!("--upload-limit-mb must be at least 1");
+    }
+    Ok(crate::jobs::JobsConfig {
+        workers: a.workers,
+        lease_ms: (a.job_lease_secs * 1000.0) as i64,
+        retention_ms: (a.retention_days.max(0.0) * 86_400_000.0) as i64,
+        upload_limit_bytes: a.upload_limit_mb << 20,
+        ..crate::jobs::JobsConfig::default()
+    })
+}
+
+fn webhook_config(a: &super::JobArgs) -> crate::webhooks::WebhookConfig {
+    let base = (a.webhook_retry_secs.max(0.0) * 1000.0) as u64;
+    crate::webhooks::WebhookConfig {
+        max_attempts: a.webhook_attempts.max(1),
+        base_delay_ms: base,
+        ..crate::webhooks::WebhookConfig::default()
     }
 }

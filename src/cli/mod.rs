@@ -108,6 +108,8 @@ pub enum Command {
         #[arg(long, env = "ROSTERHUB_NESTED_METADATA")]
         nested_metadata: bool,
         #[command(flatten)]
+        jobs: JobArgs,
+        #[command(flatten)]
         db: DbArgs,
     },
     /// Create or upgrade the database schema.
@@ -125,6 +127,30 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+}
+
+/// How `serve` runs jobs and webhook deliveries.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobArgs {
+    /// Import/export workers in this process (0: serve the API only).
+    #[arg(long, env = "ROSTERHUB_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Seconds a worker's claim on a job lasts without a heartbeat; after that another replica
+    /// takes the job over.
+    #[arg(long, env = "ROSTERHUB_JOB_LEASE_SECS", default_value_t = 30.0)]
+    pub job_lease_secs: f64,
+    /// Largest accepted upload, in MiB.
+    #[arg(long, env = "ROSTERHUB_UPLOAD_LIMIT_MB", default_value_t = 2048)]
+    pub upload_limit_mb: u64,
+    /// Days uploaded and exported files are kept after their job ended (reports stay).
+    #[arg(long, env = "ROSTERHUB_RETENTION_DAYS", default_value_t = 7.0)]
+    pub retention_days: f64,
+    /// Attempts per webhook delivery before it is given up.
+    #[arg(long, env = "ROSTERHUB_WEBHOOK_ATTEMPTS", default_value_t = 8)]
+    pub webhook_attempts: u32,
+    /// Seconds before the first webhook retry; each further retry waits twice as long.
+    #[arg(long, env = "ROSTERHUB_WEBHOOK_RETRY_SECS", default_value_t = 10.0)]
+    pub webhook_retry_secs: f64,
 }
 
 #[derive(Debug, Subcommand)]

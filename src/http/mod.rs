@@ -1,5 +1,6 @@
 //! The HTTP server: the OneRoster rostering API, the token endpoint, health probes.
 
+pub mod admin;
 pub mod error;
 pub mod metrics;
 pub mod oneroster;
@@ -16,6 +17,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -40,6 +42,8 @@ pub struct AppState {
     pub nested_metadata: bool,
     /// Totals and paging anchors per tenant data generation.
     pub cache: oneroster::cache::ReadCache,
+    /// Job settings and the bell that wakes this process's workers.
+    pub jobs: crate::jobs::JobsHandle,
 }
 
 impl AppState {
@@ -54,6 +58,7 @@ impl AppState {
             max_limit: DEFAULT_MAX_LIMIT,
             nested_metadata: false,
             cache: Default::default(),
+            jobs: Default::default(),
         })
     }
 }
@@ -68,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/token", post(token))
         .route("/metrics", get(metrics::render))
         .nest(oneroster::BASE_PATH, oneroster::routes())
+        .nest(admin::BASE_PATH, admin::routes())
         .fallback(not_found)
         .with_state(state)
         .route_layer(axum::middleware::from_fn(metrics::track))
@@ -77,7 +83,10 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers(Any)
                 .expose_headers([HeaderName::from_static("x-total-count"), header::LINK]),
         )
-        .layer(CompressionLayer::new().gzip(true))
+        // ZIP downloads are compressed already (and keep their Content-Length).
+        .layer(CompressionLayer::new().gzip(true).compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)

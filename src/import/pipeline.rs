@@ -12,7 +12,7 @@ use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
 use crate::csv::profile::{self, Profile};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
-use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, Store, StoreError};
+use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, JobRef, Store, StoreError};
 
 use super::context::Context;
 use super::layout::{self, Layout};
@@ -34,6 +34,8 @@ pub struct ImportOptions {
     pub findings_per_code: usize,
     /// Tests only: fail right after applying this entity, to prove nothing remains.
     pub fail_after: Option<Entity>,
+    /// The job running this import (HTTP uploads), recorded with it and fencing its commit.
+    pub job: Option<JobRef>,
 }
 
 impl Default for ImportOptions {
@@ -46,6 +48,7 @@ impl Default for ImportOptions {
             threshold: 0.30,
             findings_per_code: DEFAULT_FINDINGS_PER_CODE,
             fail_after: None,
+            job: None,
         }
     }
 }
@@ -568,12 +571,12 @@ pub fn import(
     }
     report.status = Outcome::Applied;
     let report = finish(report, findings, started);
-    tx.save_import(&import_record(&report, started_ms))?;
+    tx.save_import(&import_record(&report, started_ms, opts))?;
     tx.commit()?;
     Ok(report)
 }
 
-fn import_record(report: &Report, started_ms: i64) -> ImportRecord {
+fn import_record(report: &Report, started_ms: i64, opts: &ImportOptions) -> ImportRecord {
     ImportRecord {
         id: report.import_id.clone().unwrap_or_default(),
         status: report.status.as_str().to_owned(),
@@ -581,6 +584,7 @@ fn import_record(report: &Report, started_ms: i64) -> ImportRecord {
         started_at: started_ms,
         finished_at: now_ms(),
         report_json: serde_json::to_string(report).unwrap_or_default(),
+        job: opts.job.clone(),
     }
 }
 
@@ -600,7 +604,7 @@ fn record(
         now: started_ms,
     };
     let mut tx = store.begin_import(&opts.tenant, &stamp)?;
-    tx.save_import(&import_record(&report, started_ms))?;
+    tx.save_import(&import_record(&report, started_ms, opts))?;
     tx.commit()?;
     Ok(report)
 }

@@ -133,6 +133,18 @@ impl Outcome {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Applied,
+            Outcome::DryRun,
+            Outcome::Rejected,
+            Outcome::Held,
+            Outcome::Valid,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
     /// The CLI exit code: 0 fine, 1 rejected, 3 held.
     pub fn exit_code(self) -> i32 {
         match self {

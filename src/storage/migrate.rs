@@ -23,7 +23,20 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "probe",
         include_str!("../../migrations/sqlite/0004_probe.sql"),
     ),
+    (
+        5,
+        "jobs",
+        include_str!("../../migrations/sqlite/0005_jobs.sql"),
+    ),
 ];
+
+/// `(version, name, sql)` for the SQLite operational file (`<name>-ops.db`: jobs, files,
+/// webhooks), which has its own `schema_migrations`.
+pub const SQLITE_OPS: &[(i64, &str, &str)] = &[(
+    1,
+    "ops",
+    include_str!("../../migrations/sqlite-ops/0001_ops.sql"),
+)];
 
 /// `(version, name, sql)` for PostgreSQL.
 pub const POSTGRES: &[(i64, &str, &str)] = &[
@@ -46,6 +59,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "probe",
         include_str!("../../migrations/postgres/0004_probe.sql"),
+    ),
+    (
+        5,
+        "jobs",
+        include_str!("../../migrations/postgres/0005_jobs.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod migrate;
 mod pg_copy;
+pub mod plain;
 pub mod postgres;
 pub mod read;
 pub mod select;
@@ -39,6 +40,12 @@ pub enum StoreError {
     /// The apply statements changed other rows than the plan counted: the import is aborted.
     #[error("applying {0} did not match its plan; nothing was written")]
     PlanMismatch(&'static str),
+    /// A guarded state change found the row in another state (or gone): nothing was written.
+    #[error("conflict: {0} changed no row")]
+    Conflict(String),
+    /// The job's lease passed to another worker before the import could commit.
+    #[error("the job's lease was lost; the import was rolled back")]
+    LeaseLost,
     /// A failure injected by a test to prove that a half-done apply leaves no trace.
     #[error("injected failure: {0}")]
     Injected(&'static str),
@@ -101,6 +108,17 @@ pub struct ImportRecord {
     pub started_at: EpochMs,
     pub finished_at: EpochMs,
     pub report_json: String,
+    /// The job this run belongs to (HTTP imports): recorded with the import, and on PostgreSQL
+    /// the import commits only while this worker still holds the job's lease.
+    pub job: Option<JobRef>,
+}
+
+/// A job as seen by the worker running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    pub job_id: String,
+    /// The worker holding the lease.
+    pub owner: String,
 }
 
 /// One transaction of an import. Dropping it without [`ImportTx::commit`] rolls back.

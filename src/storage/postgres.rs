@@ -724,10 +724,27 @@ impl ImportTx for PgImportTx {
         let handle = self.handle.clone();
         let tx = self.tx()?;
         let applied = r.status == "applied";
-        handle.block_on(async {
+        let lease_held = handle.block_on(async {
+            if let Some(job) = &r.job {
+                // The fence: another replica may have taken the job over after this worker's
+                // lease expired (a long pause, a lost heartbeat). Locking the job row until
+                // commit makes the check and the commit one step for every other worker.
+                let held = sqlx::query(
+                    "SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running' \
+                     FOR UPDATE",
+                )
+                .bind(&job.job_id)
+                .bind(&job.owner)
+                .fetch_optional(&mut **tx)
+                .await?
+                .is_some();
+                if !held {
+                    return Ok(false);
+                }
+            }
             sqlx::query(
-                "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report, \
+                 job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(r.id)
             .bind(&tenant)
@@ -736,6 +753,7 @@ impl ImportTx for PgImportTx {
             .bind(r.started_at)
             .bind(r.finished_at)
             .bind(r.report_json)
+            .bind(r.job.map(|j| j.job_id))
             .execute(&mut **tx)
             .await?;
             if applied {
@@ -745,8 +763,11 @@ impl ImportTx for PgImportTx {
                     .execute(&mut **tx)
                     .await?;
             }
-            Ok::<_, sqlx::Error>(())
+            Ok::<_, sqlx::Error>(true)
         })?;
+        if !lease_held {
+            return Err(StoreError::LeaseLost);
+        }
         Ok(())
     }
 

@@ -394,3 +394,22 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// The run of a job that reached the database (`imports.job_id`): (import id, status,
+    /// report JSON). A job whose worker died after that commit is finished from it, not re-run.
+    pub async fn import_for_job(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<(String, String, String)>, StoreError> {
+        let mut q = Query::new(self.dialect());
+        q.push("SELECT id, status, report FROM imports WHERE job_id = ")
+            .bind(text(job_id))
+            .push(" ORDER BY started_at DESC LIMIT 1");
+        let rows = self.text_rows(q).await?;
+        Ok(rows.into_iter().next().map(|r| {
+            let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+            (cell(0), cell(1), cell(2))
+        }))
+    }
+}

@@ -26,6 +26,8 @@ pub struct SqliteStore {
     sql: Arc<HashMap<Entity, RowSql>>,
     /// Idle read connections for the API (WAL: readers never wait for an import).
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Jobs, files and webhooks, in their own file (see [`super::plain`]).
+    ops: Arc<super::plain::SqliteOps>,
 }
 
 /// How many idle read connections are kept.
@@ -45,13 +47,15 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        let ops = Arc::new(super::plain::SqliteOps::open(&path)?);
         let store = SqliteStore {
+            ops,
             path: Arc::new(path),
             sql: Arc::new(Entity::ALL.map(|e| (e, RowSql::new(e))).into()),
             readers: Arc::new(Mutex::new(Vec::new())),
         };
         let mut conn = store.connect()?;
-        migrate(&mut conn)?;
+        migrate(&mut conn, super::migrate::SQLITE)?;
         // A database that never had statistics (or was migrated just now) gets them once.
         let has_stats = conn
             .prepare("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")?
@@ -64,6 +68,10 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn ops(&self) -> &Arc<super::plain::SqliteOps> {
+        &self.ops
     }
 
     /// A new connection with the settings every connection needs.
@@ -158,7 +166,8 @@ impl SqliteStore {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// Applies the migrations of `list` that `conn`'s file has not seen yet.
+pub(super) fn migrate(conn: &mut Connection, list: &[(i64, &str, &str)]) -> Result<(), StoreError> {
     conn.execute_batch(super::migrate::CREATE_TABLE)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let current: i64 = tx.query_row(
@@ -166,7 +175,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         [],
         |r| r.get(0),
     )?;
-    for (version, name, sql) in super::migrate::SQLITE {
+    for (version, name, sql) in list {
         if *version > current {
             tx.execute_batch(sql)?;
             tx.execute(
@@ -420,8 +429,8 @@ impl ImportTx for SqliteImportTx {
 
     fn save_import(&mut self, r: &ImportRecord) -> Result<(), StoreError> {
         self.conn.execute(
-            "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report, \
+             job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 r.id,
                 self.tenant,
@@ -429,7 +438,8 @@ impl ImportTx for SqliteImportTx {
                 r.profile,
                 r.started_at,
                 r.finished_at,
-                r.report_json
+                r.report_json,
+                r.job.as_ref().map(|j| j.job_id.as_str())
             ],
         )?;
         if r.status == "applied" {

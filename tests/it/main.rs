@@ -10,3 +10,4 @@ mod export;
 mod helpers;
 mod import;
 mod serve;
+mod webhooks;

@@ -157,7 +157,7 @@ impl FromRequestParts<AppState> for Req {
 }
 
 /// The verified principal of a `Bearer` token, or 401.
-fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
+pub(crate) fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -2,7 +2,7 @@
 //! `/ims/oneroster/rostering/v1p2` (ONEROSTER.md §3.2–§3.6).
 
 pub mod cache;
-mod handler;
+pub(crate) mod handler;
 pub mod params;
 pub mod wire;
 

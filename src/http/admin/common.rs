@@ -1,0 +1,81 @@
+//! Small pieces every admin handler uses: query parameters, paging, idempotency keys, links.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value as Json_;
+
+use super::error::AdminError;
+
+/// The query string as a map; a malformed one is a 400 in the admin API's format.
+pub fn query(
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, AdminError> {
+    q.map(|Query(m)| m)
+        .map_err(|e| AdminError::bad_request("bad_query", e.body_text()))
+}
+
+/// A non-negative integer parameter, `default` when absent, at most `max`.
+pub fn uint(
+    q: &HashMap<String, String>,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> Result<u64, AdminError> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(AdminError::bad_request(
+                "bad_query",
+                format!("`{name}` must be an integer from 0 to {max}"),
+            )),
+        },
+    }
+}
+
+/// A boolean parameter (`true`/`false`/`1`/`0`).
+pub fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, AdminError> {
+    match q.get(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(_) => Err(AdminError::bad_request(
+            "bad_query",
+            format!("`{name}` must be true or false"),
+        )),
+    }
+}
+
+/// The `Idempotency-Key` header: 1–200 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AdminError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AdminError::bad_request(
+            "bad_idempotency_key",
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// `202 Accepted` with the job's id and state and a `Location`; `replayed` marks an answer
+/// given again for a repeated idempotency key.
+pub fn accepted(location: String, body: Json_, replayed: bool) -> Response {
+    let mut r = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if replayed {
+        r.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    r
+}

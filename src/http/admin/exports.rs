@@ -1,0 +1,223 @@
+//! `/exports`: a tenant's records as a OneRoster CSV ZIP, made by a job and downloaded after.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::common::{accepted, idempotency_key, query};
+use super::error::AdminError;
+use crate::auth::Scopes;
+use crate::domain::datetime::parse_datetime;
+use crate::export::ExportProfile;
+use crate::http::AppState;
+use crate::jobs::store::{self, NewJob};
+use crate::jobs::{Job, JobKind, JobParams, JobState, blob};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/exports", post(create).get(list))
+        .route("/exports/{id}", get(show))
+        .route("/exports/{id}/download", get(download))
+}
+
+fn location(id: &str) -> String {
+    format!("{}/exports/{id}", super::BASE_PATH)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    profile: Option<String>,
+}
+
+/// Checks an export request: `bulk` takes no `since`, `delta` needs one.
+fn params_of(req: ExportRequest, base: &str) -> Result<JobParams, AdminError> {
+    let mode = req.mode.unwrap_or_else(|| "bulk".into());
+    let since = match (mode.as_str(), req.since) {
+        ("bulk", None) => None,
+        ("bulk", Some(_)) => {
+            return Err(AdminError::bad_request(
+                "invalid_field",
+                "`since` is for delta exports; a bulk export has all active records",
+            ));
+        }
+        ("delta", Some(s)) => Some(
+            parse_datetime(&s)
+                .ok_or_else(|| {
+                    AdminError::bad_request(
+                        "invalid_field",
+                        format!("`since` {s:?} is not a DateTime like 2025-04-01T00:00:00.000Z"),
+                    )
+                })?
+                .ms,
+        ),
+        ("delta", None) => {
+            return Err(AdminError::bad_request(
+                "invalid_field",
+                "a delta export needs `since`: the records changed after it are exported",
+            ));
+        }
+        _ => {
+            return Err(AdminError::bad_request(
+                "invalid_field",
+                "`mode` must be bulk or delta",
+            ));
+        }
+    };
+    let profile = req.profile.unwrap_or_else(|| "jp-1.2.1".into());
+    let parsed = ExportProfile::parse(&profile).ok_or_else(|| {
+        AdminError::bad_request(
+            "invalid_field",
+            "`profile` must be jp-1.2.1, jp-k12 or oneroster-1.2.1",
+        )
+    })?;
+    Ok(JobParams {
+        mode: Some(mode),
+        since,
+        profile: Some(parsed.name().to_owned()),
+        base_url: Some(base.to_owned()),
+        ..JobParams::default()
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Json<ExportRequest>, JsonRejection>,
+) -> Result<Response, AdminError> {
+    caller.require(Scopes::EXPORT)?;
+    let Json(req) = body.map_err(|e| AdminError::bad_request("invalid_json", e.body_text()))?;
+    let params = params_of(req, &caller.base)?;
+    let key = idempotency_key(&headers)?;
+    let (job, created) = store::create(
+        &state.store,
+        NewJob {
+            tenant: &caller.tenant,
+            kind: JobKind::Export,
+            params: &params,
+            idempotency_key: key.as_deref(),
+            upload_blob: None,
+            created_by: &caller.client_id,
+        },
+    )
+    .await?;
+    if created {
+        state.jobs.wake.notify_one();
+        tracing::info!(job = %job.id, "export queued");
+    }
+    Ok(accepted(
+        location(&job.id),
+        json!({"id": job.id, "state": job.state.as_str()}),
+        !created,
+    ))
+}
+
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Job, AdminError> {
+    match store::get(&state.store, &caller.tenant, id).await? {
+        Some(j) if j.kind == JobKind::Export => Ok(j),
+        _ => Err(AdminError::not_found(format!("no export with id {id:?}"))),
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::EXPORT)?;
+    let job = find(&state, &caller, &id).await?;
+    let mut v = job.summary_json();
+    if let Some(r) = &job.report {
+        v["report"] = r.clone();
+    }
+    if job.state == JobState::Succeeded {
+        v["download"] = format!("{}/download", location(&id)).into();
+    }
+    Ok(Json(v))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::EXPORT)?;
+    let q = query(q)?;
+    super::imports::list_jobs(&state, &caller, JobKind::Export, &q)
+        .await
+        .map(Json)
+}
+
+/// The ZIP, streamed chunk by chunk from the database.
+async fn download(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    caller.require(Scopes::EXPORT)?;
+    let job = find(&state, &caller, &id).await?;
+    if job.state != JobState::Succeeded {
+        return Err(AdminError::conflict(format!(
+            "the export is {}; it can be downloaded when it has succeeded",
+            job.state.as_str()
+        )));
+    }
+    let gone = || {
+        AdminError::new(
+            axum::http::StatusCode::GONE,
+            "gone",
+            "the export file was deleted after the retention period; create a new export",
+        )
+    };
+    let blob_id = job.result_blob.clone().ok_or_else(gone)?;
+    let size = blob::size(&state.store, &blob_id).await?.ok_or_else(gone)?;
+    let store = state.store.clone();
+    let stream = futures_util::stream::unfold(Some(0i64), move |seq| {
+        let store = store.clone();
+        let blob_id = blob_id.clone();
+        async move {
+            let seq = seq?;
+            match blob::chunk(&store, &blob_id, seq).await {
+                Ok(Some(data)) => Some((Ok::<Bytes, std::io::Error>(data.into()), Some(seq + 1))),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    let mode = job.params.mode.clone().unwrap_or_else(|| "bulk".into());
+    let day = crate::domain::datetime::format_ms(job.created_at);
+    let name = format!(
+        "rosterhub-{}-{mode}-{}.zip",
+        caller
+            .tenant
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        day.get(..10).unwrap_or("export")
+    );
+    let mut r = Body::from_stream(stream).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    tracing::info!(job = %id, size, "export downloaded");
+    Ok(r)
+}

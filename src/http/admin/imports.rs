@@ -1,0 +1,385 @@
+//! `/imports`: upload a bundle as a job, follow it, read its report and findings, approve or
+//! discard a held import, cancel a queued one.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::auth::Caller;
+use super::common::{accepted, flag, idempotency_key, query, uint};
+use super::error::AdminError;
+use super::upload;
+use crate::auth::Scopes;
+use crate::http::AppState;
+use crate::jobs::store::{self, NewJob};
+use crate::jobs::{Job, JobKind, JobParams, JobState, blob};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/imports",
+            post(create)
+                // The upload is streamed to disk under its own limit (`--upload-limit-mb`).
+                .layer(DefaultBodyLimit::disable())
+                .get(list),
+        )
+        .route("/imports/{id}", get(show))
+        .route("/imports/{id}/findings.csv", get(findings_csv))
+        .route("/imports/{id}/approve", post(approve))
+        .route("/imports/{id}/discard", post(discard))
+        .route("/imports/{id}/cancel", post(cancel))
+}
+
+fn location(id: &str) -> String {
+    format!("{}/imports/{id}", super::BASE_PATH)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    req: Request,
+) -> Result<Response, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    let q = query(q)?;
+    let dry_run = flag(&q, "dry_run")?;
+    let encoding = match q.get("encoding") {
+        Some(e) if crate::csv::decode::EncodingChoice::parse(e).is_none() => {
+            return Err(AdminError::bad_request(
+                "bad_query",
+                "`encoding` must be utf-8, cp932 or auto",
+            ));
+        }
+        e => e.cloned(),
+    };
+    let key = idempotency_key(&headers)?;
+    if let Some(k) = &key {
+        // A retry of an upload that was accepted: the same import, and the body is not read.
+        if let Some(job) = store::by_idempotency_key(&state.store, &caller.tenant, k).await? {
+            return Ok(replay(&job));
+        }
+    }
+    let spooled = upload::spool(req, &state, state.jobs.config.upload_limit_bytes).await?;
+    upload::check_bundle(&spooled).await?;
+    let stored = blob::store_file(&state.store, &caller.tenant, spooled.file.path()).await?;
+    drop(spooled.file);
+    let params = JobParams {
+        dry_run,
+        encoding,
+        file_name: spooled.file_name,
+        size_bytes: Some(stored.size_bytes),
+        base_url: Some(caller.base.clone()),
+        ..JobParams::default()
+    };
+    let (job, created) = store::create(
+        &state.store,
+        NewJob {
+            tenant: &caller.tenant,
+            kind: JobKind::Import,
+            params: &params,
+            idempotency_key: key.as_deref(),
+            upload_blob: Some(&stored.id),
+            created_by: &caller.client_id,
+        },
+    )
+    .await?;
+    if !created {
+        // The same key raced in from a parallel retry: keep that one's file.
+        blob::delete(&state.store, &stored.id).await?;
+        return Ok(replay(&job));
+    }
+    state.jobs.wake.notify_one();
+    tracing::info!(job = %job.id, size = stored.size_bytes, dry_run, "import queued");
+    Ok(accepted(
+        location(&job.id),
+        json!({"id": job.id, "state": job.state.as_str()}),
+        false,
+    ))
+}
+
+fn replay(job: &Job) -> Response {
+    accepted(
+        location(&job.id),
+        json!({"id": job.id, "state": job.state.as_str()}),
+        true,
+    )
+}
+
+/// The tenant's import `id`, or 404.
+async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Job, AdminError> {
+    match store::get(&state.store, &caller.tenant, id).await? {
+        Some(j) if j.kind == JobKind::Import => Ok(j),
+        _ => Err(AdminError::not_found(format!("no import with id {id:?}"))),
+    }
+}
+
+/// The report without its findings, and a page of them.
+fn with_report(job: &Job, offset: usize, limit: usize) -> Value {
+    let mut v = job.summary_json();
+    if let Some(report) = &job.report {
+        let mut r = report.clone();
+        let findings = r
+            .as_object_mut()
+            .and_then(|o| o.remove("findings"))
+            .and_then(|f| match f {
+                Value::Array(a) => Some(a),
+                _ => None,
+            })
+            .unwrap_or_default();
+        v["report"] = r;
+        v["findings_total"] = findings.len().into();
+        v["findings"] = findings.into_iter().skip(offset).take(limit).collect();
+    }
+    v
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    let q = query(q)?;
+    let offset = uint(&q, "findings_offset", 0, u64::MAX)? as usize;
+    let limit = uint(&q, "findings_limit", 100, 1000)? as usize;
+    let job = find(&state, &caller, &id).await?;
+    Ok(Json(with_report(&job, offset, limit)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    let q = query(q)?;
+    list_jobs(&state, &caller, JobKind::Import, &q)
+        .await
+        .map(Json)
+}
+
+/// A page of the tenant's jobs of `kind`: `?state=&limit=&offset=`.
+pub async fn list_jobs(
+    state: &AppState,
+    caller: &Caller,
+    kind: JobKind,
+    q: &HashMap<String, String>,
+) -> Result<Value, AdminError> {
+    let limit = uint(q, "limit", 50, 1000)?;
+    let offset = uint(q, "offset", 0, u64::MAX >> 2)?;
+    let filter = match q.get("state") {
+        None => None,
+        Some(s) => Some(JobState::parse(s).ok_or_else(|| {
+            AdminError::bad_request(
+                "bad_query",
+                "`state` must be queued, running, held, succeeded, failed, cancelled or discarded",
+            )
+        })?),
+    };
+    let (jobs, total) =
+        store::list(&state.store, &caller.tenant, kind, filter, limit, offset).await?;
+    let items: Vec<Value> = jobs
+        .iter()
+        .map(|j| {
+            let mut v = j.summary_json();
+            if let Some(r) = &j.report {
+                let mut brief = serde_json::Map::new();
+                for key in [
+                    "status",
+                    "error_count",
+                    "warning_count",
+                    "entities",
+                    "files",
+                    "mode",
+                    "profile",
+                ] {
+                    if let Some(x) = r.get(key) {
+                        brief.insert(key.into(), x.clone());
+                    }
+                }
+                v["report"] = brief.into();
+            }
+            v
+        })
+        .collect();
+    let key = match kind {
+        JobKind::Import => "imports",
+        JobKind::Export => "exports",
+    };
+    Ok(json!({ key: items, "total": total, "limit": limit, "offset": offset }))
+}
+
+/// One CSV cell, quoted when needed.
+fn cell(v: Option<&Value>) -> String {
+    let s = match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// Every finding as CSV: UTF-8 with a BOM and CRLF lines, so Excel in Japan opens it as is.
+async fn findings_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    let job = find(&state, &caller, &id).await?;
+    let Some(report) = &job.report else {
+        return Err(AdminError::conflict(format!(
+            "the import is {}: its findings are known when it has run",
+            job.state.as_str()
+        )));
+    };
+    let cols = [
+        "severity", "code", "file", "line", "column", "value", "message",
+    ];
+    let mut out = String::from("\u{feff}");
+    out.push_str(&cols.join(","));
+    out.push_str("\r\n");
+    for f in report
+        .get("findings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let row: Vec<String> = cols.iter().map(|c| cell(f.get(*c))).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    let mut r = out.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"findings-{id}.csv\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+fn wrong_state(job: &Job, action: &str, needed: &str) -> AdminError {
+    AdminError::conflict(format!(
+        "only {needed} imports can be {action}; this one is {}",
+        job.state.as_str()
+    ))
+}
+
+/// A held import is queued again, forced past the threshold (the plan is made anew).
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    let job = find(&state, &caller, &id).await?;
+    if job.state != JobState::Held {
+        return Err(wrong_state(&job, "approved", "held"));
+    }
+    match state
+        .store
+        .ops_atomic(vec![store::approve_stmt(&caller.tenant, &id, &job.params)])
+        .await
+    {
+        Ok(_) => {}
+        Err(crate::storage::StoreError::Conflict(_)) => {
+            let now = find(&state, &caller, &id).await?;
+            return Err(wrong_state(&now, "approved", "held"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.jobs.wake.notify_one();
+    tracing::info!(job = %id, "held import approved");
+    Ok(accepted(
+        location(&id),
+        json!({"id": id, "state": "queued"}),
+        false,
+    ))
+}
+
+/// A held import is dropped: its upload is deleted, nothing is written.
+async fn discard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    end_waiting(
+        &state,
+        &caller,
+        &id,
+        JobState::Held,
+        JobState::Discarded,
+        "discarded",
+    )
+    .await
+}
+
+/// A queued import is dropped before any worker takes it.
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    caller.require(Scopes::IMPORT)?;
+    end_waiting(
+        &state,
+        &caller,
+        &id,
+        JobState::Queued,
+        JobState::Cancelled,
+        "cancelled",
+    )
+    .await
+}
+
+async fn end_waiting(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    from: JobState,
+    to: JobState,
+    action: &str,
+) -> Result<Json<Value>, AdminError> {
+    let job = find(state, caller, id).await?;
+    if job.state != from {
+        return Err(wrong_state(&job, action, from.as_str()));
+    }
+    let stmt = store::transition_stmt(&caller.tenant, id, from, to);
+    match state.store.ops_atomic(vec![stmt]).await {
+        Ok(_) => {}
+        Err(crate::storage::StoreError::Conflict(_)) => {
+            let now = find(state, caller, id).await?;
+            return Err(wrong_state(&now, action, from.as_str()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(b) = &job.upload_blob {
+        blob::delete(&state.store, b).await?;
+        state
+            .store
+            .ops_exec(
+                "UPDATE jobs SET upload_blob = NULL WHERE id = $1",
+                crate::params![id],
+            )
+            .await?;
+    }
+    tracing::info!(job = %id, state = to.as_str(), "import {action}");
+    let job = find(state, caller, id).await?;
+    Ok(Json(job.summary_json()))
+}

@@ -1,0 +1,198 @@
+//! Receiving an upload: the body (raw ZIP or the multipart field `bundle`) is spooled to a local
+//! temporary file under the size limit, checked to be a readable bundle, and only then stored.
+//! Memory holds one 1 MiB buffer whatever the upload's size.
+
+use std::io::Write;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::{StatusCode, header};
+use futures_util::StreamExt;
+
+use super::error::AdminError;
+use crate::csv::bundle::{Bundle, BundleError};
+use crate::http::AppState;
+
+/// An upload spooled to disk, and what the request said about it.
+pub struct Spooled {
+    pub file: tempfile::NamedTempFile,
+    pub size: u64,
+    pub file_name: Option<String>,
+}
+
+fn too_large(limit: u64) -> AdminError {
+    AdminError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!(
+            "the upload is larger than the limit of {limit} bytes (set by --upload-limit-mb on the server)"
+        ),
+    )
+}
+
+/// Appends to the spool file, in 1 MiB writes on a blocking thread.
+struct Spool {
+    file: Option<tempfile::NamedTempFile>,
+    buf: Vec<u8>,
+    size: u64,
+    limit: u64,
+}
+
+impl Spool {
+    fn new(limit: u64) -> Result<Spool, AdminError> {
+        let file = tempfile::Builder::new()
+            .prefix("rosterhub-upload-")
+            .suffix(".zip")
+            .tempfile()
+            .map_err(|e| AdminError::internal(format!("cannot create a temporary file: {e}")))?;
+        Ok(Spool {
+            file: Some(file),
+            buf: Vec::with_capacity(1 << 20),
+            size: 0,
+            limit,
+        })
+    }
+
+    async fn push(&mut self, chunk: Bytes) -> Result<(), AdminError> {
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(too_large(self.limit));
+        }
+        self.buf.extend_from_slice(&chunk);
+        if self.buf.len() >= 1 << 20 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), AdminError> {
+        let mut file = self.file.take().expect("spool file");
+        let buf = std::mem::take(&mut self.buf);
+        let (file, buf) = tokio::task::spawn_blocking(move || {
+            let r = file.write_all(&buf);
+            (r.map(|_| file), buf)
+        })
+        .await
+        .map_err(|e| AdminError::internal(e.to_string()))?;
+        let file =
+            file.map_err(|e| AdminError::internal(format!("cannot spool the upload: {e}")))?;
+        self.file = Some(file);
+        self.buf = buf;
+        self.buf.clear();
+        Ok(())
+    }
+
+    async fn finish(mut self, file_name: Option<String>) -> Result<Spooled, AdminError> {
+        self.flush().await?;
+        Ok(Spooled {
+            file: self.file.take().expect("spool file"),
+            size: self.size,
+            file_name,
+        })
+    }
+}
+
+fn body_error(e: impl std::fmt::Display) -> AdminError {
+    AdminError::bad_request(
+        "upload_interrupted",
+        format!("the upload could not be read: {e}"),
+    )
+}
+
+/// Spools the request body: `application/zip` (or `application/octet-stream`,
+/// `application/x-zip-compressed`) as is, `multipart/form-data` from its `bundle` field.
+pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled, AdminError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    let mut spool = Spool::new(limit)?;
+    if content_type.starts_with("multipart/form-data") {
+        let mut form = Multipart::from_request(req, state)
+            .await
+            .map_err(|e| AdminError::bad_request("bad_multipart", e.body_text()))?;
+        while let Some(mut field) = form.next_field().await.map_err(body_error)? {
+            if field.name() != Some("bundle") {
+                continue;
+            }
+            let name = field.file_name().map(str::to_owned);
+            while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+                spool.push(chunk).await?;
+            }
+            return spool.finish(name).await;
+        }
+        return Err(AdminError::bad_request(
+            "missing_bundle",
+            "the multipart form has no field named `bundle`",
+        ));
+    }
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    if !matches!(
+        mime,
+        "application/zip" | "application/x-zip-compressed" | "application/octet-stream"
+    ) {
+        return Err(AdminError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send the bundle as an application/zip body or as the field `bundle` of a \
+                 multipart/form-data form (Content-Type was {:?})",
+                mime
+            ),
+        ));
+    }
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        spool.push(chunk.map_err(body_error)?).await?;
+    }
+    spool.finish(None).await
+}
+
+/// Refuses what the import could never read: not a ZIP, a damaged ZIP, no manifest.
+pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
+    if spooled.size == 0 {
+        return Err(AdminError::bad_request(
+            "empty_upload",
+            "the upload is empty",
+        ));
+    }
+    let path = spooled.file.path().to_owned();
+    let checked = tokio::task::spawn_blocking(move || {
+        let mut magic = [0u8; 4];
+        let n = std::fs::File::open(&path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+            .unwrap_or(0);
+        // Local file header, or the end record of an empty archive.
+        if n < 4 || !(magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
+            return Err(AdminError::bad_request(
+                "not_a_zip",
+                "the upload is not a ZIP archive: a OneRoster bundle is a ZIP of CSV files with manifest.csv",
+            ));
+        }
+        match Bundle::open(&path) {
+            Ok(_) => Ok(()),
+            Err(BundleError::NoManifest) => Err(AdminError::bad_request(
+                "no_manifest",
+                "the ZIP has no manifest.csv (at its root or in one folder): it is not a OneRoster 1.2 bundle",
+            )),
+            Err(BundleError::BadZip { reason, .. }) => Err(AdminError::bad_request(
+                "corrupt_zip",
+                format!("the ZIP archive is damaged and cannot be read: {reason}"),
+            )),
+            Err(e) => Err(AdminError::bad_request("corrupt_zip", e.to_string())),
+        }
+    })
+    .await
+    .map_err(|e| AdminError::internal(e.to_string()))?;
+    checked
+}

@@ -1,0 +1,174 @@
+//! The workers of one `rosterhub serve` process: each claims a job, runs it while a heartbeat
+//! renews its lease and publishes progress, and writes its end. A maintenance loop fails jobs
+//! that killed their workers too often and deletes files past retention.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::run::{self, SharedProgress};
+use super::{JobsConfig, blob, store};
+use crate::domain::datetime::now_ms;
+use crate::storage::{Store, StoreError};
+
+/// What the API needs to reach the workers: the settings and a bell that wakes an idle worker
+/// when a job is queued in this process (other replicas find it at their next poll).
+#[derive(Clone)]
+pub struct JobsHandle {
+    pub config: Arc<JobsConfig>,
+    pub wake: Arc<Notify>,
+}
+
+impl JobsHandle {
+    pub fn new(config: JobsConfig) -> JobsHandle {
+        JobsHandle {
+            config: Arc::new(config),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+}
+
+impl Default for JobsHandle {
+    fn default() -> Self {
+        JobsHandle::new(JobsConfig::default())
+    }
+}
+
+/// Starts `config.workers` workers and the maintenance loop.
+pub fn spawn_workers(store: Store, handle: &JobsHandle) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for i in 0..handle.config.workers {
+        let store = store.clone();
+        let handle = handle.clone();
+        let owner = format!("{}:w{i}", handle.config.owner);
+        tasks.push(tokio::spawn(
+            async move { work(store, handle, owner).await },
+        ));
+    }
+    if handle.config.workers > 0 {
+        let store = store.clone();
+        let config = handle.config.clone();
+        tasks.push(tokio::spawn(async move { maintain(store, config).await }));
+    }
+    tasks
+}
+
+async fn work(store: Store, handle: JobsHandle, owner: String) {
+    let config = handle.config.clone();
+    loop {
+        match store::claim(&store, &owner, config.lease_ms).await {
+            Ok(Some(job)) => {
+                tracing::info!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, "job claimed");
+                metrics::counter!("jobs_started_total", "kind" => job.kind.as_str()).increment(1);
+                run_one(&store, &config, &owner, job).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot claim a job"),
+        }
+        tokio::select! {
+            _ = handle.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(config.poll_ms)) => {}
+        }
+    }
+}
+
+/// Runs a claimed job with its heartbeat, then records how it ended.
+async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Job) {
+    let progress = SharedProgress::default();
+    let beat = {
+        let (store, progress, id, owner) = (
+            store.clone(),
+            progress.clone(),
+            job.id.clone(),
+            owner.to_owned(),
+        );
+        // Renew well before expiry; progress is published at the same pace.
+        let every = Duration::from_millis((config.lease_ms / 3).clamp(100, 1000) as u64);
+        let lease_ms = config.lease_ms;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match store::heartbeat(&store, &id, &owner, lease_ms, Some(&progress.snapshot()))
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %id, "job lease lost to another worker");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(job = %id, error = %e, "job heartbeat failed"),
+                }
+            }
+        })
+    };
+    let result = run::run(store, config, owner, &job, &progress).await;
+    beat.abort();
+    let kind = job.kind.as_str();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(StoreError::LeaseLost) => {
+            tracing::warn!(job = %job.id, "job taken over by another worker; this run was rolled back");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "job failed");
+            run::RunResult::failed_plain(format!("the job failed: {e}"))
+        }
+    };
+    let mut final_progress = progress.snapshot();
+    final_progress["phase"] = "done".into();
+    match run::finish(store, &job, owner, &outcome, &final_progress).await {
+        Ok(()) => {
+            tracing::info!(job = %job.id, kind, state = outcome.state.as_str(), "job finished");
+            metrics::counter!("jobs_finished_total", "kind" => kind, "state" => outcome.state.as_str())
+                .increment(1);
+        }
+        Err(StoreError::Conflict(_)) => {
+            tracing::warn!(job = %job.id, "job lease lost before its end was written");
+            // An export's file is nobody's now.
+            if let Some(b) = &outcome.result_blob {
+                let _ = blob::delete(store, b).await;
+            }
+        }
+        Err(e) => tracing::error!(job = %job.id, error = %e, "cannot record the job's end"),
+    }
+}
+
+/// Every minute: give up on jobs that killed their workers too often, discard held imports
+/// nobody decided on, delete files past retention and orphaned files.
+async fn maintain(store: Store, config: Arc<JobsConfig>) {
+    let every = Duration::from_millis(config.lease_ms.clamp(1000, 60_000) as u64);
+    loop {
+        if let Err(e) = maintain_once(&store, &config).await {
+            tracing::warn!(error = %e, "job maintenance failed");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// One maintenance pass (public for tests).
+pub async fn maintain_once(store: &Store, config: &JobsConfig) -> Result<(), StoreError> {
+    let failed = store::fail_exhausted(store, config.max_attempts).await?;
+    if failed > 0 {
+        tracing::warn!(failed, "jobs failed after repeated interruptions");
+    }
+    let cutoff = now_ms() - config.retention_ms;
+    store::discard_stale_held(store, cutoff).await?;
+    for (job, upload, result) in store::expired_files(store, cutoff).await? {
+        for b in upload.iter().chain(result.iter()) {
+            blob::delete(store, b).await?;
+        }
+        store
+            .ops_exec(
+                "UPDATE jobs SET upload_blob = NULL, result_blob = NULL WHERE id = $1",
+                crate::params![job.as_str()],
+            )
+            .await?;
+    }
+    for b in blob::orphans(store, now_ms() - config.retention_ms.min(24 * 3600 * 1000)).await? {
+        blob::delete(store, &b).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! Plain SQL for the operational tables (jobs, files, webhooks): each statement is written once
+//! for both backends.
+//!
+//! Parameters are written `$1`, `$2`, … (on SQLite they become `?1`, `?2`, …); values are
+//! integers, texts and bytes only — booleans are 0/1 and times epoch milliseconds — so one text
+//! means the same on both. Only what cannot be said alike (`FOR UPDATE SKIP LOCKED`) is
+//! chosen per backend by the caller.
+//!
+//! On SQLite these tables live in a second file beside the database (`<name>-ops.db`): an import
+//! holds the main file's write lock for its whole run, and uploads, progress, heartbeats and
+//! webhook deliveries must not wait for it. On PostgreSQL they are tables of the same database.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _};
+
+use super::{Store, StoreError};
+use crate::domain::datetime::now_ms;
+
+/// A parameter or a column value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// A NULL bound where an integer goes (PostgreSQL wants the type).
+    NullInt,
+    /// A NULL bound where a text goes.
+    NullText,
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        Value::Int(v as i64)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Int(v as i64)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Bytes(v)
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Value {
+        v.map_or(Value::NullInt, Value::Int)
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Value {
+        v.map_or(Value::NullText, Value::Text)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Value {
+        v.map_or(Value::NullText, |s| Value::Text(s.to_owned()))
+    }
+}
+
+/// `vec![a.into(), b.into(), …]`.
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { vec![$($crate::storage::plain::Value::from($v)),*] };
+}
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+    pub fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+    pub fn bytes(&self, i: usize) -> Vec<u8> {
+        match self.0.get(i) {
+            Some(Value::Bytes(v)) => v.clone(),
+            Some(Value::Text(v)) => v.clone().into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A statement of an atomic batch.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub sql: Cow<'static, str>,
+    pub params: Vec<Value>,
+    /// The batch is rolled back (and fails with [`StoreError::Conflict`]) when this statement
+    /// changes no row: the guard of a state transition.
+    pub must_change: bool,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
+        Stmt {
+            sql: sql.into(),
+            params,
+            must_change: false,
+        }
+    }
+    pub fn guard(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
+        Stmt {
+            must_change: true,
+            ..Stmt::new(sql, params)
+        }
+    }
+}
+
+/// `$1` → `?1`: SQLite's numbered parameters. The operational SQL has no `$` in literals.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// The SQLite operational file and its idle connections.
+pub struct SqliteOps {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteOps {
+    /// Opens (and migrates) the operational file that belongs beside `main`.
+    pub fn open(main: &Path) -> Result<SqliteOps, StoreError> {
+        let stem = main
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "rosterhub".into());
+        let path = main.with_file_name(format!("{stem}-ops.db"));
+        let ops = SqliteOps {
+            path,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = ops.connect()?;
+        super::sqlite::migrate(&mut conn, super::migrate::SQLITE_OPS)?;
+        Ok(ops)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(conn)
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let out = f(&mut conn);
+        // A connection left inside a transaction (an error mid-batch) is not reused.
+        if conn.is_autocommit() {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < 8 {
+                idle.push(conn);
+            }
+        }
+        out
+    }
+}
+
+fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as V;
+    params
+        .iter()
+        .map(|p| match p {
+            Value::Int(i) => V::Integer(*i),
+            Value::Text(s) => V::Text(s.clone()),
+            Value::Bytes(b) => V::Blob(b.clone()),
+            Value::NullInt | Value::NullText => V::Null,
+        })
+        .collect()
+}
+
+fn sqlite_exec(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+    let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
+    let n = st.execute(rusqlite::params_from_iter(sqlite_params(params)))?;
+    Ok(n as u64)
+}
+
+fn sqlite_fetch(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+    use rusqlite::types::ValueRef;
+    let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
+    let n = st.column_count();
+    let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params)))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut row = Vec::with_capacity(n);
+        for i in 0..n {
+            row.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::NullText,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Int(v as i64),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row(row));
+    }
+    Ok(out)
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+fn pg_query(sql: &str, params: Vec<Value>) -> PgQuery<'static> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.to_owned()));
+    for p in params {
+        q = match p {
+            Value::Int(i) => q.bind(i),
+            Value::Text(s) => q.bind(s),
+            Value::Bytes(b) => q.bind(b),
+            Value::NullInt => q.bind(None::<i64>),
+            Value::NullText => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
+    let mut row = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let v = match col.type_info().name() {
+            "INT8" => r.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+            "INT4" => r
+                .try_get::<Option<i32>, _>(i)?
+                .map(|v| Value::Int(v.into())),
+            "INT2" => r
+                .try_get::<Option<i16>, _>(i)?
+                .map(|v| Value::Int(v.into())),
+            "BOOL" => r
+                .try_get::<Option<bool>, _>(i)?
+                .map(|v| Value::Int(v.into())),
+            "BYTEA" => r.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Bytes),
+            _ => r.try_get::<Option<String>, _>(i)?.map(Value::Text),
+        };
+        row.push(v.unwrap_or(Value::NullText));
+    }
+    Ok(Row(row))
+}
+
+/// Runs `f` on the SQLite operational file on a blocking thread.
+async fn on_sqlite_ops<T, F>(ops: &Arc<SqliteOps>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let ops = ops.clone();
+    match tokio::task::spawn_blocking(move || ops.with(f)).await {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
+        },
+    }
+}
+
+impl Store {
+    /// Runs one statement on the operational tables; returns the rows it changed.
+    pub async fn ops_exec(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                let sql = sql.to_owned();
+                on_sqlite_ops(s.ops(), move |c| sqlite_exec(c, &sql, &params)).await
+            }
+            Store::Postgres(p) => Ok(pg_query(sql, params)
+                .execute(p.pool())
+                .await?
+                .rows_affected()),
+        }
+    }
+
+    /// Runs one query on the operational tables.
+    pub async fn ops_fetch(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                let sql = sql.to_owned();
+                on_sqlite_ops(s.ops(), move |c| sqlite_fetch(c, &sql, &params)).await
+            }
+            Store::Postgres(p) => pg_query(sql, params)
+                .fetch_all(p.pool())
+                .await?
+                .iter()
+                .map(pg_row)
+                .collect(),
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub async fn ops_fetch_opt(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(self.ops_fetch(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs the statements in one transaction: all or nothing. A [`Stmt::guard`] that changes
+    /// no row rolls everything back with [`StoreError::Conflict`].
+    pub async fn ops_atomic(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
+        match self {
+            Store::Sqlite(s) => {
+                on_sqlite_ops(s.ops(), move |c| {
+                    let tx =
+                        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let mut counts = Vec::with_capacity(stmts.len());
+                    for st in &stmts {
+                        let n = sqlite_exec(&tx, &st.sql, &st.params)?;
+                        if st.must_change && n == 0 {
+                            return Err(StoreError::Conflict(guard_name(&st.sql)));
+                        }
+                        counts.push(n);
+                    }
+                    tx.commit()?;
+                    Ok(counts)
+                })
+                .await
+            }
+            Store::Postgres(p) => {
+                let mut tx = p.pool().begin().await?;
+                let mut counts = Vec::with_capacity(stmts.len());
+                for st in stmts {
+                    let n = pg_query(&st.sql, st.params)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if st.must_change && n == 0 {
+                        return Err(StoreError::Conflict(guard_name(&st.sql)));
+                    }
+                    counts.push(n);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+        }
+    }
+
+    /// The database clock is not used: every replica stamps with its own `now_ms`, so leases
+    /// assume clocks in sync within a fraction of the lease (NTP).
+    pub fn ops_now(&self) -> i64 {
+        now_ms()
+    }
+}
+
+/// The first words of a statement, to say which guard failed.
+fn guard_name(sql: &str) -> String {
+    sql.split_whitespace().take(4).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_sqlite_ones() {
+        assert_eq!(
+            sqlite_sql("UPDATE jobs SET a = $1 WHERE id = $2 AND b = $1"),
+            "UPDATE jobs SET a = ?1 WHERE id = ?2 AND b = ?1"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_text_runs_on_sqlite_with_guards() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        store.ensure_tenant("t1", "T1").await.unwrap();
+        let sql = "INSERT INTO blobs (id, tenant_id, size_bytes, sha256, complete, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let n = store
+            .ops_exec(
+                sql,
+                crate::params!["b1", "t1", 3_i64, None::<String>, false, 7_i64],
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let row = store
+            .ops_fetch_opt(
+                "SELECT id, size_bytes, sha256 FROM blobs WHERE id = $1",
+                crate::params!["b1"],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.text(0), "b1");
+        assert_eq!(row.int(1), 3);
+        assert_eq!(row.opt_text(2), None);
+        // A failing guard rolls back the statements before it.
+        let err = store
+            .ops_atomic(vec![
+                Stmt::new(
+                    "UPDATE blobs SET complete = 1 WHERE id = $1",
+                    crate::params!["b1"],
+                ),
+                Stmt::guard(
+                    "UPDATE blobs SET size_bytes = 9 WHERE id = $1",
+                    crate::params!["nope"],
+                ),
+            ])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        let row = store
+            .ops_fetch_opt(
+                "SELECT complete FROM blobs WHERE id = $1",
+                crate::params!["b1"],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.int(0), 0);
+        assert!(dir.path().join("t-ops.db").exists());
+    }
+}
