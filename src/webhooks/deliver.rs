@@ -104,7 +104,7 @@ async fn run(store: Store, config: WebhookConfig) {
         while let Some(done) = in_flight.try_join_next() {
             log_join(done);
         }
-        let want = (concurrency - in_flight.len()).min(CLAIM_BATCH);
+        let want = concurrency.saturating_sub(in_flight.len()).min(CLAIM_BATCH);
         let mut more_due = false;
         if want > 0 {
             match claim(&store, &config, want).await {
@@ -160,17 +160,19 @@ async fn claim(
         BackendKind::Postgres => " FOR UPDATE SKIP LOCKED",
         BackendKind::Sqlite => "",
     };
-    let due = "state = 'pending' AND next_attempt_at <= $2 \
-               AND (lease_until IS NULL OR lease_until < $2)";
+    let due = "state = 'pending' AND next_attempt_at <= $1 \
+               AND (lease_until IS NULL OR lease_until < $1)";
+    // The candidates are a materialised CTE: as a plain `IN (subquery)` PostgreSQL may rescan
+    // the `LIMIT … SKIP LOCKED` subquery and lease more rows than asked for.
     let sql = format!(
-        "UPDATE webhook_deliveries SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM webhook_deliveries WHERE {due} \
-                      ORDER BY next_attempt_at, id LIMIT $3{lock}) \
-           AND {due} \
+        "WITH claim AS MATERIALIZED (SELECT id FROM webhook_deliveries WHERE {due} \
+                                     ORDER BY next_attempt_at, id LIMIT $2{lock}) \
+         UPDATE webhook_deliveries SET lease_until = $3 \
+         WHERE id IN (SELECT id FROM claim) AND {due} \
          RETURNING id, webhook_id, event, payload, attempts"
     );
     let rows = store
-        .ops_fetch(&sql, params![lease_until, now, n as i64])
+        .ops_fetch(&sql, params![now, n as i64, lease_until])
         .await?;
     Ok(rows
         .iter()

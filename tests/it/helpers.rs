@@ -108,6 +108,15 @@ impl TestDb {
         self.rt.block_on(task).unwrap()
     }
 
+    /// Runs `fut` to completion, also from inside this runtime's tasks (tests that call the
+    /// helpers from an async block).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => tokio::task::block_in_place(|| h.block_on(fut)),
+            Err(_) => self.rt.block_on(fut),
+        }
+    }
+
     pub fn tenant(&self, id: &str) {
         self.rt.block_on(self.store.ensure_tenant(id, id)).unwrap();
     }
@@ -128,7 +137,7 @@ impl TestDb {
                     .unwrap();
                 rows.map(Result::unwrap).collect()
             }
-            Store::Postgres(p) => self.rt.block_on(async {
+            Store::Postgres(p) => self.block_on(async {
                 use sqlx::Row;
                 let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .fetch_all(p.pool())

@@ -9,5 +9,7 @@ mod cli;
 mod export;
 mod helpers;
 mod import;
+mod jobs;
 mod serve;
+mod server;
 mod webhooks;

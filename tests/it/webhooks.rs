@@ -26,6 +26,8 @@ crate::on_both_backends!(
     a_failing_receiver_is_retried_with_growing_gaps,
     a_dead_endpoint_fails_without_delaying_a_healthy_one,
     the_subscriptions_api_over_a_real_socket,
+    two_workers_never_send_one_attempt_twice,
+    the_outbox_follows_the_subscriptions,
 );
 
 const SECRET: &str = "test-secret-0123456789";
@@ -868,5 +870,108 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
         assert_eq!(s, StatusCode::NOT_FOUND, "deleting twice");
         let (_, _, list) = api.call(Method::GET, "/webhooks", &admin, None).await;
         assert_eq!(list["webhooks"][0]["id"], id2.as_str());
+    });
+}
+
+fn two_workers_never_send_one_attempt_twice(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.rt.block_on(async {
+        let store = &db.store;
+        let (url, receiver) = Receiver::start(0).await;
+        let hook = subscribe(store, &url, &["import.completed"], true).await;
+        for i in 0..24 {
+            assert_eq!(emit(store, "import.completed", &json!({"n": i})).await, 1);
+        }
+        // Two replicas on one database.
+        let a = spawn_delivery_worker(store.clone(), config(3, 1_000));
+        let b = spawn_delivery_worker(store.clone(), config(3, 1_000));
+        let start = Instant::now();
+        let page = loop {
+            let page = webhooks::store::deliveries(store, "default", &hook, 100, 0)
+                .await
+                .unwrap()
+                .unwrap();
+            if page.deliveries.iter().all(|d| d.state != "pending") {
+                break page;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "{page:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        a.abort();
+        b.abort();
+        assert_eq!(page.total, 24);
+        assert!(
+            page.deliveries
+                .iter()
+                .all(|d| d.state == "succeeded" && d.attempts == 1)
+        );
+        let mut sent: Vec<String> = receiver
+            .requests()
+            .iter()
+            .map(|r| r.header("rosterhub-delivery").to_owned())
+            .collect();
+        assert_eq!(sent.len(), 24, "one request per delivery");
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), 24, "no delivery sent twice");
+    });
+}
+
+fn the_outbox_follows_the_subscriptions(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.rt.block_on(async {
+        let store = &db.store;
+        let (url, receiver) = Receiver::start(0).await;
+        let kept = subscribe(store, &url, &["import.failed"], true).await;
+        let deleted = subscribe(store, &url, &["import.failed"], true).await;
+        let paused = subscribe(store, &url, &["import.failed"], true).await;
+        let stmts = webhooks::event_stmts(store, "default", "import.failed", &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(stmts.len(), 3);
+        // Between reading the subscriptions and the job's final batch, one is deleted and one
+        // paused: the batch still commits, without their deliveries.
+        assert!(
+            webhooks::store::delete(store, "default", &deleted)
+                .await
+                .unwrap()
+        );
+        let pause = webhooks::WebhookPatch {
+            active: Some(false),
+            ..Default::default()
+        };
+        webhooks::store::update(store, "default", &paused, pause.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.ops_atomic(stmts).await.unwrap(), [1, 0, 0]);
+        assert_eq!(delivery(store, &kept).await.state, "pending");
+        assert_eq!(
+            webhooks::store::deliveries(store, "default", &paused, 10, 0)
+                .await
+                .unwrap()
+                .unwrap()
+                .total,
+            0
+        );
+
+        // A subscription paused with a delivery pending: it ends failed, unsent.
+        webhooks::store::update(store, "default", &kept, pause)
+            .await
+            .unwrap()
+            .unwrap();
+        let worker = spawn_delivery_worker(store.clone(), config(3, 50));
+        let d = settled(store, &kept, Duration::from_secs(10)).await;
+        worker.abort();
+        assert_eq!(
+            (d.state.as_str(), d.attempts, d.last_error.as_deref()),
+            ("failed", 0, Some("subscription inactive"))
+        );
+        assert!(d.attempts_log.is_empty());
+        assert!(receiver.requests().is_empty(), "nothing was sent");
     });
 }

@@ -163,7 +163,7 @@ pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
     if spooled.size == 0 {
         return Err(AdminError::bad_request(
             "empty_upload",
-            "the upload is empty",
+            "the upload is empty: send the bundle's ZIP as the request body",
         ));
     }
     let path = spooled.file.path().to_owned();
