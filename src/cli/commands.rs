@@ -243,7 +243,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
 }
 
 fn jobs_config(a: &super::JobArgs) -> anyhow::Result<crate::jobs::JobsConfig> {
-    if !(a.job_lease_secs >= 0.2) {
+    if a.job_lease_secs.is_nan() || a.job_lease_secs < 0.2 {
         bail!("--job-lease-secs must be at least 0.2");
     }
     if a.upload_limit_mb == 0 {

@@ -26,6 +26,9 @@ use crate::domain::datetime::now_ms;
 use crate::domain::vocab::Status;
 
 /// Any constant: the advisory lock that serialises migrations across replicas.
+/// Held shared by every import, exclusively by one that drops indexes (any constant).
+const IMPORT_DDL_LOCK: i64 = 0x496d_706f_7274;
+
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572;
 
 #[derive(Clone)]
@@ -103,6 +106,13 @@ impl PgStore {
             // Several imports of one tenant must not interleave: serialise them per tenant.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                 .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+            // Imports of different tenants run side by side; the one that wants to drop and
+            // rebuild a table's indexes (a first load) needs to be alone (see
+            // `drop_indexes_of_empty_table`). Always after the tenant's lock: one order, no cycle.
+            sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+                .bind(IMPORT_DDL_LOCK)
                 .execute(&mut *tx)
                 .await?;
             let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
@@ -389,6 +399,16 @@ impl PgImportTx {
         let handle = self.handle.clone();
         let tx = self.tx()?;
         let defs = handle.block_on(async {
+            // DDL takes the table's exclusive lock until commit: with another import running
+            // (of another tenant) that is a deadlock waiting to happen, so the indexes are only
+            // dropped when this import is the only one (its own shared hold does not count).
+            let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(IMPORT_DDL_LOCK)
+                .fetch_one(&mut **tx)
+                .await?;
+            if !alone {
+                return Ok::<_, sqlx::Error>(Vec::new());
+            }
             let any = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1")))
                 .fetch_optional(&mut **tx)
                 .await?;
@@ -775,12 +795,14 @@ impl ImportTx for PgImportTx {
         self.end_copy()?;
         // Fresh planner statistics for the tables this import changed, so the API's first
         // queries after a big import do not wait for autovacuum.
-        let changed: Vec<&'static str> = self
+        let mut changed: Vec<&'static str> = self
             .staged
             .iter()
             .filter(|(_, s)| s.counts.inserted + s.counts.updated + s.counts.tombstoned > 0)
             .map(|(e, _)| e.table())
             .collect();
+        // One order for every import: concurrent ANALYZEs wait for each other, never deadlock.
+        changed.sort_unstable();
         if !changed.is_empty() {
             let sql = format!("ANALYZE {}", changed.join(", "));
             let handle = self.handle.clone();

@@ -50,6 +50,8 @@ fn pg_available(rt: &tokio::runtime::Runtime) -> bool {
 pub struct TestDb {
     pub rt: tokio::runtime::Runtime,
     pub store: Store,
+    /// The database URL (for processes started by a test).
+    pub url: String,
     pg_name: Option<String>,
     _dir: tempfile::TempDir,
 }
@@ -83,9 +85,11 @@ impl TestDb {
             }
         };
         let store = rt.block_on(Store::open(&url)).unwrap();
+
         Some(TestDb {
             rt,
             store,
+            url,
             pg_name,
             _dir: dir,
         })

@@ -623,7 +623,7 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
     let since = rosterhub::domain::datetime::now_ms();
     std::thread::sleep(Duration::from_millis(5));
     db.import(
-        &shrinking_bundle().path().to_owned(),
+        shrinking_bundle().path(),
         ImportOptions {
             force: true,
             ..opts()

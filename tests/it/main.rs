@@ -10,6 +10,7 @@ mod export;
 mod helpers;
 mod import;
 mod jobs;
+mod scaleout;
 mod serve;
 mod server;
 mod webhooks;

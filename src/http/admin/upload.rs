@@ -167,7 +167,7 @@ pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
         ));
     }
     let path = spooled.file.path().to_owned();
-    let checked = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let mut magic = [0u8; 4];
         let n = std::fs::File::open(&path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
@@ -193,6 +193,5 @@ pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
         }
     })
     .await
-    .map_err(|e| AdminError::internal(e.to_string()))?;
-    checked
+    .map_err(|e| AdminError::internal(e.to_string()))?
 }
