@@ -137,7 +137,7 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
 }
 
 /// Every minute: give up on jobs that killed their workers too often, discard held imports
-/// nobody decided on, delete files past retention and orphaned files.
+/// nobody decided on, delete files and webhook delivery logs past retention, orphaned files.
 async fn maintain(store: Store, config: Arc<JobsConfig>) {
     let every = Duration::from_millis(config.lease_ms.clamp(1000, 60_000) as u64);
     loop {
@@ -167,6 +167,14 @@ pub async fn maintain_once(store: &Store, config: &JobsConfig) -> Result<(), Sto
             )
             .await?;
     }
+    // The delivery log of webhooks is kept as long as the files.
+    store
+        .ops_exec(
+            "DELETE FROM webhook_deliveries WHERE state IN ('succeeded', 'failed') \
+             AND finished_at < $1",
+            crate::params![cutoff],
+        )
+        .await?;
     for b in blob::orphans(store, now_ms() - config.retention_ms.min(24 * 3600 * 1000)).await? {
         blob::delete(store, &b).await?;
     }

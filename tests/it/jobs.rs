@@ -773,7 +773,200 @@ fn the_admin_api_checks_tokens_scopes_and_tenants(backend: Backend) {
     });
 }
 
+/// Waits until the receiver got `n` requests.
+async fn received(r: &crate::webhooks::Receiver, n: usize) -> Vec<crate::webhooks::Received> {
+    let started = std::time::Instant::now();
+    loop {
+        let got = r.requests();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} of {n} events",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn jobs_notify_their_webhooks(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    db.rt.block_on(async {
+        rosterhub::webhooks::spawn_delivery_worker(
+            db.store.clone(),
+            rosterhub::webhooks::WebhookConfig {
+                poll_ms: 20,
+                ..Default::default()
+            },
+        );
+        let (url, receiver) = crate::webhooks::Receiver::start(0).await;
+        let (status, hook) = server
+            .post_json(
+                "/api/v1/webhooks",
+                &json!({"url": url, "events": ["*"], "secret": crate::webhooks::SECRET}),
+            )
+            .await;
+        assert_eq!(status, 201, "{hook}");
+
+        // import.held, then import.completed once approved.
+        let (_, body, _) = server.upload("", zip_dir(shrinking_bundle().path())).await;
+        let held_id = body["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/imports/{held_id}");
+        assert_eq!(server.wait(&path).await["state"], "held");
+        server
+            .post_json(&format!("{path}/approve"), &json!({}))
+            .await;
+        server.wait(&path).await;
+        // import.failed for a rejected bundle.
+        let (_, body, _) = server
+            .upload("", zip_dir(&fixtures().join("invalid/many-defects-v1.2")))
+            .await;
+        let failed_id = body["id"].as_str().unwrap().to_owned();
+        server.wait(&format!("/api/v1/imports/{failed_id}")).await;
+        // export.completed.
+        let (_, body) = server.post_json("/api/v1/exports", &json!({})).await;
+        let export_id = body["id"].as_str().unwrap().to_owned();
+        server.wait(&format!("/api/v1/exports/{export_id}")).await;
+
+        let got = received(&receiver, 4).await;
+        let events: Vec<(String, Value)> = got
+            .iter()
+            .map(|r| {
+                let t = r.header("rosterhub-signature").split(',').next().unwrap()[2..].to_owned();
+                let signed = [t.as_bytes(), b".", &r.body].concat();
+                assert_eq!(
+                    r.header("rosterhub-signature"),
+                    format!(
+                        "t={t},v1={}",
+                        crate::webhooks::hmac_hex(crate::webhooks::SECRET, &signed)
+                    )
+                );
+                let body: Value = serde_json::from_slice(&r.body).unwrap();
+                (r.header("rosterhub-event").to_owned(), body)
+            })
+            .collect();
+        let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "import.held",
+                "import.completed",
+                "import.failed",
+                "export.completed"
+            ]
+        );
+        let (_, held) = &events[0];
+        assert_eq!(held["event"], "import.held");
+        assert_eq!(held["tenant"], "default");
+        assert_eq!(held["data"]["id"], json!(held_id));
+        assert_eq!(held["data"]["state"], "held");
+        assert_eq!(held["data"]["entities"]["users"]["tombstoned"], 31);
+        let base = &server.base;
+        assert_eq!(
+            held["data"]["links"]["self"],
+            format!("{base}/api/v1/imports/{held_id}")
+        );
+        let (_, done) = &events[1];
+        assert_eq!(done["data"]["id"], json!(held_id));
+        assert_eq!(done["data"]["state"], "succeeded");
+        assert_eq!(done["data"]["status"], "applied");
+        let (_, failed) = &events[2];
+        assert_eq!(failed["data"]["state"], "failed");
+        assert!(failed["data"]["error_count"].as_u64().unwrap() > 0);
+        assert_eq!(
+            failed["data"]["links"]["findings"],
+            format!("{base}/api/v1/imports/{failed_id}/findings.csv")
+        );
+        let (_, export) = &events[3];
+        assert_eq!(export["data"]["id"], json!(export_id));
+        assert_eq!(
+            export["data"]["links"]["download"],
+            format!("{base}/api/v1/exports/{export_id}/download")
+        );
+        assert_eq!(export["data"]["mode"], "bulk");
+        // Each delivery is in the subscription's log as succeeded.
+        let (_, log) = server
+            .get_json(&format!(
+                "/api/v1/webhooks/{}/deliveries",
+                hook["id"].as_str().unwrap()
+            ))
+            .await;
+        let states: Vec<&str> = log["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["state"].as_str().unwrap())
+            .collect();
+        assert_eq!(states, ["succeeded"; 4]);
+    });
+}
+
+fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    db.rt.block_on(async {
+        let (_, body, _) = server.upload("", fixture_zip()).await;
+        let import = format!("/api/v1/imports/{}", body["id"].as_str().unwrap());
+        server.wait(&import).await;
+        let (_, body) = server.post_json("/api/v1/exports", &json!({})).await;
+        let export = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
+        server.wait(&export).await;
+        let (_, body, _) = server.upload("", zip_dir(shrinking_bundle().path())).await;
+        let held = format!("/api/v1/imports/{}", body["id"].as_str().unwrap());
+        assert_eq!(server.wait(&held).await["state"], "held");
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blobs").await, 3);
+
+        // A retention of 7 days keeps everything.
+        let keep = JobsConfig::default();
+        rosterhub::jobs::worker::maintain_once(&db.store, &keep)
+            .await
+            .unwrap();
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blobs").await, 3);
+
+        let none = JobsConfig {
+            retention_ms: 0,
+            ..JobsConfig::default()
+        };
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            rosterhub::jobs::worker::maintain_once(&db.store, &none)
+                .await
+                .unwrap();
+        }
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blobs").await, 0);
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blob_chunks").await, 0);
+        let (_, job) = server.get_json(&import).await;
+        assert_eq!(job["report"]["status"], "applied", "reports stay");
+        let (_, job) = server.get_json(&held).await;
+        assert_eq!(job["state"], "discarded");
+        assert!(
+            job["error"].as_str().unwrap().contains("retention"),
+            "{job}"
+        );
+        let r = server
+            .http
+            .get(server.url(&format!("{export}/download")))
+            .bearer_auth(&server.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"], "gone");
+    });
+}
+
 crate::on_both_backends!(
+    files_past_retention_are_deleted_and_reports_kept,
+    jobs_notify_their_webhooks,
     an_upload_is_imported_as_a_job,
     a_dry_run_upload_writes_nothing,
     a_held_import_is_applied_when_approved_and_dropped_when_discarded,

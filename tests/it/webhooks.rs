@@ -30,18 +30,18 @@ crate::on_both_backends!(
     the_outbox_follows_the_subscriptions,
 );
 
-const SECRET: &str = "test-secret-0123456789";
+pub(crate) const SECRET: &str = "test-secret-0123456789";
 
 /// One request the receiver got.
 #[derive(Clone)]
-struct Received {
-    at: Instant,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) at: Instant,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .unwrap_or_else(|| panic!("no {name} header"))
@@ -58,10 +58,10 @@ struct Inbox {
 
 /// A local endpoint that records requests and answers 500 to the first `failures` of them.
 #[derive(Clone)]
-struct Receiver(Arc<Mutex<Inbox>>);
+pub(crate) struct Receiver(Arc<Mutex<Inbox>>);
 
 impl Receiver {
-    async fn start(failures: usize) -> (String, Receiver) {
+    pub(crate) async fn start(failures: usize) -> (String, Receiver) {
         let r = Receiver(Arc::new(Mutex::new(Inbox {
             requests: Vec::new(),
             failures_left: failures,
@@ -75,7 +75,7 @@ impl Receiver {
         (url, r)
     }
 
-    fn requests(&self) -> Vec<Received> {
+    pub(crate) fn requests(&self) -> Vec<Received> {
         self.0.lock().unwrap().requests.clone()
     }
 }
@@ -156,7 +156,7 @@ async fn settled(store: &Store, hook: &str, within: Duration) -> Delivery {
     }
 }
 
-fn hmac_hex(secret: &str, signed: &[u8]) -> String {
+pub(crate) fn hmac_hex(secret: &str, signed: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(signed);
     hex::encode(mac.finalize().into_bytes())

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod common;
+mod docs;
 pub mod error;
 mod events;
 mod exports;
@@ -25,4 +26,5 @@ pub fn routes() -> Router<AppState> {
         .merge(exports::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
+        .merge(docs::routes())
 }
