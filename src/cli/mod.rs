@@ -163,7 +163,8 @@ pub enum ClientCommand {
         #[arg(long, default_value = "default")]
         tenant: String,
         /// Scopes the client may be granted, space- or comma-separated: full URIs or
-        /// roster-core.readonly, roster.readonly, roster-demographics.readonly. Default: all.
+        /// roster-core.readonly, roster.readonly, roster-demographics.readonly (default: these
+        /// three), and the admin API's rosterhub.import, rosterhub.export, rosterhub.admin.
         #[arg(long)]
         scopes: Option<String>,
         #[command(flatten)]
