@@ -212,8 +212,14 @@ pub async fn list(
     Ok((jobs.iter().map(Job::from_row).collect(), total))
 }
 
-/// Takes the oldest queued job, or a running one whose lease expired, for `owner`.
-pub async fn claim(store: &Store, owner: &str, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+/// Takes the oldest queued job, or a running one whose lease expired (fewer than
+/// `max_attempts` times: see [`fail_exhausted`]), for `owner`.
+pub async fn claim(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    max_attempts: i64,
+) -> Result<Option<Job>, StoreError> {
     let now = now_ms();
     let lock = match store.backend() {
         // Replicas skip each other's candidates instead of waiting on them.
@@ -225,11 +231,11 @@ pub async fn claim(store: &Store, owner: &str, lease_ms: i64) -> Result<Option<J
         "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
          WHERE id = (SELECT id FROM jobs WHERE state = 'queued' \
-         OR (state = 'running' AND lease_until < $3) ORDER BY created_at, id LIMIT 1{lock}) \
-         RETURNING {COLUMNS}"
+         OR (state = 'running' AND lease_until < $3 AND attempts < $4) \
+         ORDER BY created_at, id LIMIT 1{lock}) RETURNING {COLUMNS}"
     );
     Ok(store
-        .ops_fetch_opt(&sql, params![owner, now + lease_ms, now])
+        .ops_fetch_opt(&sql, params![owner, now + lease_ms, now, max_attempts])
         .await?
         .map(|r| Job::from_row(&r)))
 }

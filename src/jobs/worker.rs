@@ -57,7 +57,7 @@ pub fn spawn_workers(store: Store, handle: &JobsHandle) -> Vec<tokio::task::Join
 async fn work(store: Store, handle: JobsHandle, owner: String) {
     let config = handle.config.clone();
     loop {
-        match store::claim(&store, &owner, config.lease_ms).await {
+        match store::claim(&store, &owner, config.lease_ms, config.max_attempts).await {
             Ok(Some(job)) => {
                 tracing::info!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, "job claimed");
                 metrics::counter!("jobs_started_total", "kind" => job.kind.as_str()).increment(1);

@@ -964,7 +964,108 @@ fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
     });
 }
 
+fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: Backend) {
+    use rosterhub::jobs::store;
+    use rosterhub::jobs::{JobKind, JobParams, blob};
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("b.zip");
+    std::fs::write(&zip, fixture_zip()).unwrap();
+    let (job_id, stored_zip) = db.rt.block_on(async {
+        let stored = blob::store_file(&db.store, "default", &zip).await.unwrap();
+        let params = JobParams::default();
+        let new = |key| store::NewJob {
+            tenant: "default",
+            kind: JobKind::Import,
+            params: &params,
+            idempotency_key: Some(key),
+            upload_blob: Some(&stored.id),
+            created_by: "test",
+        };
+        let (job, _) = store::create(&db.store, new("a")).await.unwrap();
+        // A worker claims it and "dies": its lease runs out.
+        let first = store::claim(&db.store, "ghost", 1, 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((first.id.as_str(), first.attempts), (job.id.as_str(), 1));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let second = store::claim(&db.store, "w2", 1, 3).await.unwrap().unwrap();
+        assert_eq!((second.id.as_str(), second.attempts), (job.id.as_str(), 2));
+        assert!(
+            !store::heartbeat(&db.store, &job.id, "ghost", 1000, None)
+                .await
+                .unwrap(),
+            "ghost lost it"
+        );
+        let end = store::Finish {
+            state: rosterhub::jobs::JobState::Succeeded,
+            report: None,
+            error: None,
+            import_id: None,
+            result_blob: None,
+            progress: None,
+        };
+        let err = db
+            .store
+            .ops_atomic(vec![store::finish_stmt(&job.id, "ghost", &end)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, rosterhub::storage::StoreError::Conflict(_)),
+            "{err}"
+        );
+        // w2 dies too; with at most 2 attempts the job is given up, not claimed a third time.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            store::claim(&db.store, "w3", 1000, 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(store::fail_exhausted(&db.store, 2).await.unwrap(), 1);
+        let failed = store::get(&db.store, "default", &job.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.state, rosterhub::jobs::JobState::Failed);
+        assert!(failed.error.unwrap().contains("interrupted 2 times"));
+
+        // Another job: its worker commits the import, then dies before recording the end.
+        let (job, _) = store::create(&db.store, new("b")).await.unwrap();
+        store::claim(&db.store, "ghost", 1, 3)
+            .await
+            .unwrap()
+            .unwrap();
+        (job.id, zip.clone())
+    });
+    let committed = db.import(
+        &stored_zip,
+        ImportOptions {
+            job: Some(rosterhub::storage::JobRef {
+                job_id: job_id.clone(),
+                owner: "ghost".into(),
+            }),
+            ..opts()
+        },
+    );
+    assert_eq!(committed.status, Outcome::Applied);
+    std::thread::sleep(Duration::from_millis(5));
+    let server = Server::start(&db, "default", test_config());
+    db.rt.block_on(async {
+        let job = server.wait(&format!("/api/v1/imports/{job_id}")).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["attempts"], 2);
+        assert_eq!(job["report"]["import_id"], json!(committed.import_id));
+    });
+    let runs = db.rows(&format!("SELECT id FROM imports WHERE job_id = '{job_id}'"));
+    assert_eq!(runs.len(), 1, "finished from its run, not imported again");
+}
+
 crate::on_both_backends!(
+    a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up,
     files_past_retention_are_deleted_and_reports_kept,
     jobs_notify_their_webhooks,
     an_upload_is_imported_as_a_job,

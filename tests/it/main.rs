@@ -10,6 +10,7 @@ mod export;
 mod helpers;
 mod import;
 mod jobs;
+mod openapi;
 mod scaleout;
 mod serve;
 mod server;

@@ -9,9 +9,11 @@
 //! would resolve one level too high. This page names them by absolute paths instead (under the
 //! path of `--public-url`, when it has one).
 
+use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -109,7 +111,12 @@ async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Respo
         .display_request_duration(true);
     match utoipa_swagger_ui::serve(&file, Arc::new(config)) {
         Ok(Some(f)) => {
-            let mut r = f.bytes.into_owned().into_response();
+            // The files are compiled in: served without a copy.
+            let body = match f.bytes {
+                Cow::Borrowed(b) => Body::from(b),
+                Cow::Owned(v) => Body::from(v),
+            };
+            let mut r = body.into_response();
             let h = r.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&f.content_type) {
                 h.insert(header::CONTENT_TYPE, v);
