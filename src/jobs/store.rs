@@ -84,8 +84,15 @@ impl Job {
         let params = serde_json::to_value(&self.params).unwrap_or(Json::Null);
         if let Json::Object(p) = params {
             for (k, val) in p {
-                if k != "base_url" {
-                    o.insert(k, val);
+                match k.as_str() {
+                    "base_url" => {}
+                    "since" => {
+                        let text = val.as_i64().map(format_ms).unwrap_or_default();
+                        o.insert(k, text.into());
+                    }
+                    _ => {
+                        o.insert(k, val);
+                    }
                 }
             }
         }
