@@ -15,6 +15,7 @@
 //! - [`jobs`]: imports and exports as jobs: queue, leases, workers, stored files.
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod csv;

@@ -28,15 +28,47 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "jobs",
         include_str!("../../migrations/sqlite/0005_jobs.sql"),
     ),
+    (
+        6,
+        "security",
+        include_str!("../../migrations/sqlite/0006_security.sql"),
+    ),
+    (
+        7,
+        "admin",
+        include_str!("../../migrations/sqlite/0007_admin.sql"),
+    ),
+    (
+        8,
+        "audit",
+        include_str!("../../migrations/sqlite/0008_audit.sql"),
+    ),
+    (
+        9,
+        "pii",
+        include_str!("../../migrations/sqlite/0009_pii.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` for the SQLite operational file (`<name>-ops.db`: jobs, files,
 /// webhooks), which has its own `schema_migrations`.
-pub const SQLITE_OPS: &[(i64, &str, &str)] = &[(
-    1,
-    "ops",
-    include_str!("../../migrations/sqlite-ops/0001_ops.sql"),
-)];
+pub const SQLITE_OPS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "ops",
+        include_str!("../../migrations/sqlite-ops/0001_ops.sql"),
+    ),
+    (
+        2,
+        "admin",
+        include_str!("../../migrations/sqlite-ops/0002_admin.sql"),
+    ),
+    (
+        3,
+        "audit",
+        include_str!("../../migrations/sqlite-ops/0003_audit.sql"),
+    ),
+];
 
 /// `(version, name, sql)` for PostgreSQL.
 pub const POSTGRES: &[(i64, &str, &str)] = &[
@@ -64,6 +96,26 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "jobs",
         include_str!("../../migrations/postgres/0005_jobs.sql"),
+    ),
+    (
+        6,
+        "security",
+        include_str!("../../migrations/postgres/0006_security.sql"),
+    ),
+    (
+        7,
+        "admin",
+        include_str!("../../migrations/postgres/0007_admin.sql"),
+    ),
+    (
+        8,
+        "audit",
+        include_str!("../../migrations/postgres/0008_audit.sql"),
+    ),
+    (
+        9,
+        "pii",
+        include_str!("../../migrations/postgres/0009_pii.sql"),
     ),
 ];
 

@@ -1,0 +1,2 @@
+-- (filled by the 0007_admin change)
+SELECT 1;

@@ -1,0 +1,2 @@
+-- (filled by the 0008_audit change)
+SELECT 1;

@@ -1,0 +1,2 @@
+-- (filled by the admin change)
+SELECT 1;

@@ -1,0 +1,2 @@
+-- (filled by the audit change)
+SELECT 1;

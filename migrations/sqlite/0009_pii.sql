@@ -1,0 +1,2 @@
+-- (filled by the 0009_pii change)
+SELECT 1;
