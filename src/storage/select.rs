@@ -9,6 +9,17 @@ use crate::domain::Entity;
 /// schoolYear counts as the term of a school that has no shorter terms.
 pub const TERM_TYPES: &[&str] = &["term", "schoolYear"];
 
+/// What an API request learns about its tenant and client before anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestState {
+    /// Bumped by every applied import: the key of everything cached.
+    pub generation: i64,
+    /// The client exists, in this tenant, unrevoked.
+    pub client_active: bool,
+    /// The orgs the client is limited to (before expansion), `None` for the whole tenant.
+    pub org_scope: Option<Vec<String>>,
+}
+
 /// The selection of one operation, before any `filter`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
@@ -51,8 +62,72 @@ fn text(s: &str) -> Param {
     Param::Text(s.to_owned())
 }
 
+/// The orgs an org-scoped API client may see: the orgs it was limited to and every org below
+/// them (a district's schools), sorted. `None` on a request: the client sees the whole tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgScope(pub Vec<String>);
+
+/// `m.tenant_id = ? AND <selection> [AND <org scope>]` into `q`, for records of `entity`.
+pub fn where_clause(
+    q: &mut Query,
+    tenant: &str,
+    entity: Entity,
+    selection: &Selection,
+    scope: Option<&OrgScope>,
+) {
+    selection_clause(q, tenant, selection);
+    if let Some(scope) = scope {
+        scope_clause(q, entity, scope);
+    }
+}
+
+/// What an org-scoped client sees of each entity: orgs in its scope; courses, classes and
+/// enrollments of those orgs; users (and their demographics) holding a role or an enrollment
+/// there. Academic sessions belong to no org and stay visible.
+fn scope_clause(q: &mut Query, entity: Entity, scope: &OrgScope) {
+    let orgs = |q: &mut Query| {
+        q.push("(");
+        if scope.0.is_empty() {
+            // No org at all: nothing matches (`IN ()` is not SQL).
+            q.push("NULL");
+        }
+        bind_list(q, scope.0.iter().map(String::as_str));
+        q.push(")");
+    };
+    let user_in_scope = |q: &mut Query, user_col: &str| {
+        q.push(&format!(
+            " AND (EXISTS (SELECT 1 FROM roles r WHERE r.tenant_id = m.tenant_id \
+             AND r.user_sourced_id = {user_col} AND r.org_sourced_id IN "
+        ));
+        orgs(q);
+        q.push(&format!(
+            ") OR EXISTS (SELECT 1 FROM enrollments e WHERE e.tenant_id = m.tenant_id \
+             AND e.user_sourced_id = {user_col} AND e.school_sourced_id IN "
+        ));
+        orgs(q);
+        q.push("))");
+    };
+    match entity {
+        Entity::Orgs => {
+            q.push(" AND m.sourced_id IN ");
+            orgs(q);
+        }
+        Entity::Courses => {
+            q.push(" AND m.org_sourced_id IN ");
+            orgs(q);
+        }
+        Entity::Classes | Entity::Enrollments => {
+            q.push(" AND m.school_sourced_id IN ");
+            orgs(q);
+        }
+        Entity::Users | Entity::Demographics => user_in_scope(q, "m.sourced_id"),
+        Entity::Roles | Entity::UserProfiles => user_in_scope(q, "m.user_sourced_id"),
+        Entity::AcademicSessions => {}
+    }
+}
+
 /// `m.tenant_id = ? AND <selection>` into `q`.
-pub fn where_clause(q: &mut Query, tenant: &str, selection: &Selection) {
+fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
     q.push("m.tenant_id = ").bind(text(tenant));
     match selection {
         Selection::All => {}
@@ -266,42 +341,44 @@ impl Store {
     }
 
     /// What every API request checks first, in one round trip: the tenant's data generation,
-    /// and whether the token's client still exists unrevoked in that tenant (so a revocation
-    /// takes effect on the next request, not at token expiry).
+    /// whether the token's client still exists unrevoked in that tenant (so a revocation
+    /// takes effect on the next request, not at token expiry), and its org scope.
     pub async fn request_state(
         &self,
         tenant: &str,
         client_id: &str,
-    ) -> Result<(i64, bool), StoreError> {
+    ) -> Result<RequestState, StoreError> {
         let mut q = Query::new(self.dialect());
-        q.push(
-            "SELECT CAST(t.data_generation AS TEXT), CAST((SELECT COUNT(*) FROM api_clients c \
-             WHERE c.client_id = ",
-        )
-        .bind(text(client_id))
-        .push(" AND c.tenant_id = t.id AND c.revoked_at IS NULL) AS TEXT) FROM tenants t WHERE t.id = ")
-        .bind(text(tenant));
+        q.push("SELECT CAST(t.data_generation AS TEXT), CAST(c.client_id IS NOT NULL AS TEXT), c.org_scope \
+             FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id AND c.revoked_at IS NULL \
+             AND c.client_id = ")
+            .bind(text(client_id))
+            .push(" WHERE t.id = ")
+            .bind(text(tenant));
         let rows = self.text_rows(q).await?;
         let Some(row) = rows.into_iter().next() else {
-            return Ok((0, false));
+            return Ok(RequestState::default());
         };
-        let cell = |i: usize| {
-            row.get(i)
-                .cloned()
-                .flatten()
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0)
-        };
-        Ok((cell(0), cell(1) > 0))
+        let cell = |i: usize| row.get(i).cloned().flatten();
+        let active = cell(1).is_some_and(|v| v == "1" || v == "true");
+        Ok(RequestState {
+            generation: cell(0).and_then(|v| v.parse().ok()).unwrap_or(0),
+            client_active: active,
+            org_scope: cell(2)
+                .filter(|_| active)
+                .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>()),
+        })
     }
 
-    /// One record by sourcedId (any status), optionally only if `selection` holds for it.
+    /// One record by sourcedId (any status), optionally only if `selection` holds for it and
+    /// it is inside `scope`.
     pub async fn record(
         &self,
         tenant: &str,
         entity: Entity,
         id: &str,
         selection: &Selection,
+        scope: Option<&OrgScope>,
     ) -> Result<Option<Record>, StoreError> {
         let mut q = Query::new(self.dialect());
         q.push(&format!(
@@ -309,24 +386,58 @@ impl Store {
             record_columns(entity),
             entity.table()
         ));
-        where_clause(&mut q, tenant, selection);
+        where_clause(&mut q, tenant, entity, selection, scope);
         q.push(" AND m.sourced_id = ").bind(text(id));
         Ok(self.records(entity, q).await?.pop())
     }
 
-    /// The roles (`user_sourced_id`, role_type, role, org, begin, end, userProfile) of users.
+    /// The roles (`user_sourced_id`, role_type, role, org, begin, end, userProfile) of users;
+    /// with a scope, only the roles at orgs inside it.
     pub async fn roles_of(
         &self,
         tenant: &str,
         users: &[&str],
+        scope: Option<&OrgScope>,
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        self.children_of(
-            tenant,
-            "SELECT user_sourced_id, role_type, role, org_sourced_id, begin_date, end_date, \
-             user_profile_sourced_id, status FROM roles",
-            users,
-        )
-        .await
+        let mut rows = self
+            .children_of(
+                tenant,
+                "SELECT user_sourced_id, role_type, role, org_sourced_id, begin_date, end_date, \
+                 user_profile_sourced_id, status FROM roles",
+                users,
+            )
+            .await?;
+        if let Some(scope) = scope {
+            rows.retain(|r| {
+                r.get(3)
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|org| scope.0.binary_search(&org).is_ok())
+            });
+        }
+        Ok(rows)
+    }
+
+    /// `orgs` and every org below them (children, grandchildren, …), sorted and deduplicated:
+    /// the orgs an org-scoped client sees.
+    pub async fn expand_orgs(&self, tenant: &str, orgs: &[String]) -> Result<OrgScope, StoreError> {
+        let mut all: std::collections::BTreeSet<String> = orgs.iter().cloned().collect();
+        let mut frontier: Vec<String> = orgs.to_vec();
+        // Org trees are shallow (national → prefecture → district → school); the bound only
+        // guards against a cycle in bad data.
+        for _ in 0..8 {
+            if frontier.is_empty() {
+                break;
+            }
+            let parents: Vec<&str> = frontier.iter().map(String::as_str).collect();
+            let children = self.children_ids(tenant, Entity::Orgs, &parents).await?;
+            frontier = children
+                .into_iter()
+                .map(|(_, child)| child)
+                .filter(|c| all.insert(c.clone()))
+                .collect();
+        }
+        Ok(OrgScope(all.into_iter().collect()))
     }
 
     /// The userProfiles of users (user, sourcedId, profileType, vendorId, applicationId,

@@ -9,6 +9,7 @@ mod cli;
 mod export;
 mod helpers;
 mod import;
+mod isolation;
 mod jobs;
 mod openapi;
 mod scaleout;

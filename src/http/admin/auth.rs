@@ -53,13 +53,19 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, AdminError> {
         let principal = crate::http::oneroster::handler::bearer(&parts.headers, state)
             .map_err(|e| AdminError::unauthorised(e.to_string()))?;
-        let (_, active) = state
+        let client = state
             .store
             .request_state(&principal.tenant, &principal.client_id)
             .await?;
-        if !active {
+        if !client.client_active {
             return Err(AdminError::unauthorised(
                 "the token's client has been revoked",
+            ));
+        }
+        if client.org_scope.is_some() {
+            // Imports, exports and webhooks act on the whole tenant.
+            return Err(AdminError::forbidden(
+                "an org-scoped client may read the OneRoster API only",
             ));
         }
         Ok(Caller {

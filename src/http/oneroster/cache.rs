@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::storage::read::Query;
+use crate::storage::select::OrgScope;
 
 /// Entries kept before the cache is emptied (a crude bound; entries are small).
 const MAX_ENTRIES: usize = 20_000;
@@ -24,6 +25,8 @@ struct Inner {
     anchors: HashMap<String, Arc<Vec<String>>>,
     responses: HashMap<String, Arc<CachedResponse>>,
     response_bytes: usize,
+    /// Org scopes expanded to every org below them, per tenant generation and scope.
+    scopes: HashMap<String, Arc<OrgScope>>,
 }
 
 /// Bytes of response bodies kept before that cache is emptied.
@@ -85,6 +88,18 @@ impl ReadCache {
             b.retain(|_, l| Arc::strong_count(l) > 1);
         }
         b.entry(key.to_owned()).or_default().clone()
+    }
+
+    pub fn scope(&self, key: &str) -> Option<Arc<OrgScope>> {
+        self.lock().scopes.get(key).cloned()
+    }
+
+    pub fn put_scope(&self, key: String, scope: Arc<OrgScope>) {
+        let mut inner = self.lock();
+        if inner.scopes.len() >= 1024 {
+            inner.scopes.clear();
+        }
+        inner.scopes.insert(key, scope);
     }
 
     pub fn anchors(&self, key: &str) -> Option<Arc<Vec<String>>> {

@@ -19,7 +19,9 @@ use crate::filter::{self, Resource};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::storage::read::{Param, Query, Record};
-use crate::storage::select::{Selection, where_clause};
+use std::sync::Arc;
+
+use crate::storage::select::{OrgScope, Selection, where_clause};
 use crate::storage::sql_filter::{SqlValue, filter_sql, sort_column};
 
 /// The scope an operation needs (ONEROSTER.md §3.8).
@@ -120,6 +122,8 @@ pub struct Req {
     base: String,
     /// The tenant's data generation, read once per request by [`cached`].
     generation: i64,
+    /// The orgs an org-scoped client may see (set by [`cached`]); `None`: the whole tenant.
+    scope: Option<Arc<OrgScope>>,
 }
 
 impl FromRequestParts<AppState> for Req {
@@ -152,6 +156,7 @@ impl FromRequestParts<AppState> for Req {
             headers: parts.headers.clone(),
             base,
             generation: 0,
+            scope: None,
         })
     }
 }
@@ -201,21 +206,28 @@ pub struct Built {
 /// Serves from the per-generation response cache, or builds, caches and serves.
 async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) -> Response {
     let run = async {
-        let (generation, client_active) = req
+        let client = req
             .state
             .store
             .request_state(&req.principal.tenant, &req.principal.client_id)
             .await?;
-        if !client_active {
+        if !client.client_active {
             return Err(ApiError::Unauthorised(
                 "the token's client has been revoked".into(),
             ));
         }
         check_scope(&req, need)?;
+        let generation = client.generation;
         req.generation = generation;
+        let scope_text = client.org_scope.as_ref().map(|s| s.join(" "));
+        if let Some(orgs) = &client.org_scope {
+            req.scope = Some(expanded_scope(&req, orgs).await?);
+        }
+        // Answers differ by org scope: clients with different scopes never share an entry.
         let key = format!(
-            "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}",
+            "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
             req.principal.tenant,
+            scope_text.as_deref().unwrap_or("*"),
             req.base,
             req.path,
             req.query.as_deref().unwrap_or("")
@@ -243,6 +255,27 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
         Ok::<_, ApiError>(send(&headers, &response))
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The client's orgs and every org below them, once per tenant generation.
+async fn expanded_scope(req: &Req, orgs: &[String]) -> Result<Arc<OrgScope>, ApiError> {
+    let key = format!(
+        "{}\u{1f}{}\u{1f}{}",
+        req.principal.tenant,
+        req.generation,
+        orgs.join(" ")
+    );
+    if let Some(hit) = req.state.cache.scope(&key) {
+        return Ok(hit);
+    }
+    let scope = Arc::new(
+        req.state
+            .store
+            .expand_orgs(&req.principal.tenant, orgs)
+            .await?,
+    );
+    req.state.cache.put_scope(key, scope.clone());
+    Ok(scope)
 }
 
 /// A cached or fresh response: `X-Total-Count`, `Link`, weak `ETag`; `If-None-Match` → 304.
@@ -328,7 +361,7 @@ async fn one(
     let record = req
         .state
         .store
-        .record(tenant, entity, &id, &selection)
+        .record(tenant, entity, &id, &selection, req.scope.as_deref())
         .await?
         .ok_or_else(|| ApiError::UnknownObject(format!("no {wrapper} with sourcedId `{id}`")))?;
     let links = links(&req);
@@ -360,7 +393,7 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
     let tenant = req.principal.tenant.clone();
     for (entity, selection, id) in &spec.parents {
         if store
-            .record(&tenant, *entity, id, selection)
+            .record(&tenant, *entity, id, selection, req.scope.as_deref())
             .await?
             .is_none()
         {
@@ -371,7 +404,13 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
         }
     }
     let mut w = Query::new(store.dialect());
-    where_clause(&mut w, &tenant, &spec.selection);
+    where_clause(
+        &mut w,
+        &tenant,
+        spec.entity,
+        &spec.selection,
+        req.scope.as_deref(),
+    );
     if let Some(expr) = &expr {
         let frag = filter_sql(expr, store.dialect(), "m", w.next_param())
             .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
@@ -493,7 +532,7 @@ async fn extras(req: &Req, entity: Entity, records: &[Record]) -> Result<Extras,
     match entity {
         Entity::Users => {
             let (roles, profiles) = tokio::try_join!(
-                store.roles_of(tenant, &ids),
+                store.roles_of(tenant, &ids, req.scope.as_deref()),
                 store.profiles_of(tenant, &ids)
             )?;
             x.roles = roles;
@@ -501,10 +540,36 @@ async fn extras(req: &Req, entity: Entity, records: &[Record]) -> Result<Extras,
         }
         Entity::Orgs | Entity::AcademicSessions => {
             x.children = store.children_ids(tenant, entity, &ids).await?;
+            if let (Entity::Orgs, Some(scope)) = (entity, &req.scope) {
+                // An org's children outside the scope are not shown (they are not, for a
+                // scope expanded downwards, but the rule does not rely on it).
+                x.children
+                    .retain(|(_, child)| scope.0.binary_search(child).is_ok());
+            }
         }
         _ => {}
     }
     Ok(x)
+}
+
+/// A query parameter as the client sent it, with what may not appear in a URL (or a header:
+/// non-ASCII, spaces, quotes, angle brackets, controls) percent-encoded. Already encoded
+/// text is kept as is.
+fn url_safe(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_graphic()
+            && !matches!(
+                b,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `Link` with first/prev/next/last: absolute URLs that keep every other parameter.
@@ -516,9 +581,9 @@ fn link_header(req: &Req, p: &Params, limit: u64, offset: u64, total: u64) -> St
             .filter(|(k, _)| k != "offset" && k != "limit")
             .map(|(k, v)| {
                 if v.is_empty() {
-                    k.clone()
+                    url_safe(k)
                 } else {
-                    format!("{k}={v}")
+                    format!("{}={}", url_safe(k), url_safe(v))
                 }
             })
             .collect();
