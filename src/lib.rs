@@ -14,6 +14,8 @@
 //! - [`auth`]: OAuth 2.0 client credentials, API clients, tokens.
 //! - [`jobs`]: imports and exports as jobs: queue, leases, workers, stored files.
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
+//! - [`pii`]: PII encrypted at rest (AES-256-GCM), blind indexes for filters, key rotation.
+//! - [`users`]: admin users of the web UI: argon2id passwords, roles per tenant, sessions.
 
 pub mod audit;
 pub mod auth;
@@ -26,6 +28,8 @@ pub mod generate;
 pub mod http;
 pub mod import;
 pub mod jobs;
+pub mod pii;
 pub mod storage;
 pub mod telemetry;
+pub mod users;
 pub mod webhooks;

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use super::{Auth, Scopes};
+use crate::domain::datetime::now_ms;
 use crate::storage::Store;
 
 /// The only grant this server supports.
@@ -61,6 +62,26 @@ impl IntoResponse for TokenError {
     }
 }
 
+/// An RFC 6749 §5.2-style error of the token endpoint for another layer (the guard): `403
+/// invalid_client` for an address outside the client's allow-list, `429
+/// temporarily_unavailable` for an empty rate-limit bucket. Not cacheable.
+pub fn refusal(status: StatusCode, error: &'static str, description: &str) -> Response {
+    let body = json!({"error": error, "error_description": description});
+    no_store((status, Json(body)).into_response())
+}
+
+/// The client id a token request names (Basic credentials first, else the body's
+/// `client_id`), without checking anything else: what the guard keys its limits by.
+pub fn requested_client_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    if let Ok(Some((id, _))) = basic_credentials(headers) {
+        return Some(id);
+    }
+    parse_form(body)
+        .ok()?
+        .remove("client_id")
+        .filter(|id| !id.is_empty())
+}
+
 /// RFC 6749 §5.1: token responses (and errors) must not be cached.
 fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -99,9 +120,13 @@ async fn grant(
         tracing::error!(error = %e, "token request: cannot read the client");
         TokenError::Server
     })?;
-    // The same answer for an unknown client, a revoked one and a wrong secret.
+    // Sign with the newest key: a rotation by another replica is seen within the refresh
+    // interval.
+    auth.refresh_keys().await;
+    // The same answer for an unknown client, a revoked one and a wrong secret (the current
+    // one, or the previous one inside its overlap window after a rotation).
     let client = match client {
-        Some(c) if c.is_active() && auth.pepper().verify(&secret, &c.secret_hash) => c,
+        Some(c) if c.is_active() && c.secret_matches(auth.pepper(), &secret, now_ms()) => c,
         _ => {
             tracing::info!(%client_id, "token request refused: client authentication failed");
             return Err(TokenError::InvalidClient("client authentication failed"));

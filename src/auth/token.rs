@@ -1,18 +1,22 @@
 //! Access tokens: short-lived HS256 JWTs bound to a tenant, a client and its granted scopes.
 //!
-//! Verification is stateless: a revoked client gets no new token, but one already issued stays
-//! valid until it expires (at most [`TOKEN_LIFETIME_SECS`]).
+//! Verification is stateless: a token is valid until it expires (at most
+//! [`TOKEN_LIFETIME_SECS`]); the handlers refuse the tokens of a revoked client by checking the
+//! client on each request. Several signing keys may verify at once: the token's `kid` names
+//! one (see [`super::keyring`] for rotation).
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::Scopes;
-use crate::storage::Store;
+use super::keyring::{self, KeySet, Keyring};
 use crate::storage::clients::{Pepper, SigningKey};
+use crate::storage::{Store, StoreError};
 
 /// The `iss` of every token this server issues.
 pub const ISSUER: &str = "rosterhub";
@@ -65,17 +69,15 @@ struct Claims {
     jti: String,
 }
 
-/// Issues and verifies tokens; holds the signing key and the client secret pepper.
-/// Cheap to clone. `Debug` shows neither key.
+/// Issues and verifies tokens; holds the signing keys and the client secret pepper.
+/// Cheap to clone (clones share the keys). `Debug` shows no key material.
 #[derive(Clone)]
 pub struct Auth {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keyring: Keyring,
     validation: Validation,
     pepper: Pepper,
     issuer: String,
@@ -85,40 +87,54 @@ struct Inner {
 impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
-            .field("kid", &self.inner.kid)
+            .field("kid", &self.kid())
             .field("issuer", &self.inner.issuer)
             .field("lifetime_secs", &self.inner.lifetime_secs)
             .finish_non_exhaustive()
     }
 }
 
+fn validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Our own tokens, checked by our own replicas: no grace period after `exp`.
+    validation.leeway = 0;
+    validation.set_issuer(&[ISSUER]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation
+}
+
 impl Auth {
-    /// Reads (on a new database: creates) the signing key and the pepper.
+    /// Reads (on a new database: creates) the signing keys and the pepper; the keys are
+    /// reloaded from `store` on a rotation (see `crate::auth::keyring`).
     pub async fn load(store: &Store) -> anyhow::Result<Auth> {
+        Auth::load_with_refresh(store, keyring::REFRESH_INTERVAL).await
+    }
+
+    /// [`Auth::load`] with another interval of the periodic reload (tests).
+    pub async fn load_with_refresh(store: &Store, every: Duration) -> anyhow::Result<Auth> {
         use anyhow::Context as _;
-        let key = store
-            .signing_key()
+        let mut keyring = Keyring::load(store, TOKEN_LIFETIME_SECS)
             .await
-            .context("cannot load the token signing key")?;
+            .context("cannot load the token signing keys")?;
+        keyring.set_refresh_interval(every);
         let pepper = store
             .client_pepper()
             .await
             .context("cannot load the client secret pepper")?;
-        Ok(Auth::new(key, pepper))
+        Ok(Auth::with_keyring(keyring, pepper))
     }
 
+    /// One fixed key that signs and verifies, never reloaded.
     pub fn new(key: SigningKey, pepper: Pepper) -> Auth {
-        let mut validation = Validation::new(Algorithm::HS256);
-        // Our own tokens, checked by our own replicas: no grace period after `exp`.
-        validation.leeway = 0;
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        let keyring = Keyring::fixed(KeySet::single(&key), TOKEN_LIFETIME_SECS);
+        Auth::with_keyring(keyring, pepper)
+    }
+
+    fn with_keyring(keyring: Keyring, pepper: Pepper) -> Auth {
         Auth {
             inner: Arc::new(Inner {
-                encoding: EncodingKey::from_secret(&key.secret),
-                decoding: DecodingKey::from_secret(&key.secret),
-                kid: key.kid,
-                validation,
+                keyring,
+                validation: validation(),
                 pepper,
                 issuer: ISSUER.to_owned(),
                 lifetime_secs: TOKEN_LIFETIME_SECS,
@@ -126,8 +142,9 @@ impl Auth {
         }
     }
 
-    pub fn kid(&self) -> &str {
-        &self.inner.kid
+    /// The kid of the key that signs now.
+    pub fn kid(&self) -> String {
+        self.inner.keyring.keys().signing_kid.clone()
     }
 
     pub fn lifetime_secs(&self) -> u64 {
@@ -137,6 +154,16 @@ impl Auth {
     /// The pepper that client secrets are checked with.
     pub fn pepper(&self) -> &Pepper {
         &self.inner.pepper
+    }
+
+    /// Reads the signing keys from the database now (after a rotation by this process).
+    pub async fn reload_keys(&self) -> Result<(), StoreError> {
+        self.inner.keyring.reload().await
+    }
+
+    /// Reloads the signing keys if this copy is older than the refresh interval.
+    pub async fn refresh_keys(&self) {
+        self.inner.keyring.refresh_if_stale().await
     }
 
     /// A token for `client_id` of `tenant`, granting `scopes`.
@@ -166,9 +193,10 @@ impl Auth {
             exp: iat + self.inner.lifetime_secs,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
+        let keys = self.inner.keyring.keys();
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.inner.kid.clone());
-        let access_token = jsonwebtoken::encode(&header, &claims, &self.inner.encoding)
+        header.kid = Some(keys.signing_kid.clone());
+        let access_token = jsonwebtoken::encode(&header, &claims, &keys.encoding)
             .map_err(|e| AuthError::Signing(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
@@ -177,23 +205,24 @@ impl Auth {
         })
     }
 
-    /// Checks a bearer token: HS256 only (never `none` or another algorithm), our key id, a
-    /// valid signature, our issuer, not expired.
+    /// Checks a bearer token against the keys this copy holds: HS256 only (never `none` or
+    /// another algorithm), a kid of a key that still verifies, a valid signature, our issuer,
+    /// not expired.
     pub fn verify(&self, bearer_token: &str) -> Result<Principal, AuthError> {
         // `alg: none` and unknown algorithms already fail here: they are no `Algorithm`.
         let header = jsonwebtoken::decode_header(bearer_token).map_err(|_| AuthError::Malformed)?;
         if header.alg != Algorithm::HS256 {
             return Err(AuthError::Algorithm);
         }
-        if header.kid.as_deref() != Some(self.inner.kid.as_str()) {
-            return Err(AuthError::UnknownKey);
-        }
-        let data = jsonwebtoken::decode::<Claims>(
-            bearer_token,
-            &self.inner.decoding,
-            &self.inner.validation,
-        )
-        .map_err(|e| match e.kind() {
+        let keys = self.inner.keyring.keys();
+        let now = jsonwebtoken::get_current_timestamp();
+        let decoding = header
+            .kid
+            .as_deref()
+            .and_then(|kid| keys.verifier(kid, now))
+            .ok_or(AuthError::UnknownKey)?;
+        let data = jsonwebtoken::decode::<Claims>(bearer_token, decoding, &self.inner.validation)
+            .map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => AuthError::Signature,
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => AuthError::Algorithm,
@@ -209,12 +238,27 @@ impl Auth {
             scopes: Scopes::parse_list(&claims.scope),
         })
     }
+
+    /// [`Auth::verify`] with keys kept fresh: reloads them first when they are old, and once
+    /// more (rate-limited) when the token names a kid this copy does not know — a key another
+    /// replica made by a rotation.
+    pub async fn verify_fresh(&self, bearer_token: &str) -> Result<Principal, AuthError> {
+        self.refresh_keys().await;
+        match self.verify(bearer_token) {
+            Err(AuthError::UnknownKey) => {
+                self.inner.keyring.reload_after_miss().await;
+                self.verify(bearer_token)
+            }
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::EncodingKey;
 
     use super::*;
 

@@ -1,14 +1,17 @@
-//! `rosterhub client …`: API clients of the token endpoint. Output is JSON on stdout; a new
-//! client's secret is printed once, at creation, and never stored in clear.
+//! `rosterhub client …` (API clients of the token endpoint) and `rosterhub signing-key …`
+//! (the keys that sign access tokens). Output is JSON on stdout; a client's secret is printed
+//! once, at creation or rotation, and never stored in clear; key secrets are never printed.
 
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::ClientCommand;
 use super::commands::open;
+use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
-use crate::domain::datetime::format_ms;
-use crate::storage::clients::ClientRecord;
+use crate::auth::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
+use crate::auth::token::TOKEN_LIFETIME_SECS;
+use crate::domain::datetime::{format_ms, now_ms};
+use crate::storage::clients::{ClientRecord, ClientSettings, ClientUpdate, KeyInfo};
 use crate::storage::{Store, StoreError};
 
 /// Runs a `client` command; returns the exit code.
@@ -18,14 +21,25 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             name,
             tenant,
             scopes,
+            allow_ip,
+            rate_limit_per_min,
+            orgs,
             db,
         } => {
             let scopes = parse_scopes(scopes.as_deref())?;
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }
+            let settings = ClientSettings {
+                allowed_ips: allow_ips(&allow_ip)?,
+                rate_limit_per_min: rate_limit_per_min.map(rate_limit).transpose()?,
+                org_scope: orgs.as_deref().map(org_scope).transpose()?,
+            };
             let store = open(&db.database_url).await?;
-            println!("{}", create(&store, &tenant, &name, scopes).await?);
+            println!(
+                "{}",
+                create(&store, &tenant, &name, scopes, settings).await?
+            );
             Ok(0)
         }
         ClientCommand::List { tenant, db } => {
@@ -34,7 +48,8 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 .list_clients(tenant.as_deref())
                 .await
                 .context("cannot list the clients")?;
-            let list: Vec<Value> = clients.iter().map(client_json).collect();
+            let now = now_ms();
+            let list: Vec<Value> = clients.iter().map(|c| client_json(c, now)).collect();
             println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(0)
         }
@@ -45,14 +60,155 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 .await
                 .context("cannot revoke the client")?
             {
-                eprintln!("client {client_id} is revoked: it gets no new tokens");
+                eprintln!(
+                    "client {client_id} is revoked: it gets no new tokens and its tokens are \
+                     refused from now on"
+                );
                 Ok(0)
             } else {
                 eprintln!("no client {client_id:?}");
                 Ok(1)
             }
         }
+        ClientCommand::Update {
+            client_id,
+            name,
+            scopes,
+            allow_ip,
+            any_ip,
+            rate_limit_per_min,
+            default_rate_limit,
+            orgs,
+            all_orgs,
+            db,
+        } => {
+            let update = ClientUpdate {
+                name: match name {
+                    Some(n) if n.trim().is_empty() => bail!("--name must not be empty"),
+                    n => n,
+                },
+                scopes: scopes
+                    .as_deref()
+                    .map(|s| parse_scopes(Some(s)))
+                    .transpose()?,
+                allowed_ips: if any_ip {
+                    Some(None)
+                } else {
+                    allow_ips(&allow_ip)?.map(Some)
+                },
+                rate_limit_per_min: if default_rate_limit {
+                    Some(None)
+                } else {
+                    rate_limit_per_min.map(rate_limit).transpose()?.map(Some)
+                },
+                org_scope: if all_orgs {
+                    Some(None)
+                } else {
+                    orgs.as_deref().map(org_scope).transpose()?.map(Some)
+                },
+            };
+            if update.is_empty() {
+                bail!(
+                    "nothing to change: give --name, --scopes, --allow-ip/--any-ip, \
+                     --rate-limit-per-min/--default-rate-limit or --orgs/--all-orgs"
+                );
+            }
+            let store = open(&db.database_url).await?;
+            match store
+                .update_client(None, &client_id, &update)
+                .await
+                .context("cannot update the client")?
+            {
+                Some(c) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&client_json(&c, now_ms()))?
+                    );
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("no client {client_id:?}");
+                    Ok(1)
+                }
+            }
+        }
+        ClientCommand::RotateSecret {
+            client_id,
+            overlap_hours,
+            db,
+        } => {
+            let overlap_ms = overlap_ms(overlap_hours)?;
+            let store = open(&db.database_url).await?;
+            let rotated = store
+                .rotate_client_secret(None, &client_id, overlap_ms)
+                .await
+                .context("cannot rotate the client's secret")?;
+            let Some(new) = rotated else {
+                eprintln!("no active client {client_id:?}");
+                return Ok(1);
+            };
+            let r = &new.record;
+            println!(
+                "{}",
+                json!({
+                    "client_id": r.client_id,
+                    "client_secret": new.client_secret,
+                    "tenant": r.tenant,
+                    "scopes": r.scopes.to_list_string(),
+                    "previous_secret_valid_until":
+                        r.previous_secret_valid_until(now_ms()).map(format_ms),
+                })
+            );
+            Ok(0)
+        }
     }
+}
+
+/// Runs a `signing-key` command; returns the exit code.
+pub(super) async fn run_signing_key(command: SigningKeyCommand) -> anyhow::Result<i32> {
+    let lifetime_ms = (TOKEN_LIFETIME_SECS * 1000) as i64;
+    match command {
+        SigningKeyCommand::Rotate { db } => {
+            let store = open(&db.database_url).await?;
+            // A database without keys gets its first one, which the rotation then retires:
+            // harmless, and `rotate` always leaves exactly one signing key.
+            store.signing_key().await.context("cannot read the keys")?;
+            let r = store
+                .rotate_signing_key(lifetime_ms)
+                .await
+                .context("cannot rotate the signing key")?;
+            println!(
+                "{}",
+                json!({"kid": r.kid, "retired": r.retired, "deleted": r.deleted})
+            );
+            eprintln!(
+                "new tokens are signed with {}; tokens of the retired keys stay valid until \
+                 they expire (at most {} s). Running servers switch within a minute.",
+                r.kid, TOKEN_LIFETIME_SECS
+            );
+            Ok(0)
+        }
+        SigningKeyCommand::List { db } => {
+            let store = open(&db.database_url).await?;
+            let keys = store
+                .list_signing_keys()
+                .await
+                .context("cannot list the keys")?;
+            let list: Vec<Value> = keys.iter().map(|k| key_json(k, lifetime_ms)).collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            Ok(0)
+        }
+    }
+}
+
+/// A key as `signing-key list` shows it: no secret.
+fn key_json(k: &KeyInfo, lifetime_ms: i64) -> Value {
+    json!({
+        "kid": k.kid,
+        "created_at": format_ms(k.created_at),
+        "retired_at": k.retired_at.map(format_ms),
+        "verifies_until": k.retired_at.map(|r| format_ms(r + lifetime_ms)),
+    })
 }
 
 /// `--scopes`: full URIs or short names, space- or comma-separated; absent = all three.
@@ -67,9 +223,43 @@ fn parse_scopes(arg: Option<&str>) -> anyhow::Result<Scopes> {
     Ok(scopes)
 }
 
+/// `--allow-ip` (repeatable, each may hold several ranges); none given = no change / any.
+fn allow_ips(args: &[String]) -> anyhow::Result<Option<Vec<ipnet::IpNet>>> {
+    if args.is_empty() {
+        return Ok(None);
+    }
+    parse_allowed_ips(&args.join(" "))
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--allow-ip {e}"))
+}
+
+fn rate_limit(n: i64) -> anyhow::Result<u32> {
+    check_rate_limit(n).map_err(|e| anyhow::anyhow!("--rate-limit-per-min {e}"))
+}
+
+fn org_scope(arg: &str) -> anyhow::Result<Vec<String>> {
+    parse_org_scope([arg]).map_err(|e| anyhow::anyhow!("--orgs {e}"))
+}
+
+fn overlap_ms(hours: f64) -> anyhow::Result<i64> {
+    if !(0.0..=720.0).contains(&hours) {
+        bail!("--overlap-hours must be from 0 to 720");
+    }
+    Ok((hours * 3_600_000.0) as i64)
+}
+
 /// Creates the client; the JSON object to print, with the secret.
-async fn create(store: &Store, tenant: &str, name: &str, scopes: Scopes) -> anyhow::Result<Value> {
-    let new = match store.create_client(tenant, name, scopes).await {
+async fn create(
+    store: &Store,
+    tenant: &str,
+    name: &str,
+    scopes: Scopes,
+    settings: ClientSettings,
+) -> anyhow::Result<Value> {
+    let new = match store
+        .create_client_with(tenant, name, scopes, settings)
+        .await
+    {
         Ok(new) => new,
         Err(StoreError::UnknownTenant(t)) => {
             bail!("unknown tenant {t:?}: create it first with `rosterhub tenant create {t}`")
@@ -84,15 +274,19 @@ async fn create(store: &Store, tenant: &str, name: &str, scopes: Scopes) -> anyh
     }))
 }
 
-/// A client as `client list` shows it: no secret, no hash.
-fn client_json(c: &ClientRecord) -> Value {
+/// A client as `client list` and `client update` show it: no secret, no hash.
+fn client_json(c: &ClientRecord, now: i64) -> Value {
     json!({
         "client_id": c.client_id,
         "name": c.name,
         "tenant": c.tenant,
         "scopes": c.scopes.to_list_string(),
+        "allowed_ips": c.allowed_ips.as_ref().map(|l| l.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
+        "rate_limit_per_min": c.rate_limit_per_min,
+        "org_scope": c.org_scope,
         "created_at": format_ms(c.created_at),
         "revoked_at": c.revoked_at.map(format_ms),
+        "previous_secret_valid_until": c.previous_secret_valid_until(now).map(format_ms),
     })
 }
 
@@ -113,6 +307,12 @@ mod tests {
             "LMS",
             "--scopes",
             "roster.readonly roster-core.readonly",
+            "--allow-ip",
+            "10.0.0.0/8",
+            "--allow-ip",
+            "2001:db8::/32",
+            "--orgs",
+            "org-1,org-2",
             "--database-url",
             "sqlite://x.db",
         ])
@@ -123,6 +323,9 @@ mod tests {
                     name,
                     tenant,
                     scopes,
+                    allow_ip,
+                    rate_limit_per_min,
+                    orgs,
                     db,
                 },
         } = cli.command
@@ -134,6 +337,15 @@ mod tests {
             parse_scopes(scopes.as_deref()).unwrap(),
             Scopes::ROSTER.union(Scopes::CORE)
         );
+        assert_eq!(
+            allow_ips(&allow_ip).unwrap().unwrap(),
+            [
+                "10.0.0.0/8".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ]
+        );
+        assert_eq!(rate_limit_per_min, None);
+        assert_eq!(org_scope(&orgs.unwrap()).unwrap(), ["org-1", "org-2"]);
         assert_eq!(db.database_url, "sqlite://x.db");
         assert!(Cli::try_parse_from(["rosterhub", "client", "revoke", "abc"]).is_ok());
         assert!(Cli::try_parse_from(["rosterhub", "client", "list", "--tenant", "t"]).is_ok());
@@ -141,13 +353,51 @@ mod tests {
             Cli::try_parse_from(["rosterhub", "client", "create"]).is_err(),
             "--name"
         );
+        for args in [
+            &["update", "abc", "--any-ip", "--allow-ip", "10.0.0.0/8"][..],
+            &["update", "abc", "--all-orgs", "--orgs", "x"],
+            &[
+                "update",
+                "abc",
+                "--default-rate-limit",
+                "--rate-limit-per-min",
+                "5",
+            ],
+        ] {
+            let mut argv = vec!["rosterhub", "client"];
+            argv.extend_from_slice(args);
+            assert!(Cli::try_parse_from(&argv).is_err(), "{args:?} conflict");
+        }
+        let cli = Cli::try_parse_from(["rosterhub", "client", "rotate-secret", "abc"]).unwrap();
+        let Command::Client {
+            command: ClientCommand::RotateSecret { overlap_hours, .. },
+        } = cli.command
+        else {
+            panic!("not rotate-secret");
+        };
+        assert_eq!(overlap_hours, 24.0);
+        assert!(Cli::try_parse_from(["rosterhub", "signing-key", "rotate"]).is_ok());
+        assert!(Cli::try_parse_from(["rosterhub", "signing-key", "list"]).is_ok());
     }
 
     #[test]
-    fn scopes_default_to_all_and_typos_are_errors() {
+    fn bad_settings_are_errors_naming_the_flag() {
         assert_eq!(parse_scopes(None).unwrap(), Scopes::ALL);
         assert!(parse_scopes(Some("")).is_err());
         assert!(parse_scopes(Some("roster.read")).is_err());
+        let e = allow_ips(&["10.0.0.0/99".into()]).unwrap_err().to_string();
+        assert!(e.starts_with("--allow-ip "), "{e}");
+        let e = rate_limit(0).unwrap_err().to_string();
+        assert!(e.starts_with("--rate-limit-per-min "), "{e}");
+        assert!(
+            org_scope(",")
+                .unwrap_err()
+                .to_string()
+                .starts_with("--orgs ")
+        );
+        assert!(overlap_ms(-1.0).is_err());
+        assert!(overlap_ms(f64::NAN).is_err());
+        assert_eq!(overlap_ms(1.5).unwrap(), 5_400_000);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +405,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("cli.db").display());
         let store = Store::open(&url).await.unwrap();
-        let err = create(&store, "nobody", "LMS", Scopes::ALL)
+        let none = ClientSettings::default;
+        let err = create(&store, "nobody", "LMS", Scopes::ALL, none())
             .await
             .unwrap_err();
         assert!(
@@ -163,7 +414,7 @@ mod tests {
             "{err}"
         );
 
-        let created = create(&store, "default", "LMS", Scopes::ROSTER)
+        let created = create(&store, "default", "LMS", Scopes::ROSTER, none())
             .await
             .unwrap();
         let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
@@ -171,17 +422,15 @@ mod tests {
         assert_eq!(created["scopes"], Scopes::ROSTER_URI);
         let secret = created["client_secret"].as_str().unwrap();
 
-        let list: Vec<Value> = store
-            .list_clients(None)
-            .await
-            .unwrap()
-            .iter()
-            .map(client_json)
-            .collect();
+        let listed = store.list_clients(None).await.unwrap();
+        let list: Vec<Value> = listed.iter().map(|c| client_json(c, now_ms())).collect();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0]["client_id"], created["client_id"]);
         assert_eq!(list[0]["revoked_at"], Value::Null);
+        assert_eq!(list[0]["allowed_ips"], Value::Null);
         let text = serde_json::to_string(&list).unwrap();
-        assert!(!text.contains(secret) && !text.contains("secret"), "{text}");
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains(&listed[0].secret_hash), "{text}");
+        assert!(!text.contains("client_secret"), "{text}");
     }
 }

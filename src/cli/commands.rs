@@ -58,6 +58,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             encoding: enc,
             threshold,
             format,
+            pii,
             db,
         } => {
             if !(0.0..=1.0).contains(&threshold) {
@@ -72,7 +73,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 ..ImportOptions::default()
             };
             let rt = runtime()?;
-            let store = rt.block_on(open(&db.database_url))?;
+            let store = rt.block_on(super::keys::open(&db.database_url, &pii))?;
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
@@ -120,6 +121,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             tenant,
             since,
             profile,
+            pii,
             db,
         } => {
             let profile = crate::export::ExportProfile::parse(&profile).with_context(|| {
@@ -142,7 +144,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             };
             let rt = runtime()?;
             let summary = rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = super::keys::open(&db.database_url, &pii).await?;
                 let file = std::fs::File::create(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?;
                 let result =
@@ -165,14 +167,26 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             max_limit,
             nested_metadata,
             jobs,
+            guard,
+            pii,
+            tls,
             db,
         } => {
             if max_limit == 0 {
                 bail!("--max-limit must be at least 1");
             }
+            let tls = match (&tls.tls_cert, &tls.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::http::tls::load_config(cert, key)?),
+                _ => None,
+            };
+            let guard = guard_config(&guard)?;
+            let audit_days = jobs.audit_retention_days;
+            if audit_days.is_nan() || audit_days < 0.0 {
+                bail!("--audit-retention-days must be 0 (keep forever) or more");
+            }
             let rt = runtime()?;
             rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = super::keys::open(&db.database_url, &pii).await?;
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
@@ -191,12 +205,23 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 state.max_limit = max_limit;
                 state.nested_metadata = nested_metadata;
                 state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs)?);
+                state.guard = crate::http::guard::Guard::new(guard);
+                state.tls = tls.is_some();
+                state.secure_cookies |= tls.is_some();
                 let workers = crate::jobs::spawn_workers(state.store.clone(), &state.jobs);
                 let deliveries =
                     crate::webhooks::spawn_delivery_worker(state.store.clone(), webhook_config(&jobs));
-                crate::http::serve(listener, state).await?;
+                let audit_sweep = crate::audit::spawn_retention(
+                    state.store.clone(),
+                    (audit_days > 0.0).then_some((audit_days * 86_400_000.0) as i64),
+                );
+                match tls {
+                    Some(config) => crate::http::serve_tls(listener, state, config).await?,
+                    None => crate::http::serve(listener, state).await?,
+                }
                 workers.iter().for_each(|w| w.abort());
                 deliveries.abort();
+                audit_sweep.abort();
                 Ok::<_, anyhow::Error>(0)
             })
         }
@@ -227,6 +252,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Tenant {
             command: TenantCommand::Create { id, name, db },
         } => {
+            // The same rule as `POST /api/v1/tenants`: 1–64 characters of a–z, 0–9, _ and -.
+            crate::users::check_tenant_id(&id)?;
             let rt = runtime()?;
             rt.block_on(async {
                 let store = open(&db.database_url).await?;
@@ -239,7 +266,28 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Client { command } => runtime()?.block_on(super::client::run(command)),
+        Command::Admin { command } => runtime()?.block_on(super::admin::run(command)),
+        Command::SigningKey { command } => {
+            runtime()?.block_on(super::client::run_signing_key(command))
+        }
+        Command::Keys { command } => super::keys::run(command),
     }
+}
+
+fn guard_config(a: &super::GuardArgs) -> anyhow::Result<crate::http::guard::GuardConfig> {
+    if a.rate_limit_per_min == 0 {
+        bail!("--rate-limit-per-min must be at least 1");
+    }
+    let trusted_proxies = match a.trusted_proxies.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(list) => crate::auth::restrict::parse_allowed_ips(list)
+            .map_err(|e| anyhow::anyhow!("--trusted-proxies {e}"))?,
+    };
+    Ok(crate::http::guard::GuardConfig {
+        default_rate_limit_per_min: a.rate_limit_per_min,
+        trusted_proxies,
+        ..Default::default()
+    })
 }
 
 fn jobs_config(a: &super::JobArgs) -> anyhow::Result<crate::jobs::JobsConfig> {

@@ -1,7 +1,9 @@
 //! The `rosterhub` command line: parses arguments and calls the library.
 
+mod admin;
 mod client;
 mod commands;
+mod keys;
 mod progress;
 
 use std::path::PathBuf;
@@ -65,6 +67,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
+        pii: keys::PiiArgs,
+        #[command(flatten)]
         db: DbArgs,
     },
     /// Write a realistic, deterministic Japan Profile district bundle (ZIP, or a folder if OUT
@@ -91,6 +95,8 @@ pub enum Command {
         #[arg(long, default_value = "jp-1.2.1")]
         profile: String,
         #[command(flatten)]
+        pii: keys::PiiArgs,
+        #[command(flatten)]
         db: DbArgs,
     },
     /// Run the HTTP server.
@@ -110,6 +116,12 @@ pub enum Command {
         #[command(flatten)]
         jobs: JobArgs,
         #[command(flatten)]
+        guard: GuardArgs,
+        #[command(flatten)]
+        pii: keys::PiiArgs,
+        #[command(flatten)]
+        tls: TlsArgs,
+        #[command(flatten)]
         db: DbArgs,
     },
     /// Create or upgrade the database schema.
@@ -127,6 +139,33 @@ pub enum Command {
         #[command(subcommand)]
         command: ClientCommand,
     },
+    /// Manage admin users of the web UI (passwords from ROSTERHUB_ADMIN_PASSWORD or stdin).
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
+    /// Rotate or list the keys that sign access tokens.
+    SigningKey {
+        #[command(subcommand)]
+        command: SigningKeyCommand,
+    },
+    /// PII encryption keys: generate one, show which keys encrypt what, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+}
+
+/// Optional TLS for `serve` (both or neither).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// PEM certificate chain: serve HTTPS (with --tls-key). Responses then carry HSTS and the
+    /// session cookie is `Secure`.
+    #[arg(long, env = "ROSTERHUB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "ROSTERHUB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How `serve` runs jobs and webhook deliveries.
@@ -151,6 +190,22 @@ pub struct JobArgs {
     /// Seconds before the first webhook retry; each further retry waits twice as long.
     #[arg(long, env = "ROSTERHUB_WEBHOOK_RETRY_SECS", default_value_t = 10.0)]
     pub webhook_retry_secs: f64,
+    /// Days audit log entries are kept (0: forever); older ones are deleted every hour.
+    #[arg(long, env = "ROSTERHUB_AUDIT_RETENTION_DAYS", default_value_t = 365.0)]
+    pub audit_retention_days: f64,
+}
+
+/// How `serve` limits API clients (per-client settings: `rosterhub client update`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GuardArgs {
+    /// Requests per minute of a client without a limit of its own (a token bucket per client
+    /// and replica).
+    #[arg(long, env = "ROSTERHUB_RATE_LIMIT_PER_MIN", default_value_t = crate::http::guard::DEFAULT_RATE_LIMIT_PER_MIN)]
+    pub rate_limit_per_min: u32,
+    /// Proxies (CIDR ranges, comma-separated) whose X-Forwarded-For is believed; from any other
+    /// peer the header is ignored.
+    #[arg(long, env = "ROSTERHUB_TRUSTED_PROXIES", value_name = "CIDR,CIDR")]
+    pub trusted_proxies: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -167,6 +222,18 @@ pub enum ClientCommand {
         /// three), and the admin API's rosterhub.import, rosterhub.export, rosterhub.admin.
         #[arg(long)]
         scopes: Option<String>,
+        /// Allow calls only from this CIDR range or address (IPv4 or IPv6); repeatable.
+        /// Default: any address.
+        #[arg(long = "allow-ip", value_name = "CIDR")]
+        allow_ip: Vec<String>,
+        /// The client's rate limit (requests per minute); default: the server's
+        /// --rate-limit-per-min.
+        #[arg(long, value_name = "N")]
+        rate_limit_per_min: Option<i64>,
+        /// Limit the client to these orgs (sourcedIds, comma-separated) and what is attached to
+        /// them. Default: every org of the tenant.
+        #[arg(long, value_name = "ID,ID")]
+        orgs: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -177,9 +244,63 @@ pub enum ClientCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Revoke an API client: it gets no new tokens. Exit 1 if there is no such client.
+    /// Revoke an API client: it gets no new tokens and its tokens are refused from the next
+    /// request. Exit 1 if there is no such client.
     Revoke {
         client_id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change a client's name, scopes or restrictions; prints the client as JSON. Exit 1 if
+    /// there is no such client.
+    Update {
+        client_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        scopes: Option<String>,
+        /// Replace the allow-list with these ranges (repeatable).
+        #[arg(long = "allow-ip", value_name = "CIDR", conflicts_with = "any_ip")]
+        allow_ip: Vec<String>,
+        /// Remove the allow-list: any address.
+        #[arg(long)]
+        any_ip: bool,
+        #[arg(long, value_name = "N", conflicts_with = "default_rate_limit")]
+        rate_limit_per_min: Option<i64>,
+        /// Use the server's default rate limit.
+        #[arg(long)]
+        default_rate_limit: bool,
+        #[arg(long, value_name = "ID,ID", conflicts_with = "all_orgs")]
+        orgs: Option<String>,
+        /// Remove the org scope: every org of the tenant.
+        #[arg(long)]
+        all_orgs: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Give a client a new secret, printed once as JSON; the old one keeps working for the
+    /// overlap. Exit 1 if there is no such active client.
+    RotateSecret {
+        client_id: String,
+        /// Hours the old secret keeps working (0 to 720).
+        #[arg(long, default_value_t = 24.0)]
+        overlap_hours: f64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// The keys that sign access tokens (not the PII encryption keys: `rosterhub keys`).
+#[derive(Debug, Subcommand)]
+pub enum SigningKeyCommand {
+    /// Sign new tokens with a new key; the old ones verify until their tokens expire. Prints
+    /// {"kid", "retired", "deleted"}.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List the keys as JSON: kid, created_at, retired_at, verifies_until (never secrets).
+    List {
         #[command(flatten)]
         db: DbArgs,
     },

@@ -1,9 +1,13 @@
 //! The HTTP server: the OneRoster rostering API, the token endpoint, health probes.
 
 pub mod admin;
+pub mod audit;
 pub mod error;
+pub mod guard;
+pub mod hardening;
 pub mod metrics;
 pub mod oneroster;
+pub mod tls;
 
 use std::net::SocketAddr;
 
@@ -44,6 +48,15 @@ pub struct AppState {
     pub cache: oneroster::cache::ReadCache,
     /// Job settings and the bell that wakes this process's workers.
     pub jobs: crate::jobs::JobsHandle,
+    /// Mark the admin session cookie `Secure`: set when serving TLS (an `https` `--public-url`
+    /// does it too, see `admin::session`).
+    pub secure_cookies: bool,
+    /// The audit log's writer (entries are queued, written in batches).
+    pub audit: crate::audit::AuditLog,
+    /// Per-client IP allow-lists and rate limits (`guard`).
+    pub guard: guard::Guard,
+    /// The server speaks TLS itself: responses carry `Strict-Transport-Security`.
+    pub tls: bool,
 }
 
 impl AppState {
@@ -51,6 +64,7 @@ impl AppState {
     /// database.
     pub async fn new(store: Store) -> anyhow::Result<AppState> {
         let auth = Auth::load(&store).await?;
+        let audit = crate::audit::AuditLog::start(store.clone());
         Ok(AppState {
             store,
             auth,
@@ -59,6 +73,10 @@ impl AppState {
             nested_metadata: false,
             cache: Default::default(),
             jobs: Default::default(),
+            secure_cookies: false,
+            audit,
+            guard: Default::default(),
+            tls: false,
         })
     }
 }
@@ -67,21 +85,44 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
+    let tls = state.tls;
+    // Reads answer within the timeout or get 408; uploads, downloads and event streams are
+    // long by nature and are bounded by their size limits instead.
+    let timeout = || {
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(hardening::REQUEST_TIMEOUT_SECS),
+        )
+    };
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .route("/oauth/token", post(token))
+        .route("/oauth/token", post(token).layer(timeout()))
         .route("/metrics", get(metrics::render))
-        .nest(oneroster::BASE_PATH, oneroster::routes())
+        .nest(oneroster::BASE_PATH, oneroster::routes().layer(timeout()))
         .nest(admin::BASE_PATH, admin::routes())
         .fallback(not_found)
+        // JSON bodies, forms and token requests are small; the upload route lifts this limit
+        // for its own streamed body (`--upload-limit-mb`).
+        .layer(axum::extract::DefaultBodyLimit::max(hardening::MAX_BODY_BYTES))
+        // Per-client IP allow-lists and rate limits, before the audit entry is made.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        // One audit entry per API request (the guard's refusals too), inside the request-id layer.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .with_state(state)
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_headers(Any)
-                .expose_headers([HeaderName::from_static("x-total-count"), header::LINK]),
+                .expose_headers([
+                    HeaderName::from_static("x-total-count"),
+                    header::LINK,
+                    header::RETRY_AFTER,
+                    guard::RATE_LIMIT_LIMIT,
+                    guard::RATE_LIMIT_REMAINING,
+                    guard::RATE_LIMIT_RESET,
+                ]),
         )
         // ZIP downloads are compressed already (and keep their Content-Length).
         .layer(CompressionLayer::new().gzip(true).compress_when(
@@ -93,10 +134,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            hardening::security_headers(tls, req, next)
+        }))
 }
 
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    crate::auth::token_endpoint(&state.auth, &state.store, &headers, body).await
+    let response =
+        crate::auth::token_endpoint(&state.auth, &state.store, &headers, body.clone()).await;
+    audit::note_token(&state, &headers, &body, response).await
 }
 
 /// Unknown paths answer in the OneRoster error format.
@@ -128,11 +174,39 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     metrics::handle();
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "listening");
+    let audit = state.audit.clone();
     // `/users/` works like `/users`: the slash is trimmed before routing.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+    // The TCP peer's address reaches the guard as `ConnectInfo`.
+    let app = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+    // The last requests' audit entries are written before the process ends.
+    audit.flush().await;
+    served
+}
+
+/// Like [`serve`], speaking TLS with `config` (HTTP/2 and HTTP/1.1 by ALPN).
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: AppState,
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    metrics::handle();
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "listening (TLS)");
+    let audit = state.audit.clone();
+    // `tap_io` gives the TLS listener the same `ConnectInfo<SocketAddr>` as plain TCP.
+    let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    let app = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    audit.flush().await;
+    served
 }
 
 async fn shutdown_signal() {

@@ -1,4 +1,5 @@
-//! API clients (OAuth 2.0 client credentials), token signing keys and the secret pepper.
+//! API clients (OAuth 2.0 client credentials), their restrictions and secret rotation, token
+//! signing keys ([`keys`]) and the secret pepper.
 //!
 //! Client secrets are stored only as `hex(HMAC-SHA256(pepper, secret))`: fast and constant-time
 //! to check on every token request (argon2 there would be a denial-of-service lever; the secrets
@@ -7,29 +8,38 @@
 //! else from a random per-database pepper kept in `client_secret_pepper`. Changing the pepper
 //! invalidates every existing client secret.
 //!
-//! The signing keys live in the database so that every replica signs and verifies alike (so
-//! whoever reads the database can mint tokens: it is as sensitive as the rosters it holds).
+//! A rotated secret keeps working beside the new one until `previous_secret_until` (the overlap
+//! window), so a deployment can switch without downtime; a second rotation inside the window
+//! replaces the previous secret.
+//!
+//! Operations that name a client take `tenant: Option<&str>`: the admin API always passes the
+//! caller's tenant (another tenant's client is then "not found"); only the CLI, run by whoever
+//! operates the server, passes `None`.
+
+mod keys;
+mod sql;
 
 use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ipnet::IpNet;
 use rand::RngExt as _;
-use rusqlite::{Connection, OptionalExtension, params};
 
-use super::sqlite::SqliteStore;
+use super::plain::{Row, Value};
 use super::{Store, StoreError};
 use crate::auth::Scopes;
+use crate::auth::restrict::{
+    allowed_ips_text, org_scope_text, stored_allowed_ips, stored_org_scope,
+};
 pub use crate::auth::secret::Pepper;
 use crate::domain::datetime::{EpochMs, now_ms};
+pub use keys::{KeyInfo, KeyRotation, SigningKey, StoredKey};
 
 /// The environment variable holding the server-wide pepper of client secrets.
 pub const PEPPER_ENV: &str = "ROSTERHUB_SECRET_PEPPER";
 
-/// Any constant: the advisory lock that serialises the creation of the first signing key.
-const SIGNING_KEY_LOCK: i64 = 0x5369_676e_4b65;
-
-/// A row of `api_clients`. `Debug` leaves out the hash.
+/// A row of `api_clients`. `Debug` leaves out the hashes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientRecord {
     pub client_id: String,
@@ -40,11 +50,39 @@ pub struct ClientRecord {
     pub scopes: Scopes,
     pub created_at: EpochMs,
     pub revoked_at: Option<EpochMs>,
+    /// The address ranges the client may call from; `None`: any address.
+    pub allowed_ips: Option<Vec<IpNet>>,
+    /// Requests per minute (its token bucket); `None`: the server's default.
+    pub rate_limit_per_min: Option<u32>,
+    /// The org sourcedIds the client is limited to; `None`: every org of the tenant.
+    pub org_scope: Option<Vec<String>>,
+    /// The secret replaced by the last rotation, valid until `previous_secret_until`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_until: Option<EpochMs>,
 }
 
 impl ClientRecord {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
+    }
+
+    /// Whether `secret` is the client's secret, or its previous one inside the overlap window
+    /// at `now`. Both compared in constant time.
+    pub fn secret_matches(&self, pepper: &Pepper, secret: &str, now: EpochMs) -> bool {
+        let current = pepper.verify(secret, &self.secret_hash);
+        let previous = match (&self.previous_secret_hash, self.previous_secret_until) {
+            (Some(hash), Some(until)) if now < until => pepper.verify(secret, hash),
+            _ => false,
+        };
+        current | previous
+    }
+
+    /// When the previous secret stops working, if it still works at `now`.
+    pub fn previous_secret_valid_until(&self, now: EpochMs) -> Option<EpochMs> {
+        match (&self.previous_secret_hash, self.previous_secret_until) {
+            (Some(_), Some(until)) if now < until => Some(until),
+            _ => None,
+        }
     }
 }
 
@@ -57,32 +95,46 @@ impl fmt::Debug for ClientRecord {
             .field("scopes", &self.scopes)
             .field("created_at", &self.created_at)
             .field("revoked_at", &self.revoked_at)
+            .field("allowed_ips", &self.allowed_ips)
+            .field("rate_limit_per_min", &self.rate_limit_per_min)
+            .field("org_scope", &self.org_scope)
+            .field("previous_secret_until", &self.previous_secret_until)
             .finish_non_exhaustive()
     }
 }
 
-/// A client just created: the only time its secret is known.
+/// A client's restrictions as set at creation (each `None`: unrestricted / the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientSettings {
+    pub allowed_ips: Option<Vec<IpNet>>,
+    pub rate_limit_per_min: Option<u32>,
+    pub org_scope: Option<Vec<String>>,
+}
+
+/// A change to a client: each `None` leaves that field as it is; `Some(None)` resets a
+/// restriction (any address, the server's default limit, every org).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientUpdate {
+    pub name: Option<String>,
+    pub scopes: Option<Scopes>,
+    pub allowed_ips: Option<Option<Vec<IpNet>>>,
+    pub rate_limit_per_min: Option<Option<u32>>,
+    pub org_scope: Option<Option<Vec<String>>>,
+}
+
+impl ClientUpdate {
+    pub fn is_empty(&self) -> bool {
+        *self == ClientUpdate::default()
+    }
+}
+
+/// A client just created, or whose secret was just rotated: the only time the secret is known.
 pub struct NewClient {
     pub record: ClientRecord,
     pub client_secret: String,
 }
 
-/// The key that signs access tokens (HS256). `Debug` shows the kid only.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    pub secret: Vec<u8>,
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
-}
-
-fn random_b64(bytes: usize) -> String {
+pub(crate) fn random_b64(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::fill(&mut buf[..]);
     URL_SAFE_NO_PAD.encode(buf)
@@ -104,53 +156,35 @@ fn corrupt(what: &str) -> StoreError {
     ))
 }
 
-fn decode_key(text: &str, what: &str) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn decode_key(text: &str, what: &str) -> Result<Vec<u8>, StoreError> {
     URL_SAFE_NO_PAD.decode(text).map_err(|_| corrupt(what))
 }
 
-type ClientRow = (String, String, String, String, String, i64, Option<i64>);
+fn opt_text(v: Option<String>) -> Value {
+    v.map_or(Value::NullText, Value::Text)
+}
 
-fn to_record(row: ClientRow) -> ClientRecord {
-    let (client_id, tenant, name, secret_hash, scopes, created_at, revoked_at) = row;
+fn opt_int(v: Option<i64>) -> Value {
+    v.map_or(Value::NullInt, Value::Int)
+}
+
+fn to_record(r: &Row) -> ClientRecord {
     ClientRecord {
-        client_id,
-        tenant,
-        name,
-        secret_hash,
-        scopes: Scopes::parse_list(&scopes),
-        created_at,
-        revoked_at,
-    }
-}
-
-const CLIENT_COLUMNS: &str =
-    "client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at";
-
-fn sqlite_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
-}
-
-/// Runs `f` on a fresh SQLite connection on a blocking thread.
-async fn blocking<T, F>(store: &SqliteStore, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = store.clone();
-    match tokio::task::spawn_blocking(move || f(&mut store.connect()?)).await {
-        Ok(result) => result,
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
-        },
+        client_id: r.text(0),
+        tenant: r.text(1),
+        name: r.text(2),
+        secret_hash: r.text(3),
+        scopes: Scopes::parse_list(&r.text(4)),
+        created_at: r.int(5),
+        revoked_at: r.opt_int(6),
+        allowed_ips: r.opt_text(7).map(|t| stored_allowed_ips(&t)),
+        // A stored 0 or negative (hand-edited) limit means a bucket that never fills: 1/min.
+        rate_limit_per_min: r
+            .opt_int(8)
+            .map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX)),
+        org_scope: r.opt_text(9).map(|t| stored_org_scope(&t)),
+        previous_secret_hash: r.opt_text(10),
+        previous_secret_until: r.opt_int(11),
     }
 }
 
@@ -161,37 +195,21 @@ impl Store {
         if let Some(env) = std::env::var_os(PEPPER_ENV).filter(|v| !v.is_empty()) {
             return Ok(Pepper::new(env.as_encoded_bytes()));
         }
-        let candidate = random_b64(32);
-        let now = now_ms();
-        // Insert-if-absent, then read: concurrent first uses all end up with the same row.
-        let text = match self {
-            Store::Sqlite(s) => {
-                blocking(s, move |conn| {
-                    conn.execute(
-                        "INSERT INTO client_secret_pepper (id, pepper, created_at) \
-                         VALUES (1, ?1, ?2) ON CONFLICT (id) DO NOTHING",
-                        params![candidate, now],
-                    )?;
-                    Ok(conn.query_row(
-                        "SELECT pepper FROM client_secret_pepper WHERE id = 1",
-                        [],
-                        |r| r.get::<_, String>(0),
-                    )?)
-                })
-                .await?
-            }
-            Store::Postgres(p) => {
-                sqlx::query(
+        const READ: &str = "SELECT pepper FROM client_secret_pepper WHERE id = 1";
+        let found = sql::fetch(self, READ, vec![]).await?;
+        let text = match found.first() {
+            Some(row) => row.text(0),
+            None => {
+                // Insert-if-absent, then read: concurrent first uses all end up with one row.
+                sql::exec(
+                    self,
                     "INSERT INTO client_secret_pepper (id, pepper, created_at) \
                      VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+                    crate::params![random_b64(32), now_ms()],
                 )
-                .bind(candidate)
-                .bind(now)
-                .execute(p.pool())
                 .await?;
-                sqlx::query_scalar("SELECT pepper FROM client_secret_pepper WHERE id = 1")
-                    .fetch_one(p.pool())
-                    .await?
+                let rows = sql::fetch(self, READ, vec![]).await?;
+                rows.first().map(|r| r.text(0)).unwrap_or_default()
             }
         };
         Ok(Pepper::new(&decode_key(
@@ -200,12 +218,25 @@ impl Store {
         )?))
     }
 
-    /// Creates an API client of `tenant` allowed `scopes`; the secret is returned only here.
+    /// Creates an API client of `tenant` allowed `scopes`, unrestricted; the secret is returned
+    /// only here.
     pub async fn create_client(
         &self,
         tenant: &str,
         name: &str,
         scopes: Scopes,
+    ) -> Result<NewClient, StoreError> {
+        self.create_client_with(tenant, name, scopes, ClientSettings::default())
+            .await
+    }
+
+    /// Creates an API client with restrictions; the secret is returned only here.
+    pub async fn create_client_with(
+        &self,
+        tenant: &str,
+        name: &str,
+        scopes: Scopes,
+        settings: ClientSettings,
     ) -> Result<NewClient, StoreError> {
         if !self.tenant_exists(tenant).await? {
             return Err(StoreError::UnknownTenant(tenant.to_owned()));
@@ -220,42 +251,31 @@ impl Store {
             scopes,
             created_at: now_ms(),
             revoked_at: None,
+            allowed_ips: settings.allowed_ips,
+            rate_limit_per_min: settings.rate_limit_per_min,
+            org_scope: settings.org_scope,
+            previous_secret_hash: None,
+            previous_secret_until: None,
         };
-        match self {
-            Store::Sqlite(s) => {
-                let r = record.clone();
-                blocking(s, move |conn| {
-                    conn.execute(
-                        "INSERT INTO api_clients (client_id, tenant_id, name, secret_hash, \
-                         scopes, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![
-                            r.client_id,
-                            r.tenant,
-                            r.name,
-                            r.secret_hash,
-                            r.scopes.to_list_string(),
-                            r.created_at
-                        ],
-                    )?;
-                    Ok(())
-                })
-                .await?;
-            }
-            Store::Postgres(p) => {
-                sqlx::query(
-                    "INSERT INTO api_clients (client_id, tenant_id, name, secret_hash, \
-                     scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(record.client_id.clone())
-                .bind(record.tenant.clone())
-                .bind(record.name.clone())
-                .bind(record.secret_hash.clone())
-                .bind(record.scopes.to_list_string())
-                .bind(record.created_at)
-                .execute(p.pool())
-                .await?;
-            }
-        }
+        let r = &record;
+        sql::exec(
+            self,
+            "INSERT INTO api_clients (client_id, tenant_id, name, secret_hash, scopes, \
+             created_at, allowed_ips, rate_limit_per_min, org_scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            vec![
+                r.client_id.clone().into(),
+                r.tenant.clone().into(),
+                r.name.clone().into(),
+                r.secret_hash.clone().into(),
+                r.scopes.to_list_string().into(),
+                r.created_at.into(),
+                opt_text(r.allowed_ips.as_deref().map(allowed_ips_text)),
+                opt_int(r.rate_limit_per_min.map(i64::from)),
+                opt_text(r.org_scope.as_deref().map(org_scope_text)),
+            ],
+        )
+        .await?;
         Ok(NewClient {
             record,
             client_secret,
@@ -267,152 +287,143 @@ impl Store {
         &self,
         tenant: Option<&str>,
     ) -> Result<Vec<ClientRecord>, StoreError> {
-        let tenant = tenant.map(str::to_owned);
-        let rows: Vec<ClientRow> = match self {
-            Store::Sqlite(s) => {
-                blocking(s, move |conn| {
-                    let sql = format!(
-                        "SELECT {CLIENT_COLUMNS} FROM api_clients \
-                         WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY created_at, client_id"
-                    );
-                    let mut stmt = conn.prepare(&sql)?;
-                    let rows = stmt
-                        .query_map([tenant], sqlite_row)?
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Ok(rows)
-                })
-                .await?
-            }
-            Store::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, \
-                     revoked_at FROM api_clients WHERE $1::text IS NULL OR tenant_id = $1 \
-                     ORDER BY created_at, client_id",
-                )
-                .bind(tenant)
-                .fetch_all(p.pool())
-                .await?
-            }
-        };
-        Ok(rows.into_iter().map(to_record).collect())
+        const SQL: &str = "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at, \
+             allowed_ips, rate_limit_per_min, org_scope, previous_secret_hash, \
+             previous_secret_until FROM api_clients WHERE CAST($1 AS TEXT) IS NULL \
+             OR tenant_id = $1 ORDER BY created_at, client_id";
+        let rows = sql::fetch(self, SQL, vec![opt_text(tenant.map(str::to_owned))]).await?;
+        Ok(rows.iter().map(to_record).collect())
     }
 
-    /// The client with this id, revoked or not.
+    /// The client with this id, revoked or not (whatever its tenant: the token endpoint).
     pub async fn find_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        let client_id = client_id.to_owned();
-        let row: Option<ClientRow> = match self {
-            Store::Sqlite(s) => {
-                blocking(s, move |conn| {
-                    let sql =
-                        format!("SELECT {CLIENT_COLUMNS} FROM api_clients WHERE client_id = ?1");
-                    Ok(conn.query_row(&sql, [client_id], sqlite_row).optional()?)
-                })
-                .await?
-            }
-            Store::Postgres(p) => {
-                sqlx::query_as(
-                    "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, \
-                     revoked_at FROM api_clients WHERE client_id = $1",
-                )
-                .bind(client_id)
-                .fetch_optional(p.pool())
-                .await?
-            }
-        };
-        Ok(row.map(to_record))
+        self.find_client_of(None, client_id).await
     }
 
-    /// Revokes a client: it can get no new tokens (tokens already issued live out their
-    /// lifetime). `false` if there is no such client; revoking twice keeps the first time.
+    /// The client with this id if it belongs to `tenant` (`None`: any tenant).
+    pub async fn find_client_of(
+        &self,
+        tenant: Option<&str>,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        const SQL: &str = "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at, \
+             allowed_ips, rate_limit_per_min, org_scope, previous_secret_hash, \
+             previous_secret_until FROM api_clients WHERE client_id = $1 \
+             AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)";
+        let rows = sql::fetch(
+            self,
+            SQL,
+            vec![client_id.into(), opt_text(tenant.map(str::to_owned))],
+        )
+        .await?;
+        Ok(rows.first().map(to_record))
+    }
+
+    /// Revokes a client: it gets no new tokens, and its tokens are refused from the next
+    /// request on (the handlers check the client per request). `false` if there is no such
+    /// client; revoking twice keeps the first time.
     pub async fn revoke_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let client_id = client_id.to_owned();
-        let now = now_ms();
-        let changed = match self {
-            Store::Sqlite(s) => {
-                blocking(s, move |conn| {
-                    Ok(conn.execute(
-                        "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, ?1) \
-                         WHERE client_id = ?2",
-                        params![now, client_id],
-                    )? as u64)
-                })
-                .await?
-            }
-            Store::Postgres(p) => sqlx::query(
-                "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, $1) WHERE client_id = $2",
-            )
-            .bind(now)
-            .bind(client_id)
-            .execute(p.pool())
-            .await?
-            .rows_affected(),
-        };
+        self.revoke_client_of(None, client_id).await
+    }
+
+    /// [`Store::revoke_client`] within `tenant` (`None`: any tenant).
+    pub async fn revoke_client_of(
+        &self,
+        tenant: Option<&str>,
+        client_id: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = sql::exec(
+            self,
+            "UPDATE api_clients SET revoked_at = COALESCE(revoked_at, $1) \
+             WHERE client_id = $2 AND (CAST($3 AS TEXT) IS NULL OR tenant_id = $3)",
+            vec![
+                now_ms().into(),
+                client_id.into(),
+                opt_text(tenant.map(str::to_owned)),
+            ],
+        )
+        .await?;
         Ok(changed > 0)
     }
 
-    /// The newest signing key; the first call on a new database creates one (32 random
-    /// bytes). Serialised so that replicas starting together agree on one key.
-    pub async fn signing_key(&self) -> Result<SigningKey, StoreError> {
-        let kid = random_b64(12);
-        let secret = random_b64(32);
-        let now = now_ms();
-        let (kid, secret) = match self {
-            Store::Sqlite(s) => {
-                blocking(s, move |conn| {
-                    let tx =
-                        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                    let newest = "SELECT kid, secret FROM signing_keys \
-                                  ORDER BY created_at DESC, kid DESC LIMIT 1";
-                    let found = tx
-                        .query_row(newest, [], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
-                    let key = match found {
-                        Some(key) => key,
-                        None => {
-                            tx.execute(
-                                "INSERT INTO signing_keys (kid, secret, created_at) \
-                                 VALUES (?1, ?2, ?3)",
-                                params![kid, secret, now],
-                            )?;
-                            (kid, secret)
-                        }
-                    };
-                    tx.commit()?;
-                    Ok(key)
-                })
-                .await?
-            }
-            Store::Postgres(p) => {
-                let mut tx = p.pool().begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(SIGNING_KEY_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                let found: Option<(String, String)> = sqlx::query_as(
-                    "SELECT kid, secret FROM signing_keys ORDER BY created_at DESC, kid DESC LIMIT 1",
-                )
-                .fetch_optional(&mut *tx)
-                .await?;
-                let key = match found {
-                    Some(key) => key,
-                    None => {
-                        sqlx::query(
-                            "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-                        )
-                        .bind(kid.clone())
-                        .bind(secret.clone())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        (kid, secret)
-                    }
-                };
-                tx.commit().await?;
-                key
-            }
-        };
-        let secret = decode_key(&secret, "signing_keys.secret")?;
-        Ok(SigningKey { kid, secret })
+    /// Changes a client's name, scopes or restrictions (the fields `update` sets, in one
+    /// statement); the client as it is now, or `None` if there is no such client in `tenant`.
+    pub async fn update_client(
+        &self,
+        tenant: Option<&str>,
+        client_id: &str,
+        update: &ClientUpdate,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let flag = |set: bool| Value::Int(i64::from(set));
+        let u = update;
+        sql::exec(
+            self,
+            "UPDATE api_clients SET name = COALESCE($1, name), scopes = COALESCE($2, scopes), \
+             allowed_ips = CASE WHEN $3 = 1 THEN $4 ELSE allowed_ips END, \
+             rate_limit_per_min = CASE WHEN $5 = 1 THEN $6 ELSE rate_limit_per_min END, \
+             org_scope = CASE WHEN $7 = 1 THEN $8 ELSE org_scope END \
+             WHERE client_id = $9 AND (CAST($10 AS TEXT) IS NULL OR tenant_id = $10)",
+            vec![
+                opt_text(u.name.clone()),
+                opt_text(u.scopes.map(Scopes::to_list_string)),
+                flag(u.allowed_ips.is_some()),
+                opt_text(
+                    u.allowed_ips
+                        .clone()
+                        .flatten()
+                        .as_deref()
+                        .map(allowed_ips_text),
+                ),
+                flag(u.rate_limit_per_min.is_some()),
+                opt_int(u.rate_limit_per_min.flatten().map(i64::from)),
+                flag(u.org_scope.is_some()),
+                opt_text(u.org_scope.clone().flatten().as_deref().map(org_scope_text)),
+                client_id.into(),
+                opt_text(tenant.map(str::to_owned)),
+            ],
+        )
+        .await?;
+        self.find_client_of(tenant, client_id).await
+    }
+
+    /// Gives an active client a new secret; the old one keeps working for `overlap_ms` (0: not
+    /// at all). `None` if there is no such active client in `tenant`.
+    pub async fn rotate_client_secret(
+        &self,
+        tenant: Option<&str>,
+        client_id: &str,
+        overlap_ms: i64,
+    ) -> Result<Option<NewClient>, StoreError> {
+        let pepper = self.client_pepper().await?;
+        let client_secret = random_b64(32);
+        let overlap_ms = overlap_ms.max(0);
+        let changed = sql::exec(
+            self,
+            "UPDATE api_clients SET \
+             previous_secret_hash = CASE WHEN $1 > 0 THEN secret_hash ELSE NULL END, \
+             previous_secret_until = CASE WHEN $1 > 0 THEN $2 ELSE NULL END, \
+             secret_hash = $3 \
+             WHERE client_id = $4 AND revoked_at IS NULL \
+             AND (CAST($5 AS TEXT) IS NULL OR tenant_id = $5)",
+            vec![
+                overlap_ms.into(),
+                now_ms().saturating_add(overlap_ms).into(),
+                pepper.hash(&client_secret).into(),
+                client_id.into(),
+                opt_text(tenant.map(str::to_owned)),
+            ],
+        )
+        .await?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .find_client_of(tenant, client_id)
+            .await?
+            .map(|record| NewClient {
+                record,
+                client_secret,
+            }))
     }
 }
 

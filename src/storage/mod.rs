@@ -8,6 +8,8 @@
 pub mod clients;
 pub mod migrate;
 mod pg_copy;
+pub mod pii_keys;
+pub mod pii_rotate;
 pub mod plain;
 pub mod postgres;
 pub mod read;
@@ -49,6 +51,9 @@ pub enum StoreError {
     /// A failure injected by a test to prove that a half-done apply leaves no trace.
     #[error("injected failure: {0}")]
     Injected(&'static str),
+    /// PII encryption: a missing or wrong key, or a value that does not decrypt.
+    #[error("{0}")]
+    Pii(#[from] crate::pii::PiiError),
 }
 
 /// How a file of the bundle is to be applied (manifest `file.<name>`).
@@ -196,8 +201,25 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the database at `url` and brings its schema up to date.
+    /// Opens the database at `url` and brings its schema up to date, with PII encryption as the
+    /// environment configures it (`ROSTERHUB_PII_KEY`…, see [`crate::pii::PiiSettings`]).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let pii = crate::pii::PiiSettings::from_env().load()?;
+        Store::open_with_pii(url, pii).await
+    }
+
+    /// Opens the database with these PII keys (`None`: encryption off). Refuses a database that
+    /// holds encrypted PII without its key (see [`Store::with_pii`]).
+    pub async fn open_with_pii(
+        url: &str,
+        pii: Option<crate::pii::PiiConfig>,
+    ) -> Result<Store, StoreError> {
+        Store::open_unchecked(url).await?.with_pii(pii).await
+    }
+
+    /// Opens the database without PII keys and without checking that it needs none: only for
+    /// what reads no rostering values (`rosterhub keys status`).
+    pub async fn open_unchecked(url: &str) -> Result<Store, StoreError> {
         Ok(match BackendKind::from_url(url)? {
             BackendKind::Sqlite => Store::Sqlite(sqlite::SqliteStore::open(url)?),
             BackendKind::Postgres => Store::Postgres(postgres::PgStore::connect(url).await?),

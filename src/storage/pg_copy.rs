@@ -5,6 +5,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::StageRow;
 use crate::domain::Entity;
+use crate::pii::Sealed;
 
 /// Where a COPY goes: the entity's table (new records) or its staging table (changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,17 +76,28 @@ pub(super) fn copy_hash(buf: &mut Vec<u8>, hash: &[u8]) {
     }
 }
 
-/// The source's dateLastModified (`\N` if none), then a content cell per column (or `\N`),
-/// then metadata: the part shared by the entity's table and the staging table.
-pub(super) fn copy_content(buf: &mut Vec<u8>, row: &StageRow<'_>, with_values: bool) {
+/// The source's dateLastModified (`\N` if none), then a content cell per column (or `\N`) as
+/// `sealed` has it (encrypted, when PII encryption is on), the blind indexes, then metadata:
+/// the part shared by the entity's table and the staging table.
+pub(super) fn copy_content(
+    buf: &mut Vec<u8>,
+    row: &StageRow<'_>,
+    sealed: &Sealed,
+    with_values: bool,
+) {
     match row.source_modified {
         Some(ms) => buf.extend_from_slice(ms.to_string().as_bytes()),
         None => buf.extend_from_slice(b"\\N"),
     }
-    for v in row.values {
+    let values = sealed.values.as_deref().unwrap_or(row.values);
+    let cells = values
+        .iter()
+        .map(|v| Some(v.as_str()))
+        .chain(sealed.bidx().iter().map(|b| b.as_deref()));
+    for v in cells {
         buf.push(b'\t');
         if with_values {
-            copy_opt(buf, Some(v));
+            copy_opt(buf, v);
         } else {
             buf.extend_from_slice(b"\\N");
         }

@@ -35,6 +35,8 @@ const MIGRATION_LOCK: i64 = 0x526f_7374_6572;
 pub struct PgStore {
     pool: PgPool,
     sql: Arc<HashMap<Entity, EntitySql>>,
+    /// PII encryption keys, when on (set by [`super::Store::with_pii`]).
+    pub(super) pii: Option<Arc<crate::pii::Pii>>,
 }
 
 impl PgStore {
@@ -62,6 +64,7 @@ impl PgStore {
                     .map(|e| (e, EntitySql::new(e, Dialect::Postgres)))
                     .into(),
             ),
+            pii: None,
         })
     }
 
@@ -144,6 +147,7 @@ impl PgStore {
             staged: HashMap::new(),
             copy: None,
             dropped_indexes: HashMap::new(),
+            pii: self.pii.clone(),
         })
     }
 }
@@ -196,6 +200,8 @@ pub struct PgImportTx {
     copy: Option<CopyJob>,
     /// Secondary indexes dropped while an empty table is loaded, recreated at its end.
     dropped_indexes: HashMap<Entity, Vec<String>>,
+    /// Encrypts the configured columns of each row written.
+    pii: Option<Arc<crate::pii::Pii>>,
 }
 
 /// The key of a sourcedId in [`Staged::stored`].
@@ -506,13 +512,20 @@ impl ImportTx for PgImportTx {
         let target = match (row.status, stored) {
             (Status::Active, None) => {
                 staged.counts.inserted += 1;
+                let sealed = crate::pii::seal_row(
+                    self.pii.as_deref(),
+                    entity,
+                    &self.tenant,
+                    row.sourced_id,
+                    row.values,
+                );
                 let buf = &mut staged.main_buf;
                 let start = buf.len();
                 buf.extend_from_slice(&self.main_prefix);
                 copy_text(buf, row.sourced_id);
                 buf.extend_from_slice(b"\tactive");
                 buf.extend_from_slice(&self.now_text);
-                copy_content(buf, row, true);
+                copy_content(buf, row, &sealed, true);
                 buf.push(b'\t');
                 copy_hash(buf, &row.hash);
                 buf.extend_from_slice(&self.main_suffix);
@@ -540,12 +553,23 @@ impl ImportTx for PgImportTx {
                     staged.counts.tombstoned += 1;
                 }
                 staged.stage_rows += 1;
+                let sealed = if active {
+                    crate::pii::seal_row(
+                        self.pii.as_deref(),
+                        entity,
+                        &self.tenant,
+                        row.sourced_id,
+                        row.values,
+                    )
+                } else {
+                    crate::pii::Sealed::plain(entity)
+                };
                 let buf = &mut staged.stage_buf;
                 copy_text(buf, row.sourced_id);
                 buf.push(b'\t');
                 buf.extend_from_slice(status.as_str().as_bytes());
                 buf.push(b'\t');
-                copy_content(buf, row, active);
+                copy_content(buf, row, &sealed, active);
                 buf.push(b'\t');
                 copy_hash(buf, &row.hash);
                 buf.push(b'\n');
@@ -579,10 +603,12 @@ impl ImportTx for PgImportTx {
             let absent = self.stored_active_ids(entity, in_bundle)?;
             let staged = self.staged.get_mut(&entity).expect("loaded above");
             let buf = &mut staged.stage_buf;
+            // Every written column (content and blind indexes) is empty in a tombstone row.
+            let width = super::sql::write_columns(entity).len();
             for id in absent {
                 copy_text(buf, &id);
                 buf.extend_from_slice(b"\ttobedeleted\t\\N");
-                for _ in entity.columns() {
+                for _ in 0..width {
                     buf.extend_from_slice(b"\t\\N");
                 }
                 buf.extend_from_slice(b"\t\\N\t\\\\x\n");

@@ -74,14 +74,15 @@ impl Query {
     }
 }
 
-/// The columns every record query selects, in [`Record`] order, for table alias `m`.
+/// The columns every record query selects, in [`Record`] order, for table alias `m`; then the
+/// tenant, which encrypted values are bound to (see [`crate::pii`]).
 pub fn record_columns(entity: Entity) -> String {
     let cols: Vec<String> = content_columns(entity)
         .iter()
         .map(|c| format!("m.{c}"))
         .collect();
     format!(
-        "m.sourced_id, m.status, m.date_last_modified, {}, m.metadata",
+        "m.sourced_id, m.status, m.date_last_modified, {}, m.metadata, m.tenant_id",
         cols.join(", ")
     )
 }
@@ -130,39 +131,60 @@ async fn sqlite_read<T: Send + 'static>(
 }
 
 impl Store {
-    /// Runs a query selecting [`record_columns`] of `entity`.
+    /// Runs a query selecting [`record_columns`] of `entity`. Encrypted values come back
+    /// decrypted: the API and exports see plaintext.
     pub async fn records(&self, entity: Entity, q: Query) -> Result<Vec<Record>, StoreError> {
         let n = entity.columns().len();
-        match self {
+        // The tenant is read only where values may need decrypting.
+        let pii = self
+            .pii()
+            .filter(|_| crate::pii::ENTITIES.contains(&entity))
+            .cloned();
+        let with_tenant = pii.is_some();
+        let rows: Vec<(Record, Option<String>)> = match self {
             Store::Sqlite(s) => {
                 sqlite_read(s, q, move |stmt, params| {
                     let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                        Ok(Record {
+                        let record = Record {
                             sourced_id: r.get(0)?,
                             status: r.get(1)?,
                             modified: r.get(2)?,
                             values: (0..n).map(|i| r.get(3 + i)).collect::<Result<_, _>>()?,
                             metadata: r.get(3 + n)?,
-                        })
+                        };
+                        let tenant = if with_tenant { r.get(4 + n)? } else { None };
+                        Ok((record, tenant))
                     })?;
                     rows.collect::<Result<Vec<_>, _>>()
                 })
-                .await
+                .await?
             }
             Store::Postgres(p) => {
                 let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
-                Ok(rows
-                    .iter()
-                    .map(|r| Record {
-                        sourced_id: r.get(0),
-                        status: r.get(1),
-                        modified: r.get(2),
-                        values: (0..n).map(|i| r.get(3 + i)).collect(),
-                        metadata: r.get(3 + n),
+                rows.iter()
+                    .map(|r| {
+                        let record = Record {
+                            sourced_id: r.get(0),
+                            status: r.get(1),
+                            modified: r.get(2),
+                            values: (0..n).map(|i| r.get(3 + i)).collect(),
+                            metadata: r.get(3 + n),
+                        };
+                        (record, with_tenant.then(|| r.get(4 + n)))
                     })
-                    .collect())
+                    .collect()
             }
-        }
+        };
+        let Some(pii) = pii else {
+            return Ok(rows.into_iter().map(|(r, _)| r).collect());
+        };
+        rows.into_iter()
+            .map(|(mut record, tenant)| {
+                let tenant = tenant.unwrap_or_default();
+                pii.open_record(entity, &tenant, &record.sourced_id, &mut record.values)?;
+                Ok(record)
+            })
+            .collect()
     }
 
     /// Runs a query returning one integer (a count).

@@ -24,6 +24,14 @@ pub fn content_columns(entity: Entity) -> Vec<&'static str> {
     entity.columns().iter().map(|c| c.db).collect()
 }
 
+/// The columns an import writes: the content columns, then the blind indexes of the columns
+/// that may be encrypted (`crate::pii::bidx_columns`; NULL unless the value is encrypted).
+pub fn write_columns(entity: Entity) -> Vec<&'static str> {
+    let mut cols = content_columns(entity);
+    cols.extend(crate::pii::bidx_columns(entity).map(|(_, index)| index));
+    cols
+}
+
 pub fn stage_table(entity: Entity) -> String {
     format!("stage_{}", entity.table())
 }
@@ -44,8 +52,8 @@ pub struct EntitySql {
     /// `COPY` of staging rows (every column of the staging table, in order).
     pub copy_stage: String,
     /// `COPY` of new records straight into the entity's table: tenant, sourcedId, status,
-    /// dateLastModified, source dateLastModified, content columns, metadata, content hash,
-    /// created, updated, import id.
+    /// dateLastModified, source dateLastModified, content columns (then blind indexes, see
+    /// [`write_columns`]), metadata, content hash, created, updated, import id.
     pub copy_main: String,
     /// Every stored record of the tenant: sourcedId, whether it is active, content hash.
     pub stored: String,
@@ -64,7 +72,7 @@ impl EntitySql {
     pub fn new(entity: Entity, d: Dialect) -> EntitySql {
         let main = entity.table();
         let stage = stage_table(entity);
-        let cols = content_columns(entity);
+        let cols = write_columns(entity);
         let (text, blob, int, temp_suffix) = match d {
             Dialect::Sqlite => ("TEXT", "BLOB", "INTEGER", ""),
             Dialect::Postgres => ("TEXT COLLATE \"C\"", "BYTEA", "BIGINT", " ON COMMIT DROP"),
@@ -147,7 +155,7 @@ pub struct RowSql {
 impl RowSql {
     pub fn new(entity: Entity) -> RowSql {
         let t = entity.table();
-        let cols = content_columns(entity);
+        let cols = write_columns(entity);
         let n = cols.len();
         let (meta, hash, import) = (5 + n, 6 + n, 7 + n);
         let values: String = (0..n).map(|i| format!(", ?{}", 5 + i)).collect();

@@ -4,10 +4,16 @@
 //! `crate::filter`; every value, metadata key included, is a bound parameter. Text compares
 //! byte-wise on both backends (PostgreSQL columns are `COLLATE "C"`), and `~` folds ASCII case
 //! only on both (`lower` under the C collation), so a filter selects the same rows everywhere.
+//!
+//! Columns encrypted at rest (`crate::pii`) compare through their blind index: `=` and `!=`
+//! only (e-mail case-insensitively), anything else is refused, and so is sorting on them.
 
+use crate::domain::Entity;
 use crate::domain::datetime::parse_datetime;
-use crate::filter::{Expr, Field, FilterError, Op, Predicate, SortField, ValueKind};
+use crate::filter::{ColumnRef, Expr, Field, FilterError, Op, Predicate, SortField, ValueKind};
+use crate::pii::{Pii, bidx_column};
 
+use super::Store;
 use super::sql::Dialect;
 
 #[cfg(test)]
@@ -33,14 +39,86 @@ pub struct SqlFragment {
 /// The alias of the `roles` rows in the subquery of `roles.*` filters.
 const ROLE_ALIAS: &str = "flt_role";
 
+/// Why a filter or sort cannot be translated; every variant maps to HTTP 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterSqlError {
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// The field is encrypted at rest (`--pii-columns`).
+    #[error("field {field} is encrypted at rest: {reason}")]
+    Encrypted { field: String, reason: &'static str },
+}
+
+/// The encrypted columns a filter must respect: the store's keys, the resource's table, and
+/// the tenant (blind indexes are per tenant).
+#[derive(Debug, Clone, Copy)]
+pub struct Encrypted<'a> {
+    pub pii: &'a Pii,
+    pub entity: Entity,
+    pub tenant: &'a str,
+}
+
+impl Store {
+    /// [`filter_sql`] for a store that may encrypt PII: the request's `entity` (the table
+    /// aliased `alias`) and `tenant` decide the blind index of encrypted fields.
+    pub fn filter_sql(
+        &self,
+        expr: &Expr,
+        entity: Entity,
+        tenant: &str,
+        alias: &str,
+        first_param: usize,
+    ) -> Result<SqlFragment, FilterSqlError> {
+        let enc = self.pii().map(|pii| Encrypted {
+            pii,
+            entity,
+            tenant,
+        });
+        filter_sql_encrypted(expr, self.dialect(), alias, first_param, enc)
+    }
+
+    /// [`sort_column`], refusing a field encrypted at rest (its order would be the ciphertext's).
+    pub fn sort_column(
+        &self,
+        entity: Entity,
+        field: &SortField,
+    ) -> Result<&'static str, FilterSqlError> {
+        if self
+            .pii()
+            .is_some_and(|p| p.columns().contains_db(entity, field.column()))
+        {
+            return Err(FilterSqlError::Encrypted {
+                field: field.name().to_owned(),
+                reason: "it cannot be sorted on",
+            });
+        }
+        Ok(sort_column(field))
+    }
+}
+
 /// Translates `expr` for the table aliased `alias` (which has `tenant_id` and `sourced_id`).
 /// Parameters are numbered from `first_param`: the caller binds its own ones before.
+/// Knows nothing of encryption: a store that may encrypt uses [`Store::filter_sql`].
 pub fn filter_sql(
     expr: &Expr,
     dialect: Dialect,
     alias: &str,
     first_param: usize,
 ) -> Result<SqlFragment, FilterError> {
+    filter_sql_encrypted(expr, dialect, alias, first_param, None).map_err(|e| match e {
+        FilterSqlError::Filter(e) => e,
+        FilterSqlError::Encrypted { .. } => unreachable!("nothing is encrypted without keys"),
+    })
+}
+
+/// [`filter_sql`] with the encrypted columns of `enc` compared through their blind index.
+pub fn filter_sql_encrypted(
+    expr: &Expr,
+    dialect: Dialect,
+    alias: &str,
+    first_param: usize,
+    enc: Option<Encrypted<'_>>,
+) -> Result<SqlFragment, FilterSqlError> {
     // The alias comes from the caller's code, never from a request.
     assert!(
         !alias.is_empty()
@@ -55,6 +133,7 @@ pub fn filter_sql(
         alias,
         next: first_param,
         params: Vec::new(),
+        enc,
     };
     let sql = b.expr(expr)?;
     Ok(SqlFragment {
@@ -73,6 +152,7 @@ struct Builder<'a> {
     alias: &'a str,
     next: usize,
     params: Vec<SqlValue>,
+    enc: Option<Encrypted<'a>>,
 }
 
 impl Builder<'_> {
@@ -83,7 +163,7 @@ impl Builder<'_> {
         p
     }
 
-    fn expr(&mut self, e: &Expr) -> Result<String, FilterError> {
+    fn expr(&mut self, e: &Expr) -> Result<String, FilterSqlError> {
         let (items, sep) = match e {
             Expr::Pred(p) => return self.predicate(p),
             Expr::And(items) => (items, " AND "),
@@ -96,7 +176,7 @@ impl Builder<'_> {
         Ok(format!("({})", parts.join(sep)))
     }
 
-    fn predicate(&mut self, p: &Predicate) -> Result<String, FilterError> {
+    fn predicate(&mut self, p: &Predicate) -> Result<String, FilterSqlError> {
         p.validate()?;
         let unsupported = || FilterError::UnsupportedOperator {
             field: p.field.name(),
@@ -114,12 +194,18 @@ impl Builder<'_> {
                 let col = format!("{}.{}", self.alias, c.column());
                 let v = self.bind(SqlValue::Int(ms));
                 match p.op {
-                    Op::Contains => Err(unsupported()),
+                    Op::Contains => Err(unsupported().into()),
                     Op::Ne => Ok(self.distinct(&col, &v)),
                     op => Ok(format!("{col} {} {v}", sql_op(op))),
                 }
             }
             Field::Scalar(c) => {
+                if let Some(enc) = self
+                    .enc
+                    .filter(|e| e.pii.columns().contains_db(e.entity, c.column()))
+                {
+                    return self.encrypted(enc, c, p);
+                }
                 let col = format!("{}.{}", self.alias, c.column());
                 Ok(self.text(&col, p.op, &p.value))
             }
@@ -136,7 +222,7 @@ impl Builder<'_> {
                         })
                     }
                     Op::Eq | Op::Ne | Op::Contains => Ok(self.text(&col, p.op, &p.value)),
-                    _ => Err(unsupported()),
+                    _ => Err(unsupported().into()),
                 }
             }
             Field::Role(c) => {
@@ -168,6 +254,47 @@ impl Builder<'_> {
                 Ok(self.text(&value, p.op, &p.value))
             }
         }
+    }
+
+    /// A predicate on a column encrypted at rest: `=`/`!=` through the blind index (or the
+    /// plaintext itself, for values stored before encryption was turned on: a ciphertext never
+    /// equals a filter value), emptiness on the column itself (empty cells stay NULL).
+    fn encrypted(
+        &mut self,
+        enc: Encrypted<'_>,
+        c: &ColumnRef,
+        p: &Predicate,
+    ) -> Result<String, FilterSqlError> {
+        let col = format!("{}.{}", self.alias, c.column());
+        let refuse = |reason| FilterSqlError::Encrypted {
+            field: p.field.name(),
+            reason,
+        };
+        if matches!(p.op, Op::Eq | Op::Ne) && p.value.is_empty() {
+            return Ok(self.text(&col, p.op, &p.value));
+        }
+        let index = bidx_column(enc.entity, c.column())
+            .ok_or_else(|| refuse("it has no blind index, so it can only be compared with ''"))?;
+        if !matches!(p.op, Op::Eq | Op::Ne) {
+            return Err(refuse(
+                "only = and != can filter it (exact value; e-mail ignores case)",
+            ));
+        }
+        let idx = format!("{}.{index}", self.alias);
+        let hash = enc
+            .pii
+            .blind_index(enc.entity.table(), c.column(), enc.tenant, &p.value);
+        let h = self.bind(SqlValue::Text(hash));
+        let v = self.bind(SqlValue::Text(p.value.clone()));
+        Ok(if p.op == Op::Eq {
+            format!("({idx} = {h} OR {col} = {v})")
+        } else {
+            format!(
+                "({} AND {})",
+                self.distinct(&idx, &h),
+                self.distinct(&col, &v)
+            )
+        })
     }
 
     /// A comparison of a text expression. With an empty value, `=`/`!=` read NULL as empty

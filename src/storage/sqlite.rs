@@ -28,6 +28,8 @@ pub struct SqliteStore {
     readers: Arc<Mutex<Vec<Connection>>>,
     /// Jobs, files and webhooks, in their own file (see [`super::plain`]).
     ops: Arc<super::plain::SqliteOps>,
+    /// PII encryption keys, when on (set by [`super::Store::with_pii`]).
+    pub(super) pii: Option<Arc<crate::pii::Pii>>,
 }
 
 /// How many idle read connections are kept.
@@ -53,6 +55,7 @@ impl SqliteStore {
             path: Arc::new(path),
             sql: Arc::new(Entity::ALL.map(|e| (e, RowSql::new(e))).into()),
             readers: Arc::new(Mutex::new(Vec::new())),
+            pii: None,
         };
         let mut conn = store.connect()?;
         migrate(&mut conn, super::migrate::SQLITE)?;
@@ -152,6 +155,7 @@ impl SqliteStore {
             dropped_indexes: HashMap::new(),
             loading: Default::default(),
             open: true,
+            pii: self.pii.clone(),
         };
         let exists: Option<i64> = tx
             .conn
@@ -200,6 +204,8 @@ pub struct SqliteImportTx {
     /// table first and into the table in key order at the end (see [`RowSql::move_load`]).
     loading: std::collections::HashSet<Entity>,
     open: bool,
+    /// Encrypts the configured columns of each row written.
+    pii: Option<Arc<crate::pii::Pii>>,
 }
 
 impl SqliteImportTx {
@@ -242,20 +248,26 @@ impl SqliteImportTx {
     }
 }
 
-/// Binds the parameters shared by the insert and update statements (see [`RowSql`]).
+/// Binds the parameters shared by the insert and update statements (see [`RowSql`]): the
+/// values as `sealed` has them (encrypted, when PII encryption is on), then blind indexes.
 fn bind_row(
     stmt: &mut rusqlite::CachedStatement<'_>,
     tenant: &str,
     stamp: &ImportStamp,
     row: &StageRow<'_>,
+    sealed: &crate::pii::Sealed,
 ) -> rusqlite::Result<()> {
     stmt.raw_bind_parameter(1, tenant)?;
     stmt.raw_bind_parameter(2, row.sourced_id)?;
     stmt.raw_bind_parameter(3, stamp.now)?;
     stmt.raw_bind_parameter(4, row.source_modified)?;
     let mut n = 5;
-    for v in row.values {
+    for v in sealed.values.as_deref().unwrap_or(row.values) {
         stmt.raw_bind_parameter(n, (!v.is_empty()).then_some(v.as_str()))?;
+        n += 1;
+    }
+    for b in sealed.bidx() {
+        stmt.raw_bind_parameter(n, b.as_deref())?;
         n += 1;
     }
     stmt.raw_bind_parameter(n, row.metadata)?;
@@ -276,8 +288,15 @@ impl ImportTx for SqliteImportTx {
             // The tenant has none of these records: every active row is an insert, and a
             // delete of what was never stored changes nothing.
             if row.status == Status::Active {
+                let sealed = crate::pii::seal_row(
+                    self.pii.as_deref(),
+                    entity,
+                    &self.tenant,
+                    row.sourced_id,
+                    row.values,
+                );
                 let mut stmt = self.conn.prepare_cached(&self.sql[&entity].insert_load)?;
-                bind_row(&mut stmt, &self.tenant, &self.stamp, row)?;
+                bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
                 self.counts.entry(entity).or_default().inserted += 1;
             }
@@ -294,8 +313,15 @@ impl ImportTx for SqliteImportTx {
         let counts = self.counts.entry(entity).or_default();
         match (row.status, stored) {
             (Status::Active, None) => {
+                let sealed = crate::pii::seal_row(
+                    self.pii.as_deref(),
+                    entity,
+                    &self.tenant,
+                    row.sourced_id,
+                    row.values,
+                );
                 let mut stmt = self.conn.prepare_cached(&sql.insert)?;
-                bind_row(&mut stmt, &self.tenant, &self.stamp, row)?;
+                bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
                 counts.inserted += 1;
             }
@@ -303,8 +329,15 @@ impl ImportTx for SqliteImportTx {
                 counts.unchanged += 1;
             }
             (Status::Active, Some(_)) => {
+                let sealed = crate::pii::seal_row(
+                    self.pii.as_deref(),
+                    entity,
+                    &self.tenant,
+                    row.sourced_id,
+                    row.values,
+                );
                 let mut stmt = self.conn.prepare_cached(&sql.update)?;
-                bind_row(&mut stmt, &self.tenant, &self.stamp, row)?;
+                bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
                 counts.updated += 1;
             }

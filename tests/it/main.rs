@@ -5,14 +5,20 @@
 //! `ROSTERHUB_REQUIRE_PG=1` to make an unreachable PostgreSQL a failure instead of a skip.
 
 mod api;
+mod audit;
+mod authz;
 mod cli;
+mod clients;
 mod export;
+mod hardening;
 mod helpers;
 mod import;
 mod isolation;
 mod jobs;
 mod openapi;
+mod pii;
 mod scaleout;
 mod serve;
 mod server;
+mod users;
 mod webhooks;

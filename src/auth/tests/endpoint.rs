@@ -258,3 +258,33 @@ async fn malformed_requests_and_other_grants_are_400() {
         .await;
     assert_error(&got, StatusCode::BAD_REQUEST, "invalid_request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_works_beside_the_new_one_until_the_overlap_ends() {
+    let e = env().await;
+    let r =
+        e.db.store
+            .rotate_client_secret(Some("t1"), &e.id, 3_600_000)
+            .await
+            .unwrap()
+            .unwrap();
+    let (status, _, body) = e.post(Some(&e.basic()), GRANT).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "old secret inside the overlap: {body}"
+    );
+    e.assert_granted(&body, Scopes::CORE.union(Scopes::ROSTER));
+    let (status, _, body) = e.post(Some(&basic(&e.id, &r.client_secret)), GRANT).await;
+    assert_eq!(status, StatusCode::OK, "new secret: {body}");
+    e.db.exec(&format!(
+        "UPDATE api_clients SET previous_secret_until = 1 WHERE client_id = '{}'",
+        e.id
+    ))
+    .await;
+    let got = e.post(Some(&e.basic()), GRANT).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_client");
+    assert_eq!(got.2["error_description"], "client authentication failed");
+    let (status, _, _) = e.post(Some(&basic(&e.id, &r.client_secret)), GRANT).await;
+    assert_eq!(status, StatusCode::OK, "the new one still works");
+}

@@ -1,6 +1,8 @@
 //! Tests of the API client storage (both backends) and of the token endpoint.
 
 mod endpoint;
+mod keys;
+mod settings;
 mod storage;
 
 use crate::storage::Store;
@@ -56,6 +58,23 @@ impl TestStore {
             _dir: tempfile::tempdir().unwrap(),
             pg: Some((admin, name)),
         })
+    }
+}
+
+impl TestStore {
+    /// Runs one statement on the main database (to set times in the past).
+    pub async fn exec(&self, sql: &str) {
+        match &self.store {
+            Store::Sqlite(s) => {
+                s.connect().unwrap().execute_batch(sql).unwrap();
+            }
+            Store::Postgres(p) => {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(p.pool())
+                    .await
+                    .unwrap();
+            }
+        }
     }
 }
 

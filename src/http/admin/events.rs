@@ -37,6 +37,10 @@ async fn events(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AdminError> {
+    // No admin scope at all: refused before the job is looked up (its existence is not told).
+    if !caller.scopes.allows_admin(Scopes::IMPORT) && !caller.scopes.allows_admin(Scopes::EXPORT) {
+        caller.require(Scopes::IMPORT)?;
+    }
     let job = store::get(&state.store, &caller.tenant, &id)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("no job with id {id:?}")))?;

@@ -1,15 +1,22 @@
 //! The admin API under `/api/v1`: imports and exports as jobs, their live progress, webhooks.
 //! JSON in and out; a bearer token of a client holding RosterHub's own scopes
-//! (`rosterhub.import`, `rosterhub.export`, `rosterhub.admin`); every row is the caller's tenant's.
+//! (`rosterhub.import`, `rosterhub.export`, `rosterhub.admin`), or an admin user's session cookie
+//! (`session`: login, roles, CSRF); every row is the caller's tenant's.
 
+pub mod audit;
 pub mod auth;
+mod clients;
 mod common;
 mod docs;
 pub mod error;
 mod events;
 mod exports;
 mod imports;
+mod login;
+pub mod session;
+mod tenants;
 mod upload;
+mod users;
 pub mod webhooks;
 
 use axum::Router;
@@ -26,5 +33,12 @@ pub fn routes() -> Router<AppState> {
         .merge(exports::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
+        .merge(clients::routes())
+        .merge(audit::routes())
+        .merge(session::routes())
+        .merge(users::routes())
+        .merge(tenants::routes())
         .merge(docs::routes())
+        // Finds the CSRF token of a cookie-authenticated urlencoded form post.
+        .layer(axum::middleware::from_fn(session::form_csrf))
 }

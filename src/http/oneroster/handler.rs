@@ -22,7 +22,7 @@ use crate::storage::read::{Param, Query, Record};
 use std::sync::Arc;
 
 use crate::storage::select::{OrgScope, Selection, where_clause};
-use crate::storage::sql_filter::{SqlValue, filter_sql, sort_column};
+use crate::storage::sql_filter::SqlValue;
 
 /// The scope an operation needs (ONEROSTER.md §3.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -412,7 +412,9 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
         req.scope.as_deref(),
     );
     if let Some(expr) = &expr {
-        let frag = filter_sql(expr, store.dialect(), "m", w.next_param())
+        // Encrypted fields (`--pii-columns`) compare through their blind index, per tenant.
+        let frag = store
+            .filter_sql(expr, spec.entity, &tenant, "m", w.next_param())
             .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
         w.push(" AND (").push(&frag.sql).push(")");
         w.params.extend(frag.params.into_iter().map(|v| match v {
@@ -420,11 +422,15 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
             SqlValue::Int(i) => Param::Int(i),
         }));
     }
+    // Sorting on a field encrypted at rest is refused (400), not done by ciphertext.
     let sort = p
         .sort
         .as_deref()
         .and_then(|s| filter::parse_sort(res, s))
-        .map(|f| format!("m.{}", sort_column(&f)));
+        .map(|f| store.sort_column(spec.entity, &f))
+        .transpose()
+        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?
+        .map(|c| format!("m.{c}"));
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(req.state.max_limit);
     let offset = p.offset.unwrap_or(0);
     let (total, records) =

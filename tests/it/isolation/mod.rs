@@ -196,7 +196,7 @@ fn sides(backend: Backend) -> Option<(Side, Side)> {
 }
 
 /// Every operation, with ids of the fixture.
-fn operations() -> Vec<String> {
+pub(crate) fn operations() -> Vec<String> {
     let mut ops: Vec<String> = [
         "/academicSessions",
         "/classes",

@@ -1,0 +1,143 @@
+//! `rosterhub keys …` (PII encryption keys) and the PII flags of `serve`, `import`, `export`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::DbArgs;
+use crate::pii::{DEFAULT_COLUMNS, Key, PiiSettings};
+use crate::storage::{Store, redact_url};
+
+/// PII encryption at rest. The keys themselves are never flags (a command line is visible to
+/// every user of the machine): `ROSTERHUB_PII_KEY` / `ROSTERHUB_PII_KEY_PREVIOUS` (base64 of 32
+/// bytes) or the key files below.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PiiArgs {
+    /// A file holding the PII encryption key (base64 of 32 bytes, e.g. from `rosterhub keys
+    /// generate`); or the key itself in ROSTERHUB_PII_KEY. With a key, the --pii-columns are
+    /// encrypted at rest (AES-256-GCM); a database holding encrypted PII needs its key.
+    #[arg(long, env = "ROSTERHUB_PII_KEY_FILE")]
+    pub pii_key_file: Option<PathBuf>,
+    /// During a key rotation: a file holding the previous key (decrypt only); or
+    /// ROSTERHUB_PII_KEY_PREVIOUS.
+    #[arg(long, env = "ROSTERHUB_PII_PREVIOUS_KEY_FILE")]
+    pub pii_previous_key_file: Option<PathBuf>,
+    /// The columns encrypted at rest (entity.csvColumn, comma-separated): text, date and
+    /// userIds columns of users and demographics.
+    #[arg(long, env = "ROSTERHUB_PII_COLUMNS", default_value = DEFAULT_COLUMNS)]
+    pub pii_columns: String,
+}
+
+impl PiiArgs {
+    /// The flags, with the keys from the environment.
+    pub fn settings(&self) -> PiiSettings {
+        let env = PiiSettings::from_env();
+        PiiSettings {
+            key: env.key,
+            key_file: self.pii_key_file.clone(),
+            previous_key: env.previous_key,
+            previous_key_file: self.pii_previous_key_file.clone(),
+            columns: Some(self.pii_columns.clone()),
+        }
+    }
+}
+
+/// Opens the database with the PII keys of `pii`.
+pub async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
+    let config = pii.settings().load()?;
+    Store::open_with_pii(url, config)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new random PII key (base64 of 32 bytes) on stdout; its id goes to stderr.
+    Generate,
+    /// Show the keys the database's PII is encrypted under and how many values each encrypts,
+    /// as JSON. Needs no key; with keys, also counts plaintext values of the configured columns.
+    Status {
+        #[command(flatten)]
+        pii: PiiArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Re-encrypt every PII value of every tenant under the current key (ROSTERHUB_PII_KEY),
+    /// reading the old one from ROSTERHUB_PII_KEY_PREVIOUS; also encrypts plaintext left in
+    /// configured columns. One transaction per batch; safe to interrupt and rerun. When no
+    /// value uses the old key any more it is retired and no longer needed. Prints JSON.
+    Rotate {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[command(flatten)]
+        pii: PiiArgs,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
+    match command {
+        KeysCommand::Generate => {
+            let key = Key::generate();
+            println!("{}", key.to_base64());
+            eprintln!("key id {}", key.id());
+            Ok(0)
+        }
+        KeysCommand::Status { pii, db } => runtime()?.block_on(async {
+            let config = pii.settings().load()?;
+            let store = match &config {
+                Some(_) => Store::open_with_pii(&db.database_url, config.clone()).await,
+                None => Store::open_unchecked(&db.database_url).await,
+            }
+            .with_context(|| {
+                format!("cannot open the database {}", redact_url(&db.database_url))
+            })?;
+            let status = store.pii_status().await?;
+            let time = |ms: Option<i64>| ms.map(crate::domain::datetime::format_ms);
+            let keys: Vec<serde_json::Value> = status
+                .keys
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "id": k.id,
+                        "created_at": time(k.created_at),
+                        "retired_at": time(k.retired_at),
+                        "values": k.values,
+                    })
+                })
+                .collect();
+            let out = serde_json::json!({
+                "current_key": config.as_ref().map(|c| c.current.id()),
+                "previous_key": config.as_ref().and_then(|c| c.previous.as_ref()).map(|k| k.id()),
+                "columns": config.as_ref().map(|c| c.columns.names()),
+                "keys": keys,
+                "plaintext_values": status.plaintext_values,
+            });
+            println!("{out}");
+            Ok(0)
+        }),
+        KeysCommand::Rotate { batch, pii, db } => runtime()?.block_on(async {
+            let store = open(&db.database_url, &pii).await?;
+            let report = store.rotate_pii(batch).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            if report.remaining > 0 {
+                eprintln!(
+                    "{} values still use another key (written by a process still configured \
+                     with it): restart every process with the new key and run rotate again",
+                    report.remaining
+                );
+                return Ok(1);
+            }
+            Ok(0)
+        }),
+    }
+}

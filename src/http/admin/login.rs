@@ -1,0 +1,287 @@
+//! `POST /session`: a login (`session` describes the rules it follows).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+
+use super::error::AdminError;
+use super::session::{HASHING, form_fields, session_json, set_cookie, source_ip};
+use crate::audit::AuditNote;
+use crate::http::AppState;
+use crate::users::store;
+use crate::users::{Password, Role};
+
+/// What a login request says.
+struct LoginForm {
+    username: String,
+    password: Password,
+    tenant: Option<String>,
+}
+
+fn login_form(headers: &HeaderMap, body: &[u8]) -> Result<LoginForm, AdminError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let mut map = Map::new();
+    if is_form {
+        for (k, v) in form_fields(body) {
+            map.insert(k, Value::String(v));
+        }
+    } else {
+        match serde_json::from_slice(body) {
+            Ok(Value::Object(m)) => map = m,
+            _ => {
+                return Err(AdminError::bad_request(
+                    "invalid_json",
+                    "the body must be a JSON object {\"username\", \"password\", \"tenant\"} \
+                     or an urlencoded form",
+                ));
+            }
+        }
+    }
+    let field = |name: &'static str| -> Result<Option<String>, AdminError> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AdminError::bad_request(
+                "invalid_field",
+                format!("{name}: must be a string"),
+            )),
+        }
+    };
+    let required = |name: &'static str| -> Result<String, AdminError> {
+        field(name)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AdminError::bad_request("invalid_field", format!("{name}: is required")))
+    };
+    Ok(LoginForm {
+        username: required("username")?,
+        password: Password::offered(required("password")?),
+        tenant: field("tenant")?
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+    })
+}
+
+/// A cross-site login (a page elsewhere posting a form here) is refused: when the browser says
+/// where the request comes from (`Origin`), it must be this server.
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host_of = |url: &str| -> Option<String> {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let host = rest.split('/').next()?;
+        (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    };
+    let ours = match &state.public_url {
+        Some(u) => host_of(u),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_ascii_lowercase),
+    };
+    origin != "null" && ours.is_some() && host_of(origin) == ours
+}
+
+/// A refused login: the error response with its audit note.
+fn refused(error: AdminError, username: &str, tenant: Option<String>) -> Response {
+    let mut response = error.into_response();
+    response.extensions_mut().insert(AuditNote {
+        actor: Some(login_actor(username)),
+        tenant,
+        action: Some("session.login_failed"),
+        ..AuditNote::default()
+    });
+    response
+}
+
+fn login_actor(username: &str) -> String {
+    format!("login:{}", crate::audit::truncate(username.trim(), 64))
+}
+
+fn retry_after(mut response: Response, ms: i64) -> Response {
+    let secs = ((ms + 999) / 1000).max(1);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&secs.to_string()).expect("digits"),
+    );
+    response
+}
+
+fn wrong_credentials() -> AdminError {
+    AdminError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "wrong username or password",
+    )
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let headers = &headers;
+    if !same_origin(&state, headers) {
+        return Err(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            "a login must come from this server's own pages (Origin does not match)",
+        ));
+    }
+    let form = login_form(headers, &body)?;
+    let ip = source_ip(&extensions);
+    let ip_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let store = &state.store;
+    let now = store.ops_now();
+    let found = store::credentials(store, &form.username).await?;
+    // The tenant a failed login is recorded under: the one named, if it exists, else the
+    // user's only tenant.
+    let audit_tenant = match &form.tenant {
+        Some(t) if store.tenant_exists(t).await? => Some(t.clone()),
+        _ => found.as_ref().and_then(|(u, _)| match u.roles.as_slice() {
+            [(t, _)] => Some(t.clone()),
+            _ => None,
+        }),
+    };
+
+    if let Some(wait) = store::ip_backoff(store, &ip_key, now).await? {
+        tracing::warn!("admin logins from one address refused: too many failures");
+        let e = AdminError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed logins from this address; try again later",
+        );
+        return Ok(retry_after(refused(e, &form.username, audit_tenant), wait));
+    }
+    if let Some((user, _)) = &found
+        && user.locked_at(now)
+    {
+        // Counts towards the address's back-off, not towards the account's lock.
+        store::login_failed(store, &ip_key, None, now).await?;
+        let until = user.locked_until.unwrap_or(now);
+        let e = AdminError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "account_locked",
+            "the account is locked after repeated failed logins; try again later",
+        );
+        return Ok(retry_after(
+            refused(e, &form.username, audit_tenant),
+            until - now,
+        ));
+    }
+
+    let _permit = HASHING
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    let usable = found
+        .as_ref()
+        .filter(|(u, _)| u.disabled_at.is_none())
+        .map(|(u, hash)| (u.clone(), hash.clone()));
+    let password = form.password.clone();
+    let checked = usable.clone();
+    let ok = tokio::task::spawn_blocking(move || match &checked {
+        Some((_, hash)) => password.verify(hash),
+        None => {
+            password.verify_dummy();
+            false
+        }
+    })
+    .await
+    .map_err(|_| AdminError::internal("the password check failed"))?;
+    drop(_permit);
+
+    let Some((user, _)) = usable.filter(|_| ok) else {
+        let user_id = found
+            .as_ref()
+            .filter(|(u, _)| u.disabled_at.is_none())
+            .map(|(u, _)| u.id.as_str());
+        let locked = store::login_failed(store, &ip_key, user_id, now).await?;
+        if locked.is_some() {
+            tracing::warn!(user_id = user_id.unwrap_or(""), "admin account locked");
+        }
+        return Ok(refused(wrong_credentials(), &form.username, audit_tenant));
+    };
+
+    // The password is right: which tenant does the session act on?
+    let acting: Option<(String, Role)> = match &form.tenant {
+        Some(t) if user.system_admin => {
+            if !store.tenant_exists(t).await? {
+                let e = AdminError::not_found(format!("unknown tenant {t:?}"));
+                return Ok(refused(e, &form.username, audit_tenant));
+            }
+            Some((t.clone(), Role::Admin))
+        }
+        Some(t) => match user.role_in(t) {
+            Some(role) => Some((t.clone(), role)),
+            None => {
+                let e = AdminError::new(
+                    StatusCode::FORBIDDEN,
+                    "no_role",
+                    format!("you have no role in tenant {t:?}"),
+                );
+                return Ok(refused(e, &form.username, audit_tenant));
+            }
+        },
+        None if user.system_admin => None,
+        None => match user.roles.as_slice() {
+            [(t, role)] => Some((t.clone(), *role)),
+            [] => {
+                let e = AdminError::new(
+                    StatusCode::FORBIDDEN,
+                    "no_role",
+                    "you have no role in any tenant; ask an administrator",
+                );
+                return Ok(refused(e, &form.username, audit_tenant));
+            }
+            several => {
+                let names: Vec<&str> = several.iter().map(|(t, _)| t.as_str()).collect();
+                let e = AdminError::bad_request(
+                    "tenant_required",
+                    format!("choose a tenant: one of {}", names.join(", ")),
+                );
+                return Ok(refused(e, &form.username, audit_tenant));
+            }
+        },
+    };
+    let tenant = acting.as_ref().map(|(t, _)| t.as_str());
+    let ip_text = ip.map(|ip| ip.to_string());
+    let (token, session) = match store::open_session(store, &user, tenant, ip_text.as_deref()).await
+    {
+        Ok(opened) => opened,
+        // Disabled between the check and now.
+        Err(crate::storage::StoreError::Conflict(_)) => {
+            return Ok(refused(wrong_credentials(), &form.username, audit_tenant));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(user_id = %user.id, tenant = tenant.unwrap_or(""), "admin user logged in");
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::SET_COOKIE, set_cookie(&state, Some(&token))),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        Json(session_json(&session, acting.as_ref())),
+    )
+        .into_response();
+    response.extensions_mut().insert(AuditNote {
+        actor: Some(login_actor(&form.username)),
+        tenant: tenant.map(str::to_owned),
+        action: Some("session.login"),
+        target: Some(format!("user:{}", user.id)),
+        count: None,
+    });
+    Ok(response)
+}

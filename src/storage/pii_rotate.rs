@@ -1,0 +1,404 @@
+//! `rosterhub keys status` and `rosterhub keys rotate`: passes over every encryptable column
+//! of every tenant.
+//!
+//! A rotation reads each tenant's users and demographics in keyset pages, one transaction per
+//! page, and rewrites a row only if it changes: values under another key are re-encrypted under
+//! the current one, plaintext in a configured column (data imported before encryption was
+//! turned on) is encrypted, and missing blind indexes are filled in. Encrypted values are never
+//! turned back into plaintext. Rerunning it is safe and cheap: what is done stays done. When no
+//! value uses another key any more, those keys are marked retired and no longer needed.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params_from_iter};
+use sqlx::Row as _;
+
+use super::read::{Param, Query};
+use super::{Store, StoreError};
+use crate::domain::Entity;
+use crate::domain::entity::Column;
+use crate::pii::{ENTITIES, Pii, PiiError, Place, bidx_columns, encryptable_columns, split_cell};
+
+/// How many values one key encrypts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyUse {
+    pub id: String,
+    /// `None` for a key the values name but `pii_keys` does not (should not happen).
+    pub created_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub values: u64,
+}
+
+/// What `rosterhub keys status` shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PiiStatus {
+    pub keys: Vec<KeyUse>,
+    /// Values of the configured columns stored as plaintext (`None` without keys configured).
+    pub plaintext_values: Option<u64>,
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RotateReport {
+    pub current_key: String,
+    pub tenants: u64,
+    /// Rows read and rows rewritten.
+    pub rows: u64,
+    pub rows_updated: u64,
+    /// Values moved from another key to the current one.
+    pub reencrypted: u64,
+    /// Plaintext values of configured columns encrypted.
+    pub encrypted: u64,
+    /// Blind indexes filled in or corrected.
+    pub indexed: u64,
+    /// Values still under another key after the pass (written meanwhile by a process still
+    /// configured with it): rerun once every process has the new key.
+    pub remaining: u64,
+    /// Keys no value uses any more, marked retired now.
+    pub retired: Vec<String>,
+}
+
+/// The columns a pass reads for `entity`: encryptable ones, then blind indexes.
+struct Layout {
+    entity: Entity,
+    enc: Vec<(usize, &'static Column)>,
+    /// Per blind index: its column's position in `enc`, and its name.
+    bidx: Vec<(usize, &'static str)>,
+}
+
+impl Layout {
+    fn new(entity: Entity) -> Layout {
+        let enc: Vec<_> = encryptable_columns(entity).collect();
+        let bidx = bidx_columns(entity)
+            .map(|(col, idx)| {
+                let pos = enc
+                    .iter()
+                    .position(|(_, c)| c.db == col)
+                    .expect("blind-indexed columns are encryptable");
+                (pos, idx)
+            })
+            .collect();
+        Layout { entity, enc, bidx }
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        self.enc
+            .iter()
+            .map(|(_, c)| c.db)
+            .chain(self.bidx.iter().map(|(_, b)| *b))
+            .collect()
+    }
+
+    fn select(&self, d: super::sql::Dialect, batch: usize) -> String {
+        let lock = match d {
+            super::sql::Dialect::Sqlite => "",
+            super::sql::Dialect::Postgres => " FOR UPDATE",
+        };
+        format!(
+            "SELECT sourced_id, {} FROM {} WHERE tenant_id = {} AND sourced_id > {} \
+             ORDER BY sourced_id LIMIT {batch}{lock}",
+            self.names().join(", "),
+            self.entity.table(),
+            d.param(1),
+            d.param(2)
+        )
+    }
+
+    fn update(&self, d: super::sql::Dialect) -> String {
+        let sets: Vec<String> = self
+            .names()
+            .iter()
+            .enumerate()
+            .map(|(k, n)| format!("{n} = {}", d.param(k + 3)))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE tenant_id = {} AND sourced_id = {}",
+            self.entity.table(),
+            sets.join(", "),
+            d.param(1),
+            d.param(2)
+        )
+    }
+
+    /// Brings one row to the current key; `true` if it changed. `cells` holds the encryptable
+    /// columns then the blind indexes, as [`Layout::names`].
+    fn rotate(
+        &self,
+        pii: &Pii,
+        tenant: &str,
+        id: &str,
+        cells: &mut [Option<String>],
+        report: &mut RotateReport,
+    ) -> Result<bool, PiiError> {
+        let mut changed = false;
+        let n = self.enc.len();
+        for (j, (i, col)) in self.enc.iter().enumerate() {
+            let place = Place {
+                table: self.entity.table(),
+                column: col.db,
+                tenant,
+                sourced_id: id,
+            };
+            let bidx_slot = self
+                .bidx
+                .iter()
+                .position(|(pos, _)| *pos == j)
+                .map(|s| n + s);
+            let Some(cell) = cells[j].clone().filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            let mut plain = None;
+            match split_cell(&cell) {
+                Some((key, _)) if key == pii.current().id() => {}
+                Some(_) => {
+                    let p = pii.decrypt(&place, &cell)?;
+                    cells[j] = Some(pii.encrypt(&place, &p));
+                    plain = Some(p);
+                    report.reencrypted += 1;
+                    changed = true;
+                }
+                None if pii.columns().contains(self.entity, *i) => {
+                    cells[j] = Some(pii.encrypt(&place, &cell));
+                    plain = Some(cell.clone());
+                    report.encrypted += 1;
+                    changed = true;
+                }
+                // Plaintext in a column not configured for encryption: left as it is, with no
+                // blind index (filters compare the plaintext).
+                None => {
+                    if let Some(slot) = bidx_slot.filter(|s| cells[*s].is_some()) {
+                        cells[slot] = None;
+                        report.indexed += 1;
+                        changed = true;
+                    }
+                    continue;
+                }
+            }
+            let Some(slot) = bidx_slot else { continue };
+            if plain.is_none() && cells[slot].is_some() {
+                continue;
+            }
+            let plain = match plain {
+                Some(p) => p,
+                None => pii.decrypt(&place, &cell)?,
+            };
+            let index = Some(pii.blind_index(place.table, place.column, tenant, &plain));
+            if cells[slot] != index {
+                cells[slot] = index;
+                report.indexed += 1;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+fn sqlite_rotate(
+    conn: &mut Connection,
+    pii: &Pii,
+    tenant: &str,
+    layout: &Layout,
+    batch: usize,
+    report: &mut RotateReport,
+) -> Result<(), StoreError> {
+    let d = super::sql::Dialect::Sqlite;
+    let (select, update) = (layout.select(d, batch), layout.update(d));
+    let width = layout.names().len();
+    let mut after = String::new();
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let rows: Vec<(String, Vec<Option<String>>)> = tx
+            .prepare_cached(&select)?
+            .query_map(rusqlite::params![tenant, after], |r| {
+                Ok((
+                    r.get(0)?,
+                    (1..=width).map(|k| r.get(k)).collect::<Result<_, _>>()?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (id, mut cells) in rows.iter().cloned() {
+            if layout.rotate(pii, tenant, &id, &mut cells, report)? {
+                let values = [Some(tenant.to_owned()), Some(id)].into_iter().chain(cells);
+                tx.prepare_cached(&update)?
+                    .execute(params_from_iter(values))?;
+                report.rows_updated += 1;
+            }
+        }
+        tx.commit()?;
+        report.rows += rows.len() as u64;
+        match rows.last() {
+            Some((id, _)) if rows.len() == batch => after.clone_from(id),
+            _ => return Ok(()),
+        }
+    }
+}
+
+async fn pg_rotate(
+    pool: &sqlx::PgPool,
+    pii: &Pii,
+    tenant: &str,
+    layout: &Layout,
+    batch: usize,
+    report: &mut RotateReport,
+) -> Result<(), StoreError> {
+    let d = super::sql::Dialect::Postgres;
+    let (select, update) = (layout.select(d, batch), layout.update(d));
+    let width = layout.names().len();
+    let mut after = String::new();
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
+            .bind(tenant)
+            .bind(&after)
+            .fetch_all(&mut *tx)
+            .await?;
+        let n = rows.len();
+        let mut last = None;
+        for r in rows {
+            let id: String = r.try_get(0)?;
+            let mut cells: Vec<Option<String>> = (1..=width)
+                .map(|k| r.try_get(k))
+                .collect::<Result<_, _>>()?;
+            if layout.rotate(pii, tenant, &id, &mut cells, report)? {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                    .bind(tenant)
+                    .bind(&id);
+                for c in cells {
+                    q = q.bind(c);
+                }
+                q.execute(&mut *tx).await?;
+                report.rows_updated += 1;
+            }
+            last = Some(id);
+        }
+        tx.commit().await?;
+        report.rows += n as u64;
+        match last {
+            Some(id) if n == batch => after = id,
+            _ => return Ok(()),
+        }
+    }
+}
+
+impl Store {
+    /// How many values each key encrypts, and (with keys configured) how many values of the
+    /// configured columns are plaintext.
+    pub async fn pii_status(&self) -> Result<PiiStatus, StoreError> {
+        let mut used: BTreeMap<String, u64> = BTreeMap::new();
+        let mut plaintext = 0;
+        for entity in ENTITIES {
+            for (i, col) in encryptable_columns(entity) {
+                let (t, c) = (entity.table(), col.db);
+                let mut q = Query::new(self.dialect());
+                q.push(&format!(
+                    "SELECT substr({c}, 6, 8), CAST(COUNT(*) AS TEXT) FROM {t} \
+                     WHERE substr({c}, 1, 5) = 'pii1:' GROUP BY substr({c}, 6, 8)"
+                ));
+                for row in self.text_rows(q).await? {
+                    let mut it = row.into_iter().map(Option::unwrap_or_default);
+                    let (id, n) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
+                    *used.entry(id).or_default() += n.parse::<u64>().unwrap_or(0);
+                }
+                if self.pii().is_some_and(|p| p.columns().contains(entity, i)) {
+                    let mut q = Query::new(self.dialect());
+                    q.push(&format!(
+                        "SELECT CAST(COUNT(*) AS TEXT) FROM {t} WHERE {c} IS NOT NULL \
+                         AND {c} <> '' AND substr({c}, 1, 5) <> "
+                    ))
+                    .bind(Param::Text(crate::pii::PREFIX.to_owned()));
+                    plaintext += self.count_text(q).await?;
+                }
+            }
+        }
+        let mut keys: Vec<KeyUse> = self
+            .pii_keys()
+            .await?
+            .into_iter()
+            .map(|r| KeyUse {
+                values: used.remove(&r.id).unwrap_or(0),
+                id: r.id,
+                created_at: Some(r.created_at),
+                retired_at: r.retired_at,
+            })
+            .collect();
+        keys.extend(used.into_iter().map(|(id, values)| KeyUse {
+            id,
+            created_at: None,
+            retired_at: None,
+            values,
+        }));
+        Ok(PiiStatus {
+            keys,
+            plaintext_values: self.pii().map(|_| plaintext),
+        })
+    }
+
+    async fn count_text(&self, q: Query) -> Result<u64, StoreError> {
+        Ok(self
+            .text_rows(q)
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Re-encrypts every value of every tenant under the current key, `batch` rows per
+    /// transaction, then retires the keys no value uses any more.
+    pub async fn rotate_pii(&self, batch: usize) -> Result<RotateReport, StoreError> {
+        let pii = self.pii().cloned().ok_or(StoreError::Pii(PiiError::Config(
+            "keys rotate needs the new key as ROSTERHUB_PII_KEY (or --pii-key-file) and the \
+                 old one as ROSTERHUB_PII_KEY_PREVIOUS (or --pii-previous-key-file)"
+                .into(),
+        )))?;
+        let batch = batch.max(1);
+        let tenants: Vec<String> = self
+            .tenants()
+            .await?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let mut report = RotateReport {
+            current_key: pii.current().id().to_owned(),
+            tenants: tenants.len() as u64,
+            ..RotateReport::default()
+        };
+        match self {
+            Store::Sqlite(s) => {
+                let (s, pii) = (s.clone(), pii.clone());
+                report = tokio::task::spawn_blocking(move || {
+                    let mut conn = s.connect()?;
+                    for tenant in &tenants {
+                        for entity in ENTITIES {
+                            let layout = Layout::new(entity);
+                            sqlite_rotate(&mut conn, &pii, tenant, &layout, batch, &mut report)?;
+                        }
+                    }
+                    Ok::<_, StoreError>(report)
+                })
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+            }
+            Store::Postgres(p) => {
+                for tenant in &tenants {
+                    for entity in ENTITIES {
+                        let layout = Layout::new(entity);
+                        pg_rotate(p.pool(), &pii, tenant, &layout, batch, &mut report).await?;
+                    }
+                }
+            }
+        }
+        let status = self.pii_status().await?;
+        report.remaining = status
+            .keys
+            .iter()
+            .filter(|k| k.id != pii.current().id())
+            .map(|k| k.values)
+            .sum();
+        if report.remaining == 0 {
+            report.retired = self.retire_pii_keys_except(pii.current().id()).await?;
+        }
+        Ok(report)
+    }
+}
