@@ -33,7 +33,8 @@ case "$URL" in
   *) "$ROSTERHUB_BIN" import "$BUNDLE" --database-url "$URL" --force --format json > "$DIR/api-import.json" ;;
 esac
 
-CLIENT=$("$ROSTERHUB_BIN" client create --name bench --database-url "$URL")
+# The largest per-client rate limit, so that the guard runs on every request but never refuses.
+CLIENT=$("$ROSTERHUB_BIN" client create --name bench --rate-limit-per-min 1000000 --database-url "$URL")
 ID=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
 SECRET=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 
