@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{Entry, store};
@@ -50,6 +50,8 @@ enum Msg {
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
+    /// Cuts the writer's batch window short (a flush is waiting).
+    flush_now: Arc<Notify>,
     dropped: Arc<AtomicU64>,
     last_warning_ms: Arc<AtomicI64>,
 }
@@ -70,9 +72,11 @@ impl AuditLog {
 
     pub fn with_settings(store: Store, settings: WriterSettings) -> AuditLog {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
-        tokio::spawn(run(store, rx, settings));
+        let flush_now = Arc::new(Notify::new());
+        tokio::spawn(run(store, rx, settings, flush_now.clone()));
         AuditLog {
             tx,
+            flush_now,
             dropped: Arc::default(),
             last_warning_ms: Arc::default(),
         }
@@ -113,6 +117,7 @@ impl AuditLog {
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Msg::Flush(done)).await.is_ok() {
+            self.flush_now.notify_one();
             let _ = wait.await;
         }
     }
@@ -125,7 +130,15 @@ fn take(m: Msg, batch: &mut Vec<Entry>, waiters: &mut Vec<oneshot::Sender<()>>) 
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Msg>, settings: WriterSettings) {
+/// The writer: wakes for the first entry of a batch, then sleeps through the batch window
+/// (or until a flush) instead of waking for every entry — at thousands of requests a second,
+/// a wake-up per entry costs the API more than the inserts — and then drains the queue.
+async fn run(
+    store: Store,
+    mut rx: mpsc::Receiver<Msg>,
+    settings: WriterSettings,
+    flush_now: Arc<Notify>,
+) {
     let mut batch: Vec<Entry> = Vec::with_capacity(settings.batch_max);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
@@ -133,20 +146,33 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Msg>, settings: WriterSettings
             return;
         };
         take(first, &mut batch, &mut waiters);
-        let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
-        let mut closed = false;
-        // A flush ends the batch at once: everything sent before it is in it.
-        while batch.len() < settings.batch_max && waiters.is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m)) => take(m, &mut batch, &mut waiters),
-                Ok(None) => {
-                    closed = true;
-                    break;
-                }
-                Err(_) => break,
+        if waiters.is_empty() {
+            let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = flush_now.notified() => {}
             }
         }
-        write(&store, &mut batch).await;
+        // Everything queued meanwhile, in batches of at most `batch_max`. A flush is answered
+        // once everything sent before it is written.
+        let mut closed = false;
+        loop {
+            while batch.len() < settings.batch_max {
+                match rx.try_recv() {
+                    Ok(m) => take(m, &mut batch, &mut waiters),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            let full = batch.len() >= settings.batch_max;
+            write(&store, &mut batch).await;
+            if !full {
+                break;
+            }
+        }
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
