@@ -74,7 +74,9 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     let method = req.method().clone();
     let raw_query = req.uri().query().map(str::to_owned);
     let headers = req.headers();
-    let principal = bearer_token(headers).and_then(|t| state.auth.verify(t).ok());
+    // The guard verified the token already (its principal comes back with the response);
+    // only requests it did not look at are verified here.
+    let token = bearer_token(headers).map(str::to_owned);
     let request_id = header_text(headers, "x-request-id", 200);
     let user_agent = header_text(headers, header::USER_AGENT.as_str(), 256);
     let peer = req
@@ -86,6 +88,11 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
 
     let response = next.run(req).await;
 
+    let principal = response
+        .extensions()
+        .get::<crate::http::guard::VerifiedPrincipal>()
+        .map(|v| v.0.clone())
+        .or_else(|| token.and_then(|t| state.auth.verify(&t).ok()));
     let mut note = slot.take();
     if let Some(n) = response.extensions().get::<AuditNote>() {
         note = note.overridden_by(n.clone());

@@ -10,6 +10,7 @@ pub mod oneroster;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -33,8 +34,29 @@ use crate::storage::Store;
 /// The largest `limit` served when none is configured.
 pub const DEFAULT_MAX_LIMIT: u64 = 10_000;
 
+/// What every handler shares: one `Arc`, so the clone each middleware and extractor makes per
+/// request is one reference count, not a dozen (measured: about a tenth of a cached read's
+/// throughput on two cores). Fields read and set through `Deref`/`DerefMut` (set before the
+/// state is shared: `DerefMut` copies it otherwise).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// The server's settings and handles (see [`AppState`]).
+#[derive(Clone)]
+pub struct Shared {
     pub store: Store,
     pub auth: Auth,
     /// The public base URL (scheme + host [+ prefix]) for `href`s and `Link`s behind a proxy;
@@ -65,7 +87,7 @@ impl AppState {
     pub async fn new(store: Store) -> anyhow::Result<AppState> {
         let auth = Auth::load(&store).await?;
         let audit = crate::audit::AuditLog::start(store.clone());
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             store,
             auth,
             public_url: None,
@@ -77,7 +99,7 @@ impl AppState {
             audit,
             guard: Default::default(),
             tls: false,
-        })
+        })))
     }
 }
 

@@ -141,8 +141,14 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Caller::from_session(parts, state).await;
         }
-        let principal = crate::http::oneroster::handler::bearer(&parts.headers, state)
-            .map_err(|e| AdminError::unauthorised(e.to_string()))?;
+        let principal = match parts
+            .extensions
+            .get::<crate::http::guard::VerifiedPrincipal>()
+        {
+            Some(v) => v.0.clone(),
+            None => crate::http::oneroster::handler::bearer(&parts.headers, state)
+                .map_err(|e| AdminError::unauthorised(e.to_string()))?,
+        };
         let client = state
             .store
             .request_state(&principal.tenant, &principal.client_id)

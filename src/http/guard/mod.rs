@@ -75,6 +75,11 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone)]
 pub struct GuardedClient(pub Arc<ClientRecord>);
 
+/// The bearer token's principal as the guard verified it, in the request's and the response's
+/// extensions: the handlers and the audit layer need not verify the token again.
+#[derive(Debug, Clone)]
+pub struct VerifiedPrincipal(pub crate::auth::Principal);
+
 #[derive(Debug, Clone)]
 pub struct GuardConfig {
     /// The limit of clients without their own (`--rate-limit-per-min`).
@@ -218,7 +223,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let mut response = match area(req.uri().path()) {
         None => next.run(req).await,
-        Some(area) => guarded(&state, area, ip, req, next).await,
+        Some(area) => {
+            let mut verified = None;
+            let mut response = guarded(&state, area, ip, req, next, &mut verified).await;
+            if let Some(p) = verified {
+                response.extensions_mut().insert(VerifiedPrincipal(p));
+            }
+            response
+        }
     };
     if let Some(ip) = ip {
         response.extensions_mut().insert(ClientIp(ip));
@@ -232,6 +244,7 @@ async fn guarded(
     ip: Option<IpAddr>,
     req: Request,
     next: Next,
+    verified: &mut Option<crate::auth::Principal>,
 ) -> Response {
     // The client the request speaks for.
     let (req, client_id, tenant) = match area {
@@ -253,7 +266,12 @@ async fn guarded(
                 None => None,
             };
             match principal {
-                Some(p) => (req, Some(p.client_id), Some(p.tenant)),
+                Some(p) => {
+                    let mut req = req;
+                    req.extensions_mut().insert(VerifiedPrincipal(p.clone()));
+                    *verified = Some(p.clone());
+                    (req, Some(p.client_id), Some(p.tenant))
+                }
                 None => (req, None, None),
             }
         }

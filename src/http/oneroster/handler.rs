@@ -130,7 +130,13 @@ impl FromRequestParts<AppState> for Req {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Req, Response> {
-        let principal = bearer(&parts.headers, state).map_err(IntoResponse::into_response)?;
+        let principal = match parts
+            .extensions
+            .get::<crate::http::guard::VerifiedPrincipal>()
+        {
+            Some(v) => v.0.clone(),
+            None => bearer(&parts.headers, state).map_err(IntoResponse::into_response)?,
+        };
         let ids = match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
             Ok(Path(v)) => v.into_iter().map(|(_, v)| v).collect(),
             Err(_) => Vec::new(),
