@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value as Json, json};
 
 use super::store::{self, Finish};
-use super::{Job, JobKind, JobState, JobsConfig, blob};
+use super::{Job, JobKind, JobState, blob};
 use crate::csv::decode::EncodingChoice;
 use crate::export::{ExportOptions, ExportProfile};
 use crate::import::rows::RowProgress;
@@ -96,12 +96,10 @@ impl RunResult {
 /// Runs `job` for `owner`; `Err(LeaseLost)` when another worker took it over meanwhile.
 pub async fn run(
     store: &Store,
-    config: &JobsConfig,
     owner: &str,
     job: &Job,
     progress: &SharedProgress,
 ) -> Result<RunResult, StoreError> {
-    let _ = config;
     match job.kind {
         JobKind::Import => run_import(store, owner, job, progress).await,
         JobKind::Export => run_export(store, job, progress).await,

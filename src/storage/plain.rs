@@ -223,13 +223,21 @@ fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
         .collect()
 }
 
-fn sqlite_exec(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+pub(super) fn sqlite_exec(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<u64, StoreError> {
     let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
     let n = st.execute(rusqlite::params_from_iter(sqlite_params(params)))?;
     Ok(n as u64)
 }
 
-fn sqlite_fetch(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+pub(super) fn sqlite_fetch(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<Row>, StoreError> {
     use rusqlite::types::ValueRef;
     let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
     let n = st.column_count();
@@ -251,9 +259,9 @@ fn sqlite_fetch(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Ro
     Ok(out)
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-fn pg_query(sql: &str, params: Vec<Value>) -> PgQuery<'static> {
+pub(super) fn pg_query(sql: &str, params: Vec<Value>) -> PgQuery<'static> {
     let mut q = sqlx::query(AssertSqlSafe(sql.to_owned()));
     for p in params {
         q = match p {
@@ -267,7 +275,7 @@ fn pg_query(sql: &str, params: Vec<Value>) -> PgQuery<'static> {
     q
 }
 
-fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
+pub(super) fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
     let mut row = Vec::with_capacity(r.len());
     for (i, col) in r.columns().iter().enumerate() {
         let v = match col.type_info().name() {
@@ -289,6 +297,21 @@ fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
     Ok(Row(row))
 }
 
+/// Runs `f` on a blocking thread; a panic in it is resumed here.
+pub(super) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
+        },
+    }
+}
+
 /// Runs `f` on the SQLite operational file on a blocking thread.
 async fn on_sqlite_ops<T, F>(ops: &Arc<SqliteOps>, f: F) -> Result<T, StoreError>
 where
@@ -296,13 +319,7 @@ where
     F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
 {
     let ops = ops.clone();
-    match tokio::task::spawn_blocking(move || ops.with(f)).await {
-        Ok(result) => result,
-        Err(e) => match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => Err(StoreError::Io(std::io::Error::other(e))),
-        },
-    }
+    blocking(move || ops.with(f)).await
 }
 
 impl Store {
