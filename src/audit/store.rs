@@ -2,8 +2,11 @@
 //! One SQL text for both backends (`storage::plain`); the table is never updated.
 
 use super::Entry;
-use crate::storage::plain::{Row, Stmt, Value};
 use crate::storage::{Store, StoreError};
+use crate::storage::{
+    plain::Stmt,
+    value::{Row, Value},
+};
 
 const COLUMNS: &str = "id, tenant_id, at, actor, action, method, path, query, status, \
                        result_count, target, source_ip, request_id, user_agent";

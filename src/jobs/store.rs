@@ -5,8 +5,8 @@ use serde_json::{Value as Json, json};
 use super::{JobKind, JobParams, JobState};
 use crate::domain::datetime::{format_ms, now_ms};
 use crate::params;
-use crate::storage::plain::{Row, Stmt};
 use crate::storage::{BackendKind, Store, StoreError};
+use crate::storage::{plain::Stmt, value::Row};
 
 /// One row of `jobs`.
 #[derive(Debug, Clone, PartialEq)]

@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ipnet::IpNet;
 use rand::RngExt as _;
 
-use super::plain::{Row, Value};
+use super::value::{Row, Value};
 use super::{Store, StoreError};
 use crate::auth::Scopes;
 use crate::auth::restrict::{

@@ -17,6 +17,7 @@ pub mod select;
 pub mod sql;
 pub mod sql_filter;
 pub mod sqlite;
+pub mod value;
 
 use std::collections::HashMap;
 

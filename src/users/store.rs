@@ -11,8 +11,8 @@ use super::{
     Username,
 };
 use crate::params;
-use crate::storage::plain::{Row, Stmt};
 use crate::storage::{Store, StoreError};
+use crate::storage::{plain::Stmt, value::Row};
 
 /// A session's `last_seen_at` is written at most this often (the idle timeout is 30 minutes:
 /// a minute of slack saves a write per request).

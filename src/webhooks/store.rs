@@ -8,8 +8,11 @@ use serde_json::{Value as Json, json};
 use super::spec::{Events, NewWebhook, Webhook, WebhookPatch};
 use crate::domain::datetime::{format_ms, now_ms};
 use crate::params;
-use crate::storage::plain::{Row, Stmt, Value};
 use crate::storage::{Store, StoreError};
+use crate::storage::{
+    plain::Stmt,
+    value::{Row, Value},
+};
 
 const COLUMNS: &str =
     "id, tenant_id, url, events, secret, active, description, created_at, updated_at";

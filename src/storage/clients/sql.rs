@@ -4,8 +4,8 @@
 
 use rusqlite::Connection;
 
-use crate::storage::plain::{Row, Value, blocking, pg_query, pg_row, sqlite_exec, sqlite_fetch};
 use crate::storage::sqlite::SqliteStore;
+use crate::storage::value::{Row, Value, blocking, pg_query, pg_row, sqlite_exec, sqlite_fetch};
 use crate::storage::{Store, StoreError};
 
 /// Runs `f` on a fresh SQLite connection (for writes) on a blocking thread.

@@ -10,7 +10,7 @@ mod session;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use rosterhub::jobs::JobsHandle;
-use rosterhub::storage::plain::Value as Cell;
+use rosterhub::storage::value::Value as Cell;
 use rosterhub::users::store::{self, AdminUser, NewUser};
 use rosterhub::users::{Password, Role, Username};
 use serde_json::{Value, json};
