@@ -1,5 +1,5 @@
 //! The admin API described: `GET /openapi.json` (a hand-written OpenAPI 3.1 document,
-//! `openapi.json` next to this file) and an interactive Swagger UI at `/docs`. The UI's scripts
+//! `openapi/admin-v1.json` at the repository root) and an interactive Swagger UI at `/docs`. The UI's scripts
 //! and styles are compiled into the binary (`utoipa-swagger-ui`, vendored) and served from here,
 //! so the page works offline. Neither needs a token.
 //!
@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::http::AppState;
 
 /// The document as written.
-const DOCUMENT: &str = include_str!("openapi.json");
+const DOCUMENT: &str = include_str!("../../../openapi/admin-v1.json");
 
 /// The document with this build's version.
 static SERVED: LazyLock<Value> = LazyLock::new(|| {

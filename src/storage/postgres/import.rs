@@ -1,186 +1,24 @@
-//! The PostgreSQL backend (sqlx): several replicas share one database.
-//!
-//! Imports: when an entity's first row arrives, the tenant's stored records of it are read once
-//! (sourcedId, active, content hash) and every row is classified against them as it is staged,
-//! so the plan's counts are exact without a join. New records are streamed with `COPY … FROM
-//! STDIN` straight into the entity's table by a task that owns the transaction meanwhile, so the
-//! server writes while the caller keeps parsing; changes to stored records (updates, tombstones)
-//! go into a temporary staging table (dropped at commit) and are applied by guarded set-wise
-//! `UPDATE`s whose row counts must equal the plan. An unchanged re-import writes nothing.
+//! A PostgreSQL import: one transaction that classifies each staged row against the tenant's
+//! stored records, streams new ones with `COPY`, and applies changes set-wise (see the backend's
+//! module docs).
+
+mod stored;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
 use tokio::runtime::Handle;
 
-use super::pg_copy::{
+use super::{IMPORT_DDL_LOCK, PgStore};
+use crate::domain::Entity;
+use crate::domain::vocab::Status;
+use crate::storage::pg_copy::{
     CopyJob, SEND_CHUNK, SEND_QUEUE, SORT_CHUNK, Target, copy_content, copy_hash, copy_task,
     copy_text,
 };
-use super::sql::{Dialect, EntitySql};
-use super::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
-use crate::domain::Entity;
-use crate::domain::datetime::now_ms;
-use crate::domain::vocab::Status;
-
-/// Any constant: the advisory lock that serialises migrations across replicas.
-/// Held shared by every import, exclusively by one that drops indexes (any constant).
-const IMPORT_DDL_LOCK: i64 = 0x496d_706f_7274;
-
-const MIGRATION_LOCK: i64 = 0x526f_7374_6572;
-
-#[derive(Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    sql: Arc<HashMap<Entity, EntitySql>>,
-    /// PII encryption keys, when on (set by [`super::Store::with_pii`]).
-    pub(super) pii: Option<Arc<crate::pii::Pii>>,
-}
-
-impl PgStore {
-    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        use sqlx::ConnectOptions;
-        // Bulk statements of a big import legitimately run for seconds: no slow-query warnings,
-        // and statements are logged at debug level only (they never contain values: all bound).
-        let options = url
-            .parse::<sqlx::postgres::PgConnectOptions>()?
-            .log_statements(tracing::log::LevelFilter::Debug)
-            .log_slow_statements(
-                tracing::log::LevelFilter::Debug,
-                std::time::Duration::from_secs(60),
-            );
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(std::time::Duration::from_secs(30))
-            .connect_with(options)
-            .await?;
-        migrate(&pool).await?;
-        Ok(PgStore {
-            pool,
-            sql: Arc::new(
-                Entity::ALL
-                    .map(|e| (e, EntitySql::new(e, Dialect::Postgres)))
-                    .into(),
-            ),
-            pii: None,
-        })
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn ensure_tenant(&self, id: &str, name: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(name)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn tenant_exists(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
-    }
-
-    /// Blocking: must run on a thread outside the async runtime (e.g. `spawn_blocking`).
-    pub fn begin_import(
-        &self,
-        tenant: &str,
-        stamp: &ImportStamp,
-    ) -> Result<PgImportTx, StoreError> {
-        let handle = Handle::current();
-        let tx = handle.block_on(async {
-            let mut tx = self.pool.begin().await?;
-            // Several imports of one tenant must not interleave: serialise them per tenant.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                .bind(tenant)
-                .execute(&mut *tx)
-                .await?;
-            // Imports of different tenants run side by side; the one that wants to drop and
-            // rebuild a table's indexes (a first load) needs to be alone (see
-            // `drop_indexes_of_empty_table`). Always after the tenant's lock: one order, no cycle.
-            sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
-                .bind(IMPORT_DDL_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
-                .bind(tenant)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if !exists {
-                return Err(StoreError::UnknownTenant(tenant.to_owned()));
-            }
-            Ok::<_, StoreError>(tx)
-        })?;
-        let mut main_prefix = Vec::new();
-        copy_text(&mut main_prefix, tenant);
-        main_prefix.push(b'\t');
-        let now_text = format!("\t{}\t", stamp.now).into_bytes();
-        let mut main_suffix = format!("\t{}\t{}\t", stamp.now, stamp.now).into_bytes();
-        copy_text(&mut main_suffix, &stamp.import_id);
-        main_suffix.push(b'\n');
-        Ok(PgImportTx {
-            tx: Some(tx),
-            handle,
-            tenant: tenant.to_owned(),
-            stamp: stamp.clone(),
-            sql: self.sql.clone(),
-            main_prefix,
-            main_suffix,
-            now_text,
-            staged: HashMap::new(),
-            copy: None,
-            dropped_indexes: HashMap::new(),
-            pii: self.pii.clone(),
-        })
-    }
-}
-
-async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::raw_sql(super::migrate::CREATE_TABLE)
-        .execute(&mut *tx)
-        .await?;
-    let current: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(&mut *tx)
-            .await?;
-    for (version, name, sql) in super::migrate::POSTGRES {
-        if *version > current {
-            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(version)
-            .bind(name)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(())
-}
+use crate::storage::sql::EntitySql;
+use crate::storage::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
 
 pub struct PgImportTx {
     /// The transaction; `None` while a COPY task owns it (see [`CopyJob`]).
@@ -240,6 +78,60 @@ struct Staged {
 }
 
 impl PgImportTx {
+    /// Opens the transaction and takes the import locks. Blocking.
+    pub(super) fn begin(
+        store: &PgStore,
+        tenant: &str,
+        stamp: &ImportStamp,
+    ) -> Result<PgImportTx, StoreError> {
+        let handle = Handle::current();
+        let tx = handle.block_on(async {
+            let mut tx = store.pool.begin().await?;
+            // Several imports of one tenant must not interleave: serialise them per tenant.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await?;
+            // Imports of different tenants run side by side; the one that wants to drop and
+            // rebuild a table's indexes (a first load) needs to be alone (see
+            // `drop_indexes_of_empty_table`). Always after the tenant's lock: one order, no cycle.
+            sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+                .bind(IMPORT_DDL_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let exists = sqlx::query("SELECT 1 FROM tenants WHERE id = $1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if !exists {
+                return Err(StoreError::UnknownTenant(tenant.to_owned()));
+            }
+            Ok::<_, StoreError>(tx)
+        })?;
+        let mut main_prefix = Vec::new();
+        copy_text(&mut main_prefix, tenant);
+        main_prefix.push(b'\t');
+        let now_text = format!("\t{}\t", stamp.now).into_bytes();
+        let mut main_suffix = format!("\t{}\t{}\t", stamp.now, stamp.now).into_bytes();
+        copy_text(&mut main_suffix, &stamp.import_id);
+        main_suffix.push(b'\n');
+        Ok(PgImportTx {
+            tx: Some(tx),
+            handle,
+            tenant: tenant.to_owned(),
+            stamp: stamp.clone(),
+            sql: store.sql.clone(),
+            main_prefix,
+            main_suffix,
+            now_text,
+            staged: HashMap::new(),
+            copy: None,
+            dropped_indexes: HashMap::new(),
+            pii: store.pii.clone(),
+        })
+    }
+
     /// The transaction, once any COPY stream is finished.
     fn tx(&mut self) -> Result<&mut Transaction<'static, Postgres>, StoreError> {
         self.end_copy()?;
@@ -339,161 +231,6 @@ impl PgImportTx {
             }
         }
         self.send(entity, Target::Main, chunk)
-    }
-
-    /// Loads what the tenant has stored of `entity`, the first time the entity is staged.
-    fn ensure_staged(&mut self, entity: Entity) -> Result<(), StoreError> {
-        if self.staged.contains_key(&entity) {
-            return Ok(());
-        }
-        let sql = self.sql[&entity].stored.clone();
-        let tenant = self.tenant.clone();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let mut stored = HashMap::new();
-        let mut after = String::new();
-        loop {
-            let rows = handle.block_on(
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(&tenant)
-                    .bind(&after)
-                    .fetch_all(&mut **tx),
-            )?;
-            let full = rows.len() == super::sql::STORED_PAGE;
-            for r in rows {
-                let id: String = r.try_get(0)?;
-                let active: bool = r.try_get(1)?;
-                let hash: &[u8] = r.try_get(2)?;
-                // A stored hash of another length never equals a row's: such a record is changed.
-                let hash = <[u8; 16]>::try_from(hash).ok();
-                after.clone_from(&id);
-                stored.insert(id_key(&id), Stored { active, hash });
-            }
-            if !full {
-                break;
-            }
-        }
-        if stored.is_empty() {
-            self.drop_indexes_of_empty_table(entity)?;
-        }
-        let active_before = stored.values().filter(|s| s.active).count() as u64;
-        self.staged.insert(
-            entity,
-            Staged {
-                stored,
-                active_before,
-                counts: Counts::default(),
-                main_buf: Vec::new(),
-                main_lines: Vec::new(),
-                stage_buf: Vec::new(),
-                main_copied: 0,
-                stage_copied: 0,
-                stage_rows: 0,
-                stage_created: false,
-                finished: false,
-            },
-        );
-        Ok(())
-    }
-
-    /// A first load into an empty table: drop its secondary indexes and build them once at
-    /// the end of the entity, which is much cheaper than maintaining them row by row. All of it
-    /// is inside the import's transaction (and holds the table's lock until commit: nobody can
-    /// be reading rows that do not exist yet).
-    fn drop_indexes_of_empty_table(&mut self, entity: Entity) -> Result<(), StoreError> {
-        let table = entity.table();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let defs = handle.block_on(async {
-            // DDL takes the table's exclusive lock until commit: with another import running
-            // (of another tenant) that is a deadlock waiting to happen, so the indexes are only
-            // dropped when this import is the only one (its own shared hold does not count).
-            let alone: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                .bind(IMPORT_DDL_LOCK)
-                .fetch_one(&mut **tx)
-                .await?;
-            if !alone {
-                return Ok::<_, sqlx::Error>(Vec::new());
-            }
-            let any = sqlx::query(AssertSqlSafe(format!("SELECT 1 FROM {table} LIMIT 1")))
-                .fetch_optional(&mut **tx)
-                .await?;
-            if any.is_some() {
-                return Ok::<_, sqlx::Error>(Vec::new());
-            }
-            let rows = sqlx::query(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() \
-                 AND tablename = $1 AND indexname <> $1 || '_pkey' ORDER BY indexname",
-            )
-            .bind(table)
-            .fetch_all(&mut **tx)
-            .await?;
-            let mut defs = Vec::new();
-            for r in rows {
-                let name: String = r.try_get(0)?;
-                defs.push(r.try_get::<String, _>(1)?);
-                sqlx::query(AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Ok(defs)
-        })?;
-        if !defs.is_empty() {
-            self.dropped_indexes.insert(entity, defs);
-        }
-        Ok(())
-    }
-
-    /// The sourcedIds of the tenant's active records stored before this import that are not
-    /// in the bundle, read in keyset pages.
-    fn stored_active_ids(
-        &mut self,
-        entity: Entity,
-        in_bundle: &dyn Fn(&str) -> bool,
-    ) -> Result<Vec<String>, StoreError> {
-        let sql = format!(
-            "SELECT sourced_id FROM {} WHERE tenant_id = $1 AND status = 'active' \
-             AND import_id IS DISTINCT FROM $2 AND sourced_id > $3 ORDER BY sourced_id LIMIT {}",
-            entity.table(),
-            super::sql::STORED_PAGE
-        );
-        let (tenant, import) = (self.tenant.clone(), self.stamp.import_id.clone());
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let mut absent = Vec::new();
-        let mut after = String::new();
-        loop {
-            let ids: Vec<String> = handle.block_on(
-                sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
-                    .bind(&tenant)
-                    .bind(&import)
-                    .bind(&after)
-                    .fetch_all(&mut **tx),
-            )?;
-            let full = ids.len() == super::sql::STORED_PAGE;
-            if let Some(last) = ids.last() {
-                after.clone_from(last);
-            }
-            absent.extend(ids.into_iter().filter(|id| !in_bundle(id)));
-            if !full {
-                return Ok(absent);
-            }
-        }
-    }
-
-    fn rebuild_indexes(&mut self, entity: Entity) -> Result<(), StoreError> {
-        let Some(defs) = self.dropped_indexes.remove(&entity) else {
-            return Ok(());
-        };
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        handle.block_on(async {
-            for def in defs {
-                sqlx::query(AssertSqlSafe(def)).execute(&mut **tx).await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        })?;
-        Ok(())
     }
 
     fn run<T>(&self, fut: impl std::future::Future<Output = T>) -> T {
@@ -604,7 +341,7 @@ impl ImportTx for PgImportTx {
             let staged = self.staged.get_mut(&entity).expect("loaded above");
             let buf = &mut staged.stage_buf;
             // Every written column (content and blind indexes) is empty in a tombstone row.
-            let width = super::sql::write_columns(entity).len();
+            let width = crate::storage::sql::write_columns(entity).len();
             for id in absent {
                 copy_text(buf, &id);
                 buf.extend_from_slice(b"\ttobedeleted\t\\N");
@@ -636,7 +373,7 @@ impl ImportTx for PgImportTx {
         self.rebuild_indexes(entity)?;
         if stage_rows > 0 {
             // Autovacuum never analyses temporary tables; the apply joins want statistics.
-            let analyze = format!("ANALYZE {}", super::sql::stage_table(entity));
+            let analyze = format!("ANALYZE {}", crate::storage::sql::stage_table(entity));
             let handle = self.handle.clone();
             let tx = self.tx()?;
             handle.block_on(sqlx::query(AssertSqlSafe(analyze)).execute(&mut **tx))?;
