@@ -150,10 +150,7 @@ fn headers_equal_the_fixtures() {
     ] {
         let (bytes, _) = zip_bytes(&opts(1000, 3, profile));
         for (name, text) in unzip(&bytes) {
-            let path = format!(
-                "{}/../shared/fixtures/{dir}/{name}",
-                env!("CARGO_MANIFEST_DIR")
-            );
+            let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
             let fixture = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(text.lines().next(), fixture.lines().next(), "{dir}/{name}");
         }

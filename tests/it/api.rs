@@ -25,7 +25,7 @@ const COURSE: &str = "d7afca7d-efa0-4f1e-99bb-3865855006e4";
 fn schema(name: &str) -> jsonschema::Validator {
     static DOC: OnceLock<Value> = OnceLock::new();
     let doc = DOC.get_or_init(|| {
-        let path = crate::helpers::fixtures().join("../oneroster/rostering-v1p2.openapi.json");
+        let path = crate::helpers::fixtures().join("../../openapi/rostering-v1p2.json");
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     });
     let root = serde_json::json!({
