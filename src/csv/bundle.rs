@@ -16,6 +16,13 @@ pub enum BundleError {
     BadZip { path: String, reason: String },
     #[error("the bundle has no manifest.csv (OneRoster 1.1 and 1.2 bundles must have one)")]
     NoManifest,
+    /// Two entries with one name: which one a reader takes differs between tools, so what
+    /// was checked might not be what is imported.
+    #[error(
+        "{path} has two or more entries with the same name; a bundle holds each file once \
+         (create the ZIP again from the folder of CSV files)"
+    )]
+    DuplicateEntries { path: String },
     #[error("cannot read {name} from the archive: {reason}")]
     Entry { name: String, reason: String },
 }
@@ -80,6 +87,15 @@ impl Bundle {
                     .into_owned(),
                 reason: e.to_string(),
             })?;
+        if archive.has_duplicate_names() {
+            return Err(BundleError::DuplicateEntries {
+                path: path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            });
+        }
         let entries: Vec<String> = archive
             .file_names()
             .filter_map(|n| n.ok().map(|n| n.into_owned()))

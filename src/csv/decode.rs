@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader, Cursor, Read};
 
 use encoding_rs::SHIFT_JIS;
 
+use super::limits::RecordLimit;
+
 /// How many leading bytes of each file decide its encoding.
 const SNIFF_BYTES: usize = 64 * 1024;
 
@@ -50,8 +52,17 @@ pub enum DecodeError {
          save it as UTF-8, or import with --encoding cp932 to convert it"
     )]
     ShiftJis { line: u64 },
-    #[error("the file is not valid UTF-8 (line {line}) and not Shift_JIS either; save it as UTF-8")]
-    Invalid { line: u64 },
+    #[error(
+        "the file is not valid UTF-8: line {line}, byte offset {offset} (bytes {bytes}), and it \
+         does not read as Shift_JIS text either; save it as UTF-8 (the bytes there are damaged)"
+    )]
+    Invalid {
+        line: u64,
+        /// Offset of the first invalid byte from the start of the file.
+        offset: u64,
+        /// The invalid bytes, in hex (`C3 28`).
+        bytes: String,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -66,12 +77,48 @@ fn line_of(head: &[u8], offset: usize) -> u64 {
     head[..offset].iter().filter(|&&b| b == b'\n').count() as u64 + 1
 }
 
-/// Whether `head` is Shift_JIS (a possibly truncated last character is allowed).
+/// Whether `head` is UTF-8 text with some damaged bytes rather than another encoding: it has
+/// more well-formed non-ASCII UTF-8 characters than invalid sequences. (Shift_JIS text is
+/// invalid UTF-8 at nearly every non-ASCII character; UTF-8 with one bad byte is not.)
+fn mostly_utf8(head: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in head.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    valid > invalid
+}
+
+/// Whether `head` is Shift_JIS text (a possibly truncated last character is allowed): it
+/// decodes as CP932 *and* reads like Japanese — it has a double-byte character (kanji, kana) or
+/// a run of at least two half-width katakana. A lone half-width katakana byte is what a damaged
+/// UTF-8 sequence looks like in CP932 (`C3 28` reads `ﾃ(`), so it does not count.
 fn is_shift_jis(head: &[u8]) -> bool {
     let mut decoder = SHIFT_JIS.new_decoder_without_bom_handling();
     let mut out = String::with_capacity(head.len() * 3);
     let (result, _) = decoder.decode_to_string_without_replacement(head, &mut out, false);
-    matches!(result, encoding_rs::DecoderResult::InputEmpty)
+    if !matches!(result, encoding_rs::DecoderResult::InputEmpty) {
+        return false;
+    }
+    let (mut double_byte, mut run, mut longest_run) = (false, 0, 0);
+    let mut i = 0;
+    while i < head.len() {
+        match head[i] {
+            0x81..=0x9F | 0xE0..=0xFC => {
+                double_byte = true;
+                run = 0;
+                i += 2;
+                continue;
+            }
+            0xA1..=0xDF => {
+                run += 1;
+                longest_run = longest_run.max(run);
+            }
+            _ => run = 0,
+        }
+        i += 1;
+    }
+    double_byte || longest_run >= 2
 }
 
 /// Turns CRLF into LF while reading. The csv crate counts lines wrongly on CRLF input (every
@@ -121,10 +168,15 @@ impl<R: Read> Read for CrlfToLf<R> {
 }
 
 /// Reads the first bytes of `input`, decides the encoding, and returns a UTF-8 reader.
+/// The reader fails once a CSV record passes `max_record_bytes` (see [`RecordLimit`]).
 pub fn decode<'a>(
     mut input: Box<dyn Read + 'a>,
     choice: EncodingChoice,
+    max_record_bytes: usize,
 ) -> Result<Decoded<'a>, DecodeError> {
+    let limit = |r: Box<dyn Read + 'a>| -> Box<dyn Read + 'a> {
+        Box::new(RecordLimit::new(CrlfToLf::new(r), max_record_bytes))
+    };
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut input)
         .take(SNIFF_BYTES as u64)
@@ -134,9 +186,8 @@ pub fn decode<'a>(
         let mut rest: Box<dyn Read + 'a> = Box::new(rest);
         let mut bom = [0u8; 3];
         rest.read_exact(&mut bom)?;
-        let reader = Box::new(CrlfToLf::new(rest));
         return Ok(Decoded {
-            reader,
+            reader: limit(rest),
             detected: Detected::Utf8 { bom: true },
         });
     }
@@ -146,21 +197,33 @@ pub fn decode<'a>(
         Err(e) => e.error_len().is_none() && head.len() == SNIFF_BYTES,
     };
     if utf8_ok {
-        let reader = Box::new(CrlfToLf::new(Cursor::new(head).chain(input)));
         return Ok(Decoded {
-            reader,
+            reader: limit(Box::new(Cursor::new(head).chain(input))),
             detected: Detected::Utf8 { bom: false },
         });
     }
-    let bad_at = std::str::from_utf8(&head)
+    let (bad_at, bad_len) = std::str::from_utf8(&head)
         .err()
-        .map(|e| e.valid_up_to())
-        .unwrap_or(0);
+        .map(|e| (e.valid_up_to(), e.error_len().unwrap_or(1)))
+        .unwrap_or((0, 1));
     let line = line_of(&head, bad_at);
-    let sjis = is_shift_jis(&head);
+    let sjis = !mostly_utf8(&head) && is_shift_jis(&head);
     match (choice, sjis) {
         (EncodingChoice::Utf8, true) => Err(DecodeError::ShiftJis { line }),
-        (_, false) => Err(DecodeError::Invalid { line }),
+        (_, false) => {
+            // The bad sequence and the byte after it: enough to find it in a hex editor.
+            let end = (bad_at + bad_len + 1).min(head.len());
+            let bytes = head[bad_at..end]
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Err(DecodeError::Invalid {
+                line,
+                offset: bad_at as u64,
+                bytes,
+            })
+        }
         (EncodingChoice::Cp932 | EncodingChoice::Auto, true) => {
             let raw = Cursor::new(head).chain(input);
             let reader = encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -168,7 +231,7 @@ pub fn decode<'a>(
                 .bom_override(false)
                 .build(raw);
             Ok(Decoded {
-                reader: Box::new(CrlfToLf::new(reader)),
+                reader: limit(Box::new(reader)),
                 detected: Detected::Cp932,
             })
         }
@@ -183,7 +246,7 @@ mod tests {
         bytes: &'static [u8],
         choice: EncodingChoice,
     ) -> Result<(String, Detected), DecodeError> {
-        let d = decode(Box::new(bytes), choice)?;
+        let d = decode(Box::new(bytes), choice, 1 << 20)?;
         let detected = d.detected;
         let mut s = String::new();
         let mut r = d.reader;
@@ -255,5 +318,62 @@ mod tests {
             read_all(b"\xff\xff\xff\n", EncodingChoice::Auto),
             Err(DecodeError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn damaged_utf8_in_ascii_is_not_called_shift_jis() {
+        // `C3 28` on line 3: an invalid UTF-8 sequence that CP932 would read as `ﾃ(`.
+        let bytes: &'static [u8] = b"id,name\na,b\nc,\xC3\x28x\n";
+        for choice in [
+            EncodingChoice::Utf8,
+            EncodingChoice::Cp932,
+            EncodingChoice::Auto,
+        ] {
+            match read_all(bytes, choice) {
+                Err(DecodeError::Invalid {
+                    line,
+                    offset,
+                    bytes,
+                }) => {
+                    assert_eq!((line, offset, bytes.as_str()), (3, 14, "C3 28"));
+                }
+                other => panic!("{choice:?}: {other:?}", other = other.map(|x| x.0)),
+            }
+        }
+        let message = read_all(bytes, EncodingChoice::Utf8)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains("line 3, byte offset 14 (bytes C3 28)"),
+            "{message}"
+        );
+        assert!(!message.contains("cp932"), "{message}");
+    }
+
+    #[test]
+    fn half_width_katakana_names_are_still_shift_jis() {
+        // "ﾔﾏﾀﾞ" in CP932: a run of half-width katakana, no double-byte character.
+        let sjis: &'static [u8] = b"kana\n\xD4\xCF\xC0\xDE\n";
+        let (text, d) = read_all(sjis, EncodingChoice::Cp932).unwrap();
+        assert_eq!((text.as_str(), d), ("kana\nﾔﾏﾀﾞ\n", Detected::Cp932));
+    }
+
+    #[test]
+    fn the_reader_enforces_the_record_limit() {
+        let text = format!("h\n{}\n", "x".repeat(5000));
+        let d = decode(
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            EncodingChoice::Utf8,
+            1000,
+        )
+        .unwrap();
+        let mut out = String::new();
+        let mut r = d.reader;
+        let err = r.read_to_string(&mut out).unwrap_err();
+        assert_eq!(
+            super::super::limits::RecordTooLong::find(&err).map(|e| e.line),
+            Some(2)
+        );
     }
 }

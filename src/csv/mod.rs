@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod decode;
+pub mod limits;
 pub mod manifest;
 pub mod profile;
 

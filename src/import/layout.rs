@@ -50,6 +50,8 @@ pub struct Layout {
     pub metadata: Vec<MetaColumn>,
     /// How many header cells there are.
     pub width: usize,
+    /// The header cells as the file has them (findings name columns by them).
+    pub header: Vec<String>,
     /// False when the header is so far off that rows cannot be read by position.
     pub usable: bool,
     /// users.csv is in the OneRoster 1.2 shape (with `resourceSourcedIds`).
@@ -170,6 +172,7 @@ pub fn layout(
         fields,
         metadata,
         width: header.len(),
+        header: header.to_vec(),
         usable,
         users_1_2_shape: users_1_2,
     }

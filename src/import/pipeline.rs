@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::csv::bundle::Bundle;
 use crate::csv::decode::{self, Detected, EncodingChoice};
+use crate::csv::limits::{ReadLimits, RecordTooLong};
 use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
 use crate::csv::profile::{self, Profile};
 use crate::domain::Entity;
@@ -36,6 +37,8 @@ pub struct ImportOptions {
     pub fail_after: Option<Entity>,
     /// The job running this import (HTTP uploads), recorded with it and fencing its commit.
     pub job: Option<JobRef>,
+    /// Sizes of records, cells and headers past which a file is rejected (memory stays flat).
+    pub limits: ReadLimits,
 }
 
 impl Default for ImportOptions {
@@ -49,6 +52,7 @@ impl Default for ImportOptions {
             findings_per_code: DEFAULT_FINDINGS_PER_CODE,
             fail_after: None,
             job: None,
+            limits: ReadLimits::default(),
         }
     }
 }
@@ -96,32 +100,31 @@ struct Prepared {
     unreadable: Vec<Entity>,
 }
 
-fn read_text(bundle: &mut Bundle, name: &str, choice: EncodingChoice) -> Result<String, String> {
+fn read_text(bundle: &mut Bundle, name: &str, opts: &ImportOptions) -> Result<String, String> {
     let input = bundle.open_file(name).map_err(|e| e.to_string())?;
-    let decoded = decode::decode(input, choice).map_err(|e| e.to_string())?;
+    let decoded = decode::decode(input, opts.encoding, opts.limits.max_record_bytes)
+        .map_err(|e| e.to_string())?;
     let mut text = String::new();
     let mut r = decoded.reader;
     r.read_to_string(&mut text).map_err(|e| e.to_string())?;
     Ok(text)
 }
 
-/// Reads just the header row of a file.
+/// Reads just the header row of a file; a problem is a finding on the file.
 fn read_header(
     bundle: &mut Bundle,
     name: &str,
-    choice: EncodingChoice,
-) -> Result<(Vec<String>, Detected), (&'static str, String)> {
+    opts: &ImportOptions,
+) -> Result<(Vec<String>, Detected), Finding> {
+    let problem = |code, line, message| Finding {
+        line,
+        ..bundle_finding(code, Some(name), message, Severity::Error)
+    };
     let input = bundle
         .open_file(name)
-        .map_err(|e| ("file_unreadable", e.to_string()))?;
-    let decoded = decode::decode(input, choice).map_err(|e| {
-        let code = match e {
-            decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
-            decode::DecodeError::Invalid { .. } => "encoding_invalid",
-            decode::DecodeError::Io(_) => "file_unreadable",
-        };
-        (code, format!("{name}: {e}"))
-    })?;
+        .map_err(|e| problem("file_unreadable", None, e.to_string()))?;
+    let decoded = decode::decode(input, opts.encoding, opts.limits.max_record_bytes)
+        .map_err(|e| problem(decode_code(&e), None, e.to_string()))?;
     let detected = decoded.detected;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -129,15 +132,43 @@ fn read_header(
         .from_reader(decoded.reader);
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
+        Ok(true) if record.len() > opts.limits.max_columns => Err(problem(
+            "too_many_columns",
+            Some(1),
+            format!(
+                "the header has {} columns; at most {} are read (the binding's columns plus \
+                 metadata.* extensions) — check that this is the right file",
+                record.len(),
+                opts.limits.max_columns
+            ),
+        )),
         Ok(true) => Ok((record.iter().map(str::to_owned).collect(), detected)),
-        Ok(false) => Err((
+        Ok(false) => Err(problem(
             "empty_file",
+            None,
             format!("{name} is empty: it has no header row"),
         )),
-        Err(e) => Err((
-            "file_unreadable",
-            format!("the header of {name} cannot be read: {e}"),
-        )),
+        Err(e) => match RecordTooLong::in_csv(&e) {
+            Some(long) => Err(problem(
+                "record_too_long",
+                Some(long.line),
+                long.to_string(),
+            )),
+            None => Err(problem(
+                "file_unreadable",
+                None,
+                format!("the header cannot be read: {e}"),
+            )),
+        },
+    }
+}
+
+/// The finding code of a file that cannot be decoded.
+fn decode_code(e: &decode::DecodeError) -> &'static str {
+    match e {
+        decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
+        decode::DecodeError::Invalid { .. } => "encoding_invalid",
+        decode::DecodeError::Io(_) => "file_unreadable",
     }
 }
 
@@ -162,7 +193,7 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             Severity::Warning,
         ));
     }
-    let manifest_text = match read_text(&mut bundle, "manifest.csv", opts.encoding) {
+    let manifest_text = match read_text(&mut bundle, "manifest.csv", opts) {
         Ok(t) => t,
         Err(e) => {
             findings.push(bundle_finding(
@@ -262,16 +293,11 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
     // Headers first: the profile depends on them.
     let mut headers = HashMap::new();
     for (entity, _) in &files {
-        match read_header(&mut bundle, entity.file_name(), opts.encoding) {
+        match read_header(&mut bundle, entity.file_name(), opts) {
             Ok(h) => {
                 headers.insert(*entity, h);
             }
-            Err((code, e)) => findings.push(bundle_finding(
-                code,
-                Some(entity.file_name()),
-                e,
-                Severity::Error,
-            )),
+            Err(f) => findings.push(f),
         }
     }
     let has_jp = headers
@@ -363,17 +389,13 @@ fn read_files(
                     continue;
                 }
             };
-            let decoded = match decode::decode(input, opts.encoding) {
+            let decoded = match decode::decode(input, opts.encoding, opts.limits.max_record_bytes) {
                 Ok(d) => d,
                 Err(e) => {
-                    let code = match e {
-                        decode::DecodeError::ShiftJis { .. } => "encoding_shift_jis",
-                        _ => "encoding_invalid",
-                    };
                     findings.push(bundle_finding(
-                        code,
+                        decode_code(&e),
                         Some(name),
-                        format!("{name}: {e}"),
+                        e.to_string(),
                         Severity::Error,
                     ));
                     ctx.unreadable.push(entity);
@@ -386,6 +408,7 @@ fn read_files(
                 file: name,
                 layout,
                 converted: *detected == Detected::Cp932,
+                limits: opts.limits,
             };
             rows::read_rows(
                 &fr,
@@ -398,7 +421,7 @@ fn read_files(
         } else {
             0
         };
-        if rows_read == 0 && layout.usable {
+        if rows_read == 0 && layout.usable && !ctx.unreadable.contains(&entity) {
             let severity = if mode == FileMode::Bulk {
                 Severity::Error
             } else {

@@ -5,6 +5,7 @@ use std::io::Read;
 
 use xxhash_rust::xxh3::Xxh3;
 
+use crate::csv::limits::{ReadLimits, RecordTooLong, control_character};
 use crate::domain::vocab::Status;
 use crate::domain::{Entity, Kind};
 use crate::storage::{FileMode, ImportTx, StageRow, StoreError};
@@ -34,11 +35,90 @@ pub struct FileReader<'a> {
     pub layout: &'a Layout,
     /// The file was converted from CP932: a U+FFFD in a cell marks bytes that were not CP932.
     pub converted: bool,
+    pub limits: ReadLimits,
 }
 
 pub(super) struct Row<'r> {
     pub(super) line: u64,
     pub(super) record: &'r csv::StringRecord,
+}
+
+/// The finding for a file the CSV reader cannot go on reading: a record past the size limit,
+/// bytes that are not UTF-8, or broken CSV.
+fn unreadable(file: &str, e: &csv::Error) -> Finding {
+    let line = e.position().map_or(0, |p| p.line());
+    if let Some(long) = RecordTooLong::in_csv(e) {
+        return finding(
+            Severity::Error,
+            "record_too_long",
+            file,
+            long.line,
+            None,
+            None,
+            long.to_string(),
+        );
+    }
+    let message = match e.kind() {
+        // The file's first 64 KiB were UTF-8 (or it was converted), so this is damage, not an
+        // encoding choice: no advice to convert.
+        csv::ErrorKind::Utf8 { pos, err } => format!(
+            "line {line} is not valid UTF-8 (field {}, after byte {} of the field); the file \
+             must be UTF-8 throughout: the bytes there are damaged",
+            err.field() + 1,
+            err.valid_up_to(),
+            line = pos.as_ref().map_or(line, |p| p.line()),
+        ),
+        _ => format!("the CSV cannot be read past line {line}: {e}"),
+    };
+    finding(
+        Severity::Error,
+        "csv_unreadable",
+        file,
+        line,
+        None,
+        None,
+        message,
+    )
+}
+
+/// A cell past the size limit, or holding a control character (NUL …), is an error on every
+/// backend alike: such bytes are never roster data.
+fn check_cell_bytes(
+    fr: &FileReader<'_>,
+    row: &Row<'_>,
+    column: &str,
+    cell: &str,
+    findings: &mut Findings,
+) {
+    if cell.len() > fr.limits.max_cell_bytes {
+        findings.push(finding(
+            Severity::Error,
+            "cell_too_long",
+            fr.file,
+            row.line,
+            Some(column),
+            None,
+            format!(
+                "the cell has {} bytes; at most {} are allowed",
+                cell.len(),
+                fr.limits.max_cell_bytes
+            ),
+        ));
+    } else if let Some((at, c)) = control_character(cell) {
+        findings.push(finding(
+            Severity::Error,
+            "control_character",
+            fr.file,
+            row.line,
+            Some(column),
+            Some(&cell.replace(|c: char| c.is_control(), "\u{FFFD}")),
+            format!(
+                "the cell has the control character U+{:04X} at character {at}; remove it (only \
+                 tab and line breaks may appear in text)",
+                c as u32
+            ),
+        ));
+    }
 }
 
 /// Checks, normalises and stages the rows of one file. Returns the number of data rows.
@@ -67,23 +147,8 @@ pub fn read_rows(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                let message = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => format!(
-                        "line {line} is not valid UTF-8; the file must be UTF-8 throughout \
-                         (import with --encoding cp932 if it was saved by Excel as Shift_JIS)"
-                    ),
-                    _ => format!("the CSV cannot be read past line {line}: {e}"),
-                };
-                findings.push(finding(
-                    Severity::Error,
-                    "csv_unreadable",
-                    fr.file,
-                    line,
-                    None,
-                    None,
-                    message,
-                ));
+                findings.push(unreadable(fr.file, &e));
+                ctx.unreadable.push(fr.entity);
                 break;
             }
         }
@@ -129,6 +194,10 @@ pub fn read_rows(
                 None,
                 "the row has bytes that are not valid Shift_JIS (CP932)".into(),
             ));
+        }
+        for (i, cell) in record.iter().enumerate() {
+            let column = fr.layout.header.get(i).map_or("", String::as_str);
+            check_cell_bytes(fr, &row, column, cell, findings);
         }
         let sourced_id = record.get(0).unwrap_or("");
         let status = check_status(fr, &row, findings);

@@ -12,6 +12,7 @@ mod clients;
 mod export;
 mod hardening;
 mod helpers;
+mod hostile;
 mod import;
 mod isolation;
 mod jobs;

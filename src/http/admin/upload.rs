@@ -189,6 +189,9 @@ pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
                 "corrupt_zip",
                 format!("the ZIP archive is damaged and cannot be read: {reason}"),
             )),
+            Err(e @ BundleError::DuplicateEntries { .. }) => {
+                Err(AdminError::bad_request("duplicate_entries", e.to_string()))
+            }
             Err(e) => Err(AdminError::bad_request("corrupt_zip", e.to_string())),
         }
     })
