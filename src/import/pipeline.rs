@@ -115,10 +115,12 @@ fn read_header(
     bundle: &mut Bundle,
     name: &str,
     opts: &ImportOptions,
-) -> Result<(Vec<String>, Detected), Finding> {
-    let problem = |code, line, message| Finding {
-        line,
-        ..bundle_finding(code, Some(name), message, Severity::Error)
+) -> Result<(Vec<String>, Detected), Box<Finding>> {
+    let problem = |code, line, message| {
+        Box::new(Finding {
+            line,
+            ..bundle_finding(code, Some(name), message, Severity::Error)
+        })
     };
     let input = bundle
         .open_file(name)
@@ -297,7 +299,7 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             Ok(h) => {
                 headers.insert(*entity, h);
             }
-            Err(f) => findings.push(f),
+            Err(f) => findings.push(*f),
         }
     }
     let has_jp = headers
