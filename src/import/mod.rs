@@ -9,5 +9,5 @@ pub mod report;
 pub mod resolve;
 pub mod rows;
 
-pub use pipeline::{ImportError, ImportOptions, Progress, import, validate};
+pub use pipeline::{Channel, ImportError, ImportOptions, Progress, import, validate};
 pub use report::{Finding, Outcome, Report, Severity};

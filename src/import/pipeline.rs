@@ -39,6 +39,16 @@ pub struct ImportOptions {
     pub job: Option<JobRef>,
     /// Sizes of records, cells and headers past which a file is rejected (memory stays flat).
     pub limits: ReadLimits,
+    /// Who reads the messages: they name CLI flags or HTTP operations accordingly.
+    pub channel: Channel,
+}
+
+/// Where an import was started, so that messages tell a person what to do *there*.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channel {
+    #[default]
+    Cli,
+    Http,
 }
 
 impl Default for ImportOptions {
@@ -53,6 +63,7 @@ impl Default for ImportOptions {
             fail_after: None,
             job: None,
             limits: ReadLimits::default(),
+            channel: Channel::Cli,
         }
     }
 }
@@ -126,7 +137,7 @@ fn read_header(
         .open_file(name)
         .map_err(|e| problem("file_unreadable", None, e.to_string()))?;
     let decoded = decode::decode(input, opts.encoding, opts.limits.max_record_bytes)
-        .map_err(|e| problem(decode_code(&e), None, e.to_string()))?;
+        .map_err(|e| problem(decode_code(&e), None, decode_message(&e, opts.channel)))?;
     let detected = decoded.detected;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -162,6 +173,18 @@ fn read_header(
                 format!("the header cannot be read: {e}"),
             )),
         },
+    }
+}
+
+/// What a person is told about a file that cannot be decoded: the CLI names its flag, an upload
+/// names the query parameter.
+fn decode_message(e: &decode::DecodeError, channel: Channel) -> String {
+    match (e, channel) {
+        (decode::DecodeError::ShiftJis { line }, Channel::Http) => format!(
+            "the file is encoded in Shift_JIS (CP932), not UTF-8 (first non-UTF-8 byte on line \
+             {line}); save it as UTF-8, or upload again with ?encoding=cp932 to convert it"
+        ),
+        _ => e.to_string(),
     }
 }
 
@@ -397,7 +420,7 @@ fn read_files(
                     findings.push(bundle_finding(
                         decode_code(&e),
                         Some(name),
-                        e.to_string(),
+                        decode_message(&e, opts.channel),
                         Severity::Error,
                     ));
                     ctx.unreadable.push(entity);
@@ -459,6 +482,7 @@ fn empty_report() -> Report {
         error_count: 0,
         warning_count: 0,
         findings: Vec::new(),
+        findings_by_code: Vec::new(),
         timings_ms: serde_json::Map::new(),
         duration_ms: 0,
     }
@@ -467,6 +491,7 @@ fn empty_report() -> Report {
 fn finish(mut report: Report, findings: Findings, started: Instant) -> Report {
     report.error_count = findings.error_count();
     report.warning_count = findings.warning_count();
+    report.findings_by_code = findings.by_code();
     report.findings = findings.into_vec();
     report.duration_ms = started.elapsed().as_millis() as u64;
     report
@@ -564,19 +589,39 @@ pub fn import(
         }
     }
     if !held.is_empty() && !opts.force {
+        let what = format!(
+            "this import would tombstone {}, more than the {:.0} % safety threshold",
+            held.join(" and "),
+            opts.threshold * 100.0
+        );
+        // A dry run never enters the held queue: it says what a real import would do.
+        let message = match (opts.dry_run, opts.channel) {
+            (true, Channel::Cli) => format!(
+                "would be held: {what}; a real import waits (re-run with --force to apply it)"
+            ),
+            (true, Channel::Http) => {
+                format!("would be held: {what}; a real upload waits for an admin's approval")
+            }
+            (false, Channel::Cli) => {
+                format!("held: {what}; nothing was written (re-run with --force to apply it)")
+            }
+            (false, Channel::Http) => format!(
+                "held: {what}; nothing was written until an admin approves it \
+                 (POST /api/v1/imports/{{id}}/approve) or discards it"
+            ),
+        };
         findings.push(bundle_finding(
             "threshold_exceeded",
             None,
-            format!(
-                "held: this import would tombstone {}, more than the {:.0} % safety threshold; \
-                 nothing was written (re-run with --force to apply it)",
-                held.join(" and "),
-                opts.threshold * 100.0
-            ),
+            message,
             Severity::Warning,
         ));
         drop(tx);
-        report.status = Outcome::Held;
+        report.status = if opts.dry_run {
+            Outcome::DryRun
+        } else {
+            Outcome::Held
+        };
         return record(store, opts, report, findings, started, started_ms);
     }
     if opts.dry_run {

@@ -101,9 +101,51 @@ impl Findings {
             })
             .collect();
         notes.sort_by(|a, b| (&a.file, &a.value).cmp(&(&b.file, &b.value)));
+        // Bundle-wide findings first, then the manifest, then each file in dependency order
+        // (the order they are read in), each by line: the order a person fixes them in.
+        self.list
+            .sort_by_key(|f| (file_rank(f.file.as_deref()), f.file.clone(), f.line));
         self.list.append(&mut notes);
         self.list
     }
+
+    /// How many findings of each code there were (listed or not), most frequent first.
+    pub fn by_code(&self) -> Vec<CodeCount> {
+        let mut totals: Vec<CodeCount> = Vec::new();
+        for ((_, code), (n, severity)) in &self.seen {
+            match totals.iter_mut().find(|c| c.code == *code) {
+                Some(c) => c.count += *n as u64,
+                None => totals.push(CodeCount {
+                    code,
+                    severity: *severity,
+                    count: *n as u64,
+                }),
+            }
+        }
+        totals.sort_by(|a, b| b.count.cmp(&a.count).then(a.code.cmp(b.code)));
+        totals
+    }
+}
+
+/// Where a file's findings go in the report: bundle-wide (no file), the manifest, the
+/// rostering files in dependency order, anything else.
+fn file_rank(file: Option<&str>) -> usize {
+    match file {
+        None => 0,
+        Some("manifest.csv") => 1,
+        Some(name) => Entity::ALL
+            .iter()
+            .position(|e| e.file_name() == name)
+            .map_or(Entity::ALL.len() + 2, |i| i + 2),
+    }
+}
+
+/// The number of findings with one code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeCount {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub count: u64,
 }
 
 /// The outcome of an import run.
@@ -170,6 +212,10 @@ pub struct Report {
     pub error_count: u64,
     pub warning_count: u64,
     pub findings: Vec<Finding>,
+    /// Every finding counted by code (listed or not), most frequent first: one missing school
+    /// causing 300 errors shows as one line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings_by_code: Vec<CodeCount>,
     /// Milliseconds per file: `read` (decode, validate, stage) and `apply`.
     pub timings_ms: serde_json::Map<String, serde_json::Value>,
     pub duration_ms: u64,
@@ -216,14 +262,29 @@ impl Report {
             self.warning_count,
             self.duration_ms
         );
+        // Nothing was written unless the import was applied: say what would have been.
+        let verbs = if self.status == Outcome::Applied {
+            ["inserted", "updated", "unchanged", "tombstoned"]
+        } else {
+            [
+                "would insert",
+                "would update",
+                "unchanged",
+                "would tombstone",
+            ]
+        };
         for (name, c) in &self.entities {
             let get = |k: &str| c.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
             let _ = writeln!(
                 s,
-                "  {name:<17} inserted {:>9}  updated {:>9}  unchanged {:>9}  tombstoned {:>9}",
+                "  {name:<17} {} {:>9}  {} {:>9}  {} {:>9}  {} {:>9}",
+                verbs[0],
                 get("inserted"),
+                verbs[1],
                 get("updated"),
+                verbs[2],
                 get("unchanged"),
+                verbs[3],
                 get("tombstoned")
             );
         }
@@ -243,6 +304,16 @@ impl Report {
                 let _ = writeln!(s, "{sev:<7} {} ({})", f.message, f.code);
             } else {
                 let _ = writeln!(s, "{sev:<7} {place}: {} ({})", f.message, f.code);
+            }
+        }
+        if !self.findings_by_code.is_empty() {
+            let _ = writeln!(s, "findings by code:");
+            for c in &self.findings_by_code {
+                let sev = match c.severity {
+                    Severity::Error => "error",
+                    Severity::Warning => "warning",
+                };
+                let _ = writeln!(s, "  {:>9}  {} ({sev})", c.count, c.code);
             }
         }
         s

@@ -305,6 +305,20 @@ fn the_threshold_holds_an_import_that_would_tombstone_too_many(backend: Backend)
         after[..after.len() - 1],
         "held: nothing written"
     );
+    // A dry run of the same bundle is never held: it says the import would be.
+    let dry = db.import(
+        b.path(),
+        ImportOptions {
+            dry_run: true,
+            ..opts()
+        },
+    );
+    assert_eq!(dry.status, Outcome::DryRun, "{}", dry.to_text());
+    assert!(dry.findings.iter().any(|f| {
+        f.code == "threshold_exceeded"
+            && f.message
+                .starts_with("would be held: this import would tombstone 31 of 36 active users")
+    }));
 
     let forced = db.import(
         b.path(),
