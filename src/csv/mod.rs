@@ -6,6 +6,7 @@ pub mod decode;
 pub mod limits;
 pub mod manifest;
 pub mod profile;
+pub mod sheet;
 
 pub use bundle::Bundle;
 pub use decode::EncodingChoice;

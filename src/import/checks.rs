@@ -235,7 +235,18 @@ pub(super) fn defer_or_resolve(
     findings: &mut Findings,
 ) {
     if ctx.in_bundle(target, id) {
-        if must_be_school {
+        if ctx.tombstoned[target.index()].contains(id) {
+            push(
+                fr,
+                row,
+                findings,
+                Severity::Error,
+                "reference_to_tombstone",
+                column,
+                id,
+                tombstone_message(target, id),
+            );
+        } else if must_be_school {
             check_school(fr, ctx, row, id, column, findings);
         }
         return;
@@ -248,6 +259,15 @@ pub(super) fn defer_or_resolve(
         column,
         must_be_school,
     });
+}
+
+/// An active record refers to one this bundle (or the store) has as `tobedeleted`.
+pub(super) fn tombstone_message(target: Entity, id: &str) -> String {
+    format!(
+        "`{id}` is a tombstone (tobedeleted) in {}; an active record cannot reference it: \
+         reactivate it, or tombstone or change this row",
+        target.name()
+    )
 }
 
 fn check_school(

@@ -58,6 +58,11 @@ impl IdSet {
         self.lines.contains_key(&Self::hash(id))
     }
 
+    /// The line that defined `id`, if it is in the set.
+    pub fn line(&self, id: &str) -> Option<u64> {
+        self.lines.get(&Self::hash(id)).map(|l| u64::from(*l))
+    }
+
     pub fn len(&self) -> usize {
         self.lines.len()
     }
@@ -96,6 +101,14 @@ pub struct Context {
     pub primary_roles: HashSet<u64, BuildHasherDefault<PassThrough>>,
     /// Files that could not be read at all: references to them are not reported again.
     pub unreadable: Vec<Entity>,
+    /// Ids a delta file tombstones, per entity ([`Entity::index`]): an active row may not
+    /// reference them.
+    pub tombstoned: [IdSet; 9],
+    /// The same tombstones with their ids, checked against the store after the bundle is read
+    /// (a tombstone of an unknown id; active stored records still referencing it).
+    pub tombstones: Vec<(Entity, String, u64)>,
+    /// The bundle's active orgs: org → (parent, line), for parent-cycle checks.
+    pub org_parents: HashMap<String, (String, u64)>,
 }
 
 impl Context {
@@ -110,6 +123,9 @@ impl Context {
             user_master_ids: HashSet::default(),
             primary_roles: HashSet::default(),
             unreadable: Vec::new(),
+            tombstoned: Default::default(),
+            tombstones: Vec::new(),
+            org_parents: HashMap::new(),
         }
     }
 
@@ -123,12 +139,15 @@ impl Context {
         self.modes.get(&entity) == Some(&FileMode::Bulk)
     }
 
-    /// Drops id sets no later file can reference, to keep memory flat.
+    /// Drops id sets no later file can reference, to keep memory flat. A delta file's ids
+    /// stay: stored records the delta rewrites are not reported as left pointing at its
+    /// tombstones (a delta is small; a bulk file replaces its entity whole).
     pub fn forget_unreferenced(&mut self, done: Entity) {
         if matches!(
             done,
             Entity::Roles | Entity::Enrollments | Entity::Demographics
-        ) {
+        ) && self.is_bulk(done)
+        {
             self.ids[done.index()] = IdSet::default();
         }
     }

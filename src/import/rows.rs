@@ -18,6 +18,9 @@ use super::context::Context;
 use super::layout::{Layout, MetaKind};
 use super::report::{Finding, Findings, Severity};
 
+/// The position of `parentSourcedId` among the orgs columns.
+const ORG_PARENT: usize = 3;
+
 /// Receives progress while rows are read.
 pub trait RowProgress {
     fn rows(&self, file: &str, rows: u64, bytes: u64);
@@ -244,6 +247,16 @@ pub fn read_rows(
         if fr.entity == Entity::Orgs && !deleting {
             ctx.org_types
                 .insert(sourced_id.to_owned(), values[1].clone());
+            let parent = &values[ORG_PARENT];
+            if !parent.is_empty() && parent != "NULL" {
+                ctx.org_parents
+                    .insert(sourced_id.to_owned(), (parent.clone(), line));
+            }
+        }
+        if deleting && fr.mode == FileMode::Delta {
+            ctx.tombstoned[fr.entity.index()].insert(sourced_id, line);
+            ctx.tombstones
+                .push((fr.entity, sourced_id.to_owned(), line));
         }
         if fr.entity == Entity::AcademicSessions && !deleting {
             ctx.session_types
@@ -395,6 +408,11 @@ fn build_metadata(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_org_parent_position_is_the_parent_column() {
+        assert_eq!(Entity::Orgs.columns()[ORG_PARENT].db, "parent_sourced_id");
+    }
 
     #[test]
     fn the_content_hash_separates_cells() {

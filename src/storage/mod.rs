@@ -98,6 +98,25 @@ pub struct StageRow<'a> {
     pub hash: [u8; 16],
 }
 
+/// An active stored record that references another record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub entity: Entity,
+    pub sourced_id: String,
+    /// The CSV name of the referencing column.
+    pub column: &'static str,
+    pub target_id: String,
+}
+
+/// The single-valued reference columns that point at `target`: (entity, column).
+pub fn reference_columns(target: Entity) -> Vec<(Entity, &'static crate::domain::Column)> {
+    Entity::ALL
+        .iter()
+        .flat_map(|e| e.columns().iter().map(move |c| (*e, c)))
+        .filter(|(_, c)| c.kind == crate::domain::Kind::Ref(target))
+        .collect()
+}
+
 /// The import being applied: every changed record is stamped with it.
 #[derive(Debug, Clone)]
 pub struct ImportStamp {
@@ -145,8 +164,24 @@ pub trait ImportTx {
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
     ) -> Result<(), StoreError>;
-    /// The ids among `ids` that the tenant does not have stored (whatever their status).
-    fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError>;
+    /// Which of `ids` the tenant had stored before this import, and whether each was active
+    /// (`true`) or a tombstone (`false`). Ids not in the map are not stored.
+    fn stored_status(
+        &mut self,
+        entity: Entity,
+        ids: &[&str],
+    ) -> Result<HashMap<String, bool>, StoreError>;
+    /// Active stored records that reference one of `ids` of `target` through a single-valued
+    /// reference column (at most `limit` of them): what a tombstone of those ids would leave
+    /// pointing at a deleted record.
+    fn active_referrers(
+        &mut self,
+        target: Entity,
+        ids: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Referrer>, StoreError>;
+    /// The stored active orgs' parents (org → parent), for parent-cycle checks of delta data.
+    fn stored_org_parents(&mut self) -> Result<HashMap<String, String>, StoreError>;
     /// The stored `type` of the given orgs (for "must reference a school" checks on delta data).
     fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError>;
     /// How many of the tenant's records of this entity are active now.

@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::RowSql;
-use super::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
+use super::{
+    Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
+    reference_columns,
+};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
 use crate::domain::vocab::Status;
@@ -412,15 +415,76 @@ impl ImportTx for SqliteImportTx {
         Ok(())
     }
 
-    fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&self.sql[&entity].probe)?;
-        let mut missing = Vec::new();
+    fn stored_status(
+        &mut self,
+        entity: Entity,
+        ids: &[&str],
+    ) -> Result<HashMap<String, bool>, StoreError> {
+        let sql = format!(
+            "SELECT status FROM {} WHERE tenant_id = ?1 AND sourced_id = ?2",
+            entity.table()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut out = HashMap::new();
         for id in ids {
-            if !stmt.exists(params![self.tenant, id])? {
-                missing.push((*id).to_owned());
+            if let Some(status) = stmt
+                .query_row(params![self.tenant, id], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                out.insert((*id).to_owned(), status == "active");
             }
         }
-        Ok(missing)
+        Ok(out)
+    }
+
+    fn active_referrers(
+        &mut self,
+        target: Entity,
+        ids: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Referrer>, StoreError> {
+        let mut out = Vec::new();
+        for (entity, column) in reference_columns(target) {
+            // One statement per chunk of ids (SQLite binds at most 32,766 values).
+            for chunk in ids.chunks(500) {
+                if out.len() >= limit {
+                    return Ok(out);
+                }
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!(
+                    "SELECT sourced_id, {col} FROM {table} WHERE tenant_id = ? AND status = 'active' \
+                     AND {col} IN ({marks}) ORDER BY sourced_id LIMIT {}",
+                    limit - out.len(),
+                    col = column.db,
+                    table = entity.table(),
+                );
+                let mut stmt = self.conn.prepare(&sql)?;
+                let binds = std::iter::once(self.tenant.as_str()).chain(chunk.iter().copied());
+                let rows = stmt.query_map(rusqlite::params_from_iter(binds), |r| {
+                    Ok(Referrer {
+                        entity,
+                        sourced_id: r.get(0)?,
+                        column: column.csv,
+                        target_id: r.get(1)?,
+                    })
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn stored_org_parents(&mut self) -> Result<HashMap<String, String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sourced_id, parent_sourced_id FROM orgs WHERE tenant_id = ?1 \
+             AND status = 'active' AND parent_sourced_id IS NOT NULL AND parent_sourced_id <> ''",
+        )?;
+        let rows = stmt.query_map(params![self.tenant], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.collect::<Result<_, _>>().map_err(Into::into)
     }
 
     fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {

@@ -18,6 +18,7 @@ mod isolation;
 mod jobs;
 mod openapi;
 mod pii;
+mod references;
 mod report;
 mod scaleout;
 mod serve;

@@ -16,6 +16,7 @@ use super::common::{accepted, flag, idempotency_key, query, uint};
 use super::error::AdminError;
 use super::upload;
 use crate::auth::Scopes;
+use crate::csv::sheet::Sheet;
 use crate::http::AppState;
 use crate::jobs::store::{self, NewJob};
 use crate::jobs::{Job, JobKind, JobParams, JobState, blob};
@@ -218,20 +219,16 @@ pub async fn list_jobs(
 }
 
 /// One CSV cell, quoted when needed.
-fn cell(v: Option<&Value>) -> String {
-    let s = match v {
+/// A finding's field as text.
+fn text(v: Option<&Value>) -> String {
+    match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
 
-/// Every finding as CSV: UTF-8 with a BOM and CRLF lines, so Excel in Japan opens it as is.
+/// Every finding as CSV for a spreadsheet (BOM, CRLF, formulas neutralised: `csv::sheet`).
 async fn findings_csv(
     State(state): State<AppState>,
     caller: Caller,
@@ -248,20 +245,17 @@ async fn findings_csv(
     let cols = [
         "severity", "code", "file", "line", "column", "value", "message",
     ];
-    let mut out = String::from("\u{feff}");
-    out.push_str(&cols.join(","));
-    out.push_str("\r\n");
+    let mut sheet = Sheet::new(&cols);
     for f in report
         .get("findings")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        let row: Vec<String> = cols.iter().map(|c| cell(f.get(*c))).collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
+        let row: Vec<String> = cols.iter().map(|c| text(f.get(*c))).collect();
+        sheet.row(row.iter().map(String::as_str));
     }
-    let mut r = out.into_response();
+    let mut r = sheet.finish().into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

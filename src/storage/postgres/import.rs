@@ -18,7 +18,10 @@ use crate::storage::pg_copy::{
     copy_text,
 };
 use crate::storage::sql::EntitySql;
-use crate::storage::{Counts, FileMode, ImportRecord, ImportStamp, ImportTx, StageRow, StoreError};
+use crate::storage::{
+    Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
+    reference_columns,
+};
 
 pub struct PgImportTx {
     /// The transaction; `None` while a COPY task owns it (see [`CopyJob`]).
@@ -381,12 +384,15 @@ impl ImportTx for PgImportTx {
         Ok(())
     }
 
-    fn missing_ids(&mut self, entity: Entity, ids: &[&str]) -> Result<Vec<String>, StoreError> {
+    fn stored_status(
+        &mut self,
+        entity: Entity,
+        ids: &[&str],
+    ) -> Result<HashMap<String, bool>, StoreError> {
         // What was stored before this import: not the new records it has copied already.
         let sql = format!(
-            "SELECT x FROM UNNEST($2::text[]) AS x WHERE NOT EXISTS \
-             (SELECT 1 FROM {} m WHERE m.tenant_id = $1 AND m.sourced_id = x \
-             AND m.import_id IS DISTINCT FROM $3)",
+            "SELECT sourced_id, status = 'active' FROM {} WHERE tenant_id = $1 \
+             AND sourced_id = ANY($2) AND import_id IS DISTINCT FROM $3",
             entity.table()
         );
         let tenant = self.tenant.clone();
@@ -395,13 +401,73 @@ impl ImportTx for PgImportTx {
         let handle = self.handle.clone();
         let tx = self.tx()?;
         let rows = handle.block_on(
-            sqlx::query_scalar::<_, String>(AssertSqlSafe(sql))
+            sqlx::query(AssertSqlSafe(sql))
                 .bind(tenant)
                 .bind(ids)
                 .bind(import_id)
                 .fetch_all(&mut **tx),
         )?;
-        Ok(rows)
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<bool, _>(1)?)))
+            .collect()
+    }
+
+    fn active_referrers(
+        &mut self,
+        target: Entity,
+        ids: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Referrer>, StoreError> {
+        let tenant = self.tenant.clone();
+        let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+        let handle = self.handle.clone();
+        let mut out = Vec::new();
+        for (entity, column) in reference_columns(target) {
+            if out.len() >= limit {
+                break;
+            }
+            let sql = format!(
+                "SELECT sourced_id, {col} FROM {table} WHERE tenant_id = $1 AND status = 'active' \
+                 AND {col} = ANY($2) ORDER BY sourced_id LIMIT {}",
+                limit - out.len(),
+                col = column.db,
+                table = entity.table(),
+            );
+            let tx = self.tx()?;
+            let rows = handle.block_on(
+                sqlx::query(AssertSqlSafe(sql))
+                    .bind(&tenant)
+                    .bind(&ids)
+                    .fetch_all(&mut **tx),
+            )?;
+            for r in rows {
+                out.push(Referrer {
+                    entity,
+                    sourced_id: r.try_get(0)?,
+                    column: column.csv,
+                    target_id: r.try_get(1)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn stored_org_parents(&mut self) -> Result<HashMap<String, String>, StoreError> {
+        let tenant = self.tenant.clone();
+        let handle = self.handle.clone();
+        let tx = self.tx()?;
+        let rows = handle.block_on(
+            sqlx::query(
+                "SELECT sourced_id, parent_sourced_id FROM orgs WHERE tenant_id = $1 \
+                 AND status = 'active' AND parent_sourced_id IS NOT NULL \
+                 AND parent_sourced_id <> ''",
+            )
+            .bind(tenant)
+            .fetch_all(&mut **tx),
+        )?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect()
     }
 
     fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {
