@@ -96,8 +96,30 @@ impl<R: Read> RecordLimit<R> {
     }
 
     /// Advances the scanner over `bytes`; the number of bytes that stay within the limit.
+    /// Inside a cell it jumps to the next byte that can change the state (`,` `\n` outside
+    /// quotes, `"` inside them) with `memchr`, so the scan costs little per byte.
     fn scan(&mut self, bytes: &[u8]) -> usize {
-        for (i, &b) in bytes.iter().enumerate() {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Skip the bytes that cannot end a cell or a record, counting their line breaks.
+            let skip = match self.state {
+                State::Unquoted => memchr::memchr3(b',', b'\n', b'\r', &bytes[i..]),
+                State::Quoted => memchr::memchr(b'"', &bytes[i..]),
+                _ => Some(0),
+            }
+            .unwrap_or(bytes.len() - i);
+            if skip > 0 {
+                if self.state == State::Quoted {
+                    self.line += memchr::memchr_iter(b'\n', &bytes[i..i + skip]).count() as u64;
+                }
+                if self.record_bytes + skip > self.limit {
+                    return self.fail(i + (self.limit - self.record_bytes));
+                }
+                self.record_bytes += skip;
+                i += skip;
+                continue;
+            }
+            let b = bytes[i];
             let end_of_record = match (self.state, b) {
                 (State::Quoted, b'"') => {
                     self.state = State::QuoteInQuoted;
@@ -116,7 +138,8 @@ impl<R: Read> RecordLimit<R> {
                     self.state = State::FieldStart;
                     false
                 }
-                (_, b'\n') => true,
+                // A lone CR ends a record too, as the csv reader reads it.
+                (_, b'\n' | b'\r') => true,
                 _ => {
                     self.state = State::Unquoted;
                     false
@@ -125,6 +148,7 @@ impl<R: Read> RecordLimit<R> {
             if b == b'\n' {
                 self.line += 1;
             }
+            i += 1;
             if end_of_record {
                 self.state = State::FieldStart;
                 self.record_bytes = 0;
@@ -133,14 +157,19 @@ impl<R: Read> RecordLimit<R> {
             }
             self.record_bytes += 1;
             if self.record_bytes > self.limit {
-                self.failed = Some(RecordTooLong {
-                    line: self.record_line,
-                    limit: self.limit,
-                });
-                return i;
+                return self.fail(i - 1);
             }
         }
         bytes.len()
+    }
+
+    /// Records the failure; `at` bytes of this read stay within the limit.
+    fn fail(&mut self, at: usize) -> usize {
+        self.failed = Some(RecordTooLong {
+            line: self.record_line,
+            limit: self.limit,
+        });
+        at
     }
 }
 
@@ -165,6 +194,11 @@ impl<R: Read> Read for RecordLimit<R> {
 /// (1-based). NUL bytes and other controls are never roster data: they break PostgreSQL text,
 /// terminals and spreadsheets alike.
 pub fn control_character(cell: &str) -> Option<(usize, char)> {
+    // Fast path: C0 controls and DEL are single bytes; C1 controls (U+0080–U+009F) start with
+    // the byte 0xC2. Most cells have none of these bytes.
+    if !cell.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2) {
+        return None;
+    }
     cell.chars()
         .enumerate()
         .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
@@ -222,5 +256,21 @@ mod tests {
         assert_eq!(control_character("山田\u{7}"), Some((3, '\u{7}')));
         assert_eq!(control_character("a\tb\r\nc"), None);
         assert_eq!(control_character("𠮷野"), None);
+    }
+
+    #[test]
+    fn line_numbers_count_breaks_inside_quoted_cells() {
+        // Record 2 spans lines 2–3; the long record starts on line 4.
+        let text = format!("h,h\n\"a\nb\",c\n{}\n", "x".repeat(40));
+        assert_eq!(
+            read(&text, 20).unwrap_err(),
+            RecordTooLong { line: 4, limit: 20 }
+        );
+    }
+
+    #[test]
+    fn c1_controls_are_found_too() {
+        assert_eq!(control_character("a\u{85}"), Some((2, '\u{85}')));
+        assert_eq!(control_character("é"), None);
     }
 }

@@ -1,10 +1,12 @@
-//! The CSV import: decode → validate → plan → apply → report. Used by the CLI and, later, by
-//! HTTP jobs.
+//! The CSV import: decode → validate → plan → apply → report. Used by the CLI and by HTTP
+//! jobs.
 
 mod checks;
 pub mod context;
 pub mod layout;
 pub mod pipeline;
+#[cfg(test)]
+mod proptests;
 pub mod report;
 pub mod resolve;
 pub mod rows;
