@@ -12,7 +12,9 @@ pub enum BundleError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path} is not a readable ZIP archive: {reason}")]
+    #[error("{path} is not a ZIP file: a bundle is a ZIP of CSV files (or a folder of them)")]
+    NotZip { path: String },
+    #[error("{path} is a damaged ZIP archive: {reason}")]
     BadZip { path: String, reason: String },
     #[error("the bundle has no manifest.csv (OneRoster 1.1 and 1.2 bundles must have one)")]
     NoManifest,
@@ -25,6 +27,14 @@ pub enum BundleError {
     DuplicateEntries { path: String },
     #[error("cannot read {name} from the archive: {reason}")]
     Entry { name: String, reason: String },
+}
+
+/// The last component of a path, for messages.
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 enum Source {
@@ -77,23 +87,24 @@ impl Bundle {
                 names,
             });
         }
-        let file = File::open(path).map_err(io)?;
+        let mut file = File::open(path).map_err(io)?;
+        // Local file header, or the end record of an empty archive: anything else is not a ZIP
+        // (the zip crate would say "Could not find EOCD", which helps nobody).
+        let mut magic = [0u8; 4];
+        let n = file.read(&mut magic).map_err(io)?;
+        if n < 4 || !(magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
+            return Err(BundleError::NotZip {
+                path: file_name(path),
+            });
+        }
         let archive =
             zip::ZipArchive::new(BufReader::new(file)).map_err(|e| BundleError::BadZip {
-                path: path
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
+                path: file_name(path),
                 reason: e.to_string(),
             })?;
         if archive.has_duplicate_names() {
             return Err(BundleError::DuplicateEntries {
-                path: path
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
+                path: file_name(path),
             });
         }
         let entries: Vec<String> = archive

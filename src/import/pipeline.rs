@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use crate::csv::bundle::Bundle;
+use crate::csv::bundle::{Bundle, BundleError};
 use crate::csv::decode::{self, Detected, EncodingChoice};
 use crate::csv::limits::{ReadLimits, RecordTooLong};
 use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
@@ -201,12 +201,13 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
     let mut bundle = match Bundle::open(path) {
         Ok(b) => b,
         Err(e) => {
-            findings.push(bundle_finding(
-                "bundle_unreadable",
-                None,
-                e.to_string(),
-                Severity::Error,
-            ));
+            let code = match e {
+                BundleError::NotZip { .. } => "not_a_zip",
+                BundleError::DuplicateEntries { .. } => "duplicate_entries",
+                BundleError::Io { .. } => "bundle_unreadable",
+                _ => "bundle_damaged",
+            };
+            findings.push(bundle_finding(code, None, e.to_string(), Severity::Error));
             return None;
         }
     };

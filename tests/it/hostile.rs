@@ -152,7 +152,7 @@ fn a_zip_with_two_entries_of_one_name_is_refused() {
     let report = validate(&path);
     let got = coded(&report);
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].0, "bundle_unreadable");
+    assert_eq!(got[0].0, "duplicate_entries");
     let message = &report.findings[0].message;
     assert!(message.contains("same name"), "{message}");
 }

@@ -168,19 +168,12 @@ pub async fn check_bundle(spooled: &Spooled) -> Result<(), AdminError> {
     }
     let path = spooled.file.path().to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut magic = [0u8; 4];
-        let n = std::fs::File::open(&path)
-            .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
-            .unwrap_or(0);
-        // Local file header, or the end record of an empty archive.
-        if n < 4 || !(magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06") {
-            return Err(AdminError::bad_request(
-                "not_a_zip",
-                "the upload is not a ZIP archive: a OneRoster bundle is a ZIP of CSV files with manifest.csv",
-            ));
-        }
         match Bundle::open(&path) {
             Ok(_) => Ok(()),
+            Err(BundleError::NotZip { .. }) => Err(AdminError::bad_request(
+                "not_a_zip",
+                "the upload is not a ZIP archive: a OneRoster bundle is a ZIP of CSV files with manifest.csv",
+            )),
             Err(BundleError::NoManifest) => Err(AdminError::bad_request(
                 "no_manifest",
                 "the ZIP has no manifest.csv (at its root or in one folder): it is not a OneRoster 1.2 bundle",
