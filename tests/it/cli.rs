@@ -38,7 +38,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--format",
         "json",
-    ]).run();
+    ])
+    .run();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "applied");
@@ -77,7 +78,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--format",
         "json",
-    ]).run();
+    ])
+    .run();
     assert_eq!(code, 3, "{out}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"],
@@ -90,7 +92,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--dry-run",
         "--force",
-    ]).run();
+    ])
+    .run();
     assert_eq!(code, 0);
 }
 
@@ -107,7 +110,8 @@ fn generated_bundles_are_valid_and_deterministic() {
             "500",
             "--seed",
             "7",
-        ]).run();
+        ])
+        .run();
         assert_eq!(code, 0, "{err}");
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
@@ -131,7 +135,8 @@ fn tenants_are_created_once_and_listed() {
             "京都市",
             "--database-url",
             &url,
-        ]).run();
+        ])
+        .run();
         assert_eq!(code, 0, "{err}");
     }
     let (code, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]).run();

@@ -112,7 +112,9 @@ fn the_client_commands_round_trip(backend: Backend) {
         assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(message), "{args:?}: {err}");
     }
-    let (code, _, err) = rosterhub(&["client", "update", "nobody", "--any-ip"]).db(&db).run();
+    let (code, _, err) = rosterhub(&["client", "update", "nobody", "--any-ip"])
+        .db(&db)
+        .run();
     assert_eq!((code, err.trim()), (1, "no client \"nobody\""));
 
     let rotated = json_out(

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::{OR, call, get, rate, state, token_request};
 use crate::helpers::tokens::client_with;
-use crate::server::listen;
 use crate::helpers::{Backend, TestDb};
+use crate::server::{listen, oneshot};
 
 fn all() -> Scopes {
     Scopes::ALL.union(Scopes::ADMIN)
@@ -207,7 +207,6 @@ fn the_decided_address_is_handed_on_and_an_unknown_one_is_refused() {
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use rosterhub::http::guard::ClientIp;
-    use tower::ServiceExt as _;
 
     let db = TestDb::new(Backend::Sqlite).unwrap();
     db.rt.block_on(async {
@@ -253,15 +252,12 @@ fn the_decided_address_is_handed_on_and_an_unknown_one_is_refused() {
             ),
             (None, None, 403, None),
         ] {
-            let response = app.clone().oneshot(request(peer, xff)).await.unwrap();
+            let response = oneshot(&app, request(peer, xff)).await;
             assert_eq!(response.status().as_u16(), status, "{peer:?} {xff:?}");
             let decided = response.extensions().get::<ClientIp>().map(|c| c.0);
             assert_eq!(decided, ip.map(|i| i.parse().unwrap()), "{peer:?} {xff:?}");
             if peer.is_none() {
-                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-                    .await
-                    .unwrap();
-                let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
                 assert_eq!(
                     body,
                     status_info(

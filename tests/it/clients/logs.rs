@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::{OR, call, get, state, token_request};
 use crate::helpers::tokens::client_with;
-use crate::server::listen;
 use crate::helpers::{Backend, TestDb};
+use crate::server::listen;
 
 /// Everything the subscriber writes, in memory.
 #[derive(Clone, Default)]
@@ -55,7 +55,12 @@ fn secrets_never_reach_the_logs() {
         rt.block_on(async {
             let state = state(&db, Default::default()).await;
             let base = format!("http://{}", listen(&state, "127.0.0.1:0").await);
-            let admin = client_with(&state, "default", Scopes::ALL.union(Scopes::ADMIN), ClientSettings::default())
+            let admin = client_with(
+                &state,
+                "default",
+                Scopes::ALL.union(Scopes::ADMIN),
+                ClientSettings::default(),
+            )
             .await;
             secrets.extend([admin.secret.clone(), admin.token.clone()]);
 

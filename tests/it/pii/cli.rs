@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::bundle;
 use crate::helpers::cli::rosterhub;
+use crate::helpers::read_zip;
 
 fn generate() -> (String, String) {
     let (code, out, err) = rosterhub(&["keys", "generate"]).run();
@@ -27,19 +28,22 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     std::fs::write(&key_file, format!("{old}\n")).unwrap();
     let fixture = bundle();
     let (code, _, err) = rosterhub(&[
-            "import",
-            fixture.to_str().unwrap(),
-            "--database-url",
-            &url,
-            "--pii-key-file",
-            key_file.to_str().unwrap(),
-        ]).run();
+        "import",
+        fixture.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--pii-key-file",
+        key_file.to_str().unwrap(),
+    ])
+    .run();
     assert_eq!(code, 0, "{err}");
 
     // Without the key: refused, with the reason, and the key never shows.
     let out_zip = dir.path().join("out.zip");
     let export = |env: &[(&str, &str)]| {
-        rosterhub(&["export", out_zip.to_str().unwrap(), "--database-url", &url]).env(env).run()
+        rosterhub(&["export", out_zip.to_str().unwrap(), "--database-url", &url])
+            .env(env)
+            .run()
     };
     let (code, _, err) = export(&[]);
     assert_eq!(code, 2);
@@ -50,7 +54,9 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     assert!(!out_zip.exists());
 
     let status = |env: &[(&str, &str)]| {
-        let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url]).env(env).run();
+        let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url])
+            .env(env)
+            .run();
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<Value>(&out).unwrap()
     };
@@ -60,10 +66,12 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     assert_eq!(s["keys"][0]["values"], 36);
     assert_eq!(s["plaintext_values"], Value::Null);
 
-    let (code, out, err) = rosterhub(&["keys", "rotate", "--database-url", &url, "--batch", "10"]).env(&[
+    let (code, out, err) = rosterhub(&["keys", "rotate", "--database-url", &url, "--batch", "10"])
+        .env(&[
             ("ROSTERHUB_PII_KEY", new.as_str()),
             ("ROSTERHUB_PII_KEY_PREVIOUS", old.as_str()),
-        ]).run();
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["reencrypted"], 36);
@@ -85,9 +93,7 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     );
     let (code, _, err) = export(&[("ROSTERHUB_PII_KEY", new.as_str())]);
     assert_eq!(code, 0, "{err}");
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out_zip).unwrap()).unwrap();
-    let mut users = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("users.csv").unwrap(), &mut users).unwrap();
+    let users = &read_zip(&out_zip)["users.csv"];
     assert!(users.contains(",t00@example.jp,"), "{users}");
 
     // A bad key is refused without echoing it.

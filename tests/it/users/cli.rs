@@ -14,16 +14,19 @@ fn the_cli_manages_admin_users(backend: Backend) {
     db.tenant("t2");
     let stdin = format!("{PASSWORD}\n");
     let (code, out, err) = rosterhub(&[
-            "admin",
-            "create",
-            "Hanako",
-            "--tenant",
-            "default",
-            "--role",
-            "admin",
-            "--display-name",
-            "山田 花子",
-        ]).db(&db).stdin(&stdin).run();
+        "admin",
+        "create",
+        "Hanako",
+        "--tenant",
+        "default",
+        "--role",
+        "admin",
+        "--display-name",
+        "山田 花子",
+    ])
+    .db(&db)
+    .stdin(&stdin)
+    .run();
     assert_eq!(code, 0, "{err}");
     let created: Value = serde_json::from_str(&out).unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
@@ -48,7 +51,10 @@ fn the_cli_manages_admin_users(backend: Backend) {
     assert!(!hash.contains(PASSWORD));
 
     // A system admin, the password from the environment.
-    let (code, out, err) = rosterhub(&["admin", "create", "root", "--system"]).db(&db).env(&[("ROSTERHUB_ADMIN_PASSWORD", "the root password")]).run();
+    let (code, out, err) = rosterhub(&["admin", "create", "root", "--system"])
+        .db(&db)
+        .env(&[("ROSTERHUB_ADMIN_PASSWORD", "the root password")])
+        .run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["system_admin"],
@@ -89,8 +95,10 @@ fn the_cli_manages_admin_users(backend: Backend) {
 
     // Roles, list, disable/enable, a new password.
     let (code, _, err) = rosterhub(&[
-            "admin", "grant", "hanako", "--tenant", "t2", "--role", "viewer",
-        ]).db(&db).run();
+        "admin", "grant", "hanako", "--tenant", "t2", "--role", "viewer",
+    ])
+    .db(&db)
+    .run();
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = rosterhub(&["admin", "list"]).db(&db).run();
     assert_eq!(code, 0);
@@ -112,7 +120,9 @@ fn the_cli_manages_admin_users(backend: Backend) {
         ]
     );
     assert!(!out.contains("hash") && !out.contains("argon2"), "{out}");
-    let (code, out, _) = rosterhub(&["admin", "list", "--tenant", "t2"]).db(&db).run();
+    let (code, out, _) = rosterhub(&["admin", "list", "--tenant", "t2"])
+        .db(&db)
+        .run();
     assert_eq!(code, 0);
     assert_eq!(
         serde_json::from_str::<Value>(&out)
@@ -123,13 +133,17 @@ fn the_cli_manages_admin_users(backend: Backend) {
         1
     );
     assert_eq!(
-        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"]).db(&db).run()
-        .0,
+        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"])
+            .db(&db)
+            .run()
+            .0,
         0
     );
     assert_eq!(
-        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"]).db(&db).run()
-        .0,
+        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"])
+            .db(&db)
+            .run()
+            .0,
         1
     );
     assert_eq!(
@@ -147,7 +161,10 @@ fn the_cli_manages_admin_users(backend: Backend) {
     );
     assert!(disabled[0][0].is_i64());
     assert_eq!(rosterhub(&["admin", "enable", "hanako"]).db(&db).run().0, 0);
-    let (code, _, err) = rosterhub(&["admin", "set-password", "hanako"]).db(&db).stdin("a brand new password\n").run();
+    let (code, _, err) = rosterhub(&["admin", "set-password", "hanako"])
+        .db(&db)
+        .stdin("a brand new password\n")
+        .run();
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("a brand new password"));
     let stored = ops_rows(
@@ -163,8 +180,11 @@ fn no_password_or_token_reaches_the_log(backend: Backend) {
         return;
     };
     let (code, _, err) = rosterhub(&[
-            "admin", "create", "hanako", "--tenant", "default", "--role", "admin",
-        ]).db(&db).stdin(&format!("{PASSWORD}\n")).run();
+        "admin", "create", "hanako", "--tenant", "default", "--role", "admin",
+    ])
+    .db(&db)
+    .stdin(&format!("{PASSWORD}\n"))
+    .run();
     assert_eq!(code, 0, "{err}");
     let log = tempfile::NamedTempFile::new().unwrap();
     let serve = rosterhub(&["serve", "--workers", "0"])

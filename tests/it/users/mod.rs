@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::helpers::TestDb;
-pub use crate::server::start_with;
 use crate::server::Server;
+pub use crate::server::start_with;
 
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery staple";
