@@ -19,6 +19,7 @@ use tower::ServiceExt as _;
 
 use crate::helpers::{TestDb, tokens};
 
+/// A server of a test database on `127.0.0.1`, stopped with the database's runtime.
 pub struct Server {
     /// `http://<addr>`.
     pub base: String,
@@ -92,7 +93,8 @@ pub fn start_with(db: &TestDb, configure: impl FnOnce(&mut AppState)) -> Server 
 }
 
 impl Server {
-    /// Serves `db` with `config` (its workers started) and a token of `tenant` for all scopes.
+    /// Serves `db` with `config` (its workers started) and a token of `tenant` for every admin
+    /// scope.
     pub fn start(db: &TestDb, tenant: &str, config: JobsConfig) -> Server {
         Server::launch(db, tenant, config, |_| {})
     }

@@ -17,6 +17,7 @@ use sha2::Digest as _;
 
 use crate::helpers::TestDb;
 use crate::server::Server;
+// The harness's server without job workers, as this module's tests name it.
 pub use crate::server::start_with;
 
 /// Every test user's password.
