@@ -17,6 +17,8 @@ pub mod select;
 pub mod sql;
 pub mod sql_filter;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod test_db;
 pub mod value;
 
 use std::collections::HashMap;

@@ -8,10 +8,11 @@ use axum::http::{Request, StatusCode};
 use rosterhub::auth::Scopes;
 use rosterhub::http::AppState;
 use serde_json::Value;
-use tower::ServiceExt;
 
+use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
 use crate::on_both_backends;
+use crate::server::{oneshot, state};
 
 const BASE: &str = "/ims/oneroster/rostering/v1p2";
 const S1: &str = "de274027-6f10-4912-9777-f62c295f0e8f";
@@ -46,6 +47,7 @@ fn assert_valid(name: &str, body: &Value) {
 
 struct Api {
     db: TestDb,
+    state: AppState,
     app: axum::Router,
     token: String,
 }
@@ -61,11 +63,11 @@ impl Api {
         let db = TestDb::new(backend)?;
         let r = db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
         assert_eq!(r.status, rosterhub::import::Outcome::Applied);
-        let state = db.rt.block_on(AppState::new(db.store.clone())).unwrap();
-        let app = rosterhub::http::router(state);
+        let state = db.block_on(state(&db, |_| {}));
         let mut api = Api {
+            app: rosterhub::http::router(state.clone()),
             db,
-            app,
+            state,
             token: String::new(),
         };
         api.token = api.token_for(
@@ -82,14 +84,10 @@ impl Api {
 
     /// A new client of `tenant` and a token for it, through `/oauth/token`.
     fn client_and_token(&self, tenant: &str, scopes: Scopes) -> (String, String) {
-        let client = self
-            .db
-            .rt
-            .block_on(self.db.store.create_client(tenant, "test", scopes))
-            .unwrap();
+        let client = self.db.block_on(client(&self.state, tenant, scopes));
         let body = format!(
             "grant_type=client_credentials&client_id={}&client_secret={}",
-            client.record.client_id, client.client_secret
+            client.id, client.secret
         );
         let req = Request::post("/oauth/token")
             .header("content-type", "application/x-www-form-urlencoded")
@@ -99,30 +97,23 @@ impl Api {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["token_type"], "Bearer");
         (
-            client.record.client_id,
+            client.id,
             r.body["access_token"].as_str().unwrap().to_owned(),
         )
     }
 
     fn send(&self, req: Request<Body>) -> Resp {
-        self.db.rt.block_on(async {
-            let resp = self.app.clone().oneshot(req).await.unwrap();
-            let status = resp.status();
-            let headers = resp.headers().clone();
-            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let body = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap()
-            };
-            Resp {
-                status,
-                headers,
-                body,
-            }
-        })
+        let resp = self.db.block_on(oneshot(&self.app, req));
+        let body = if resp.body().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(resp.body()).unwrap()
+        };
+        Resp {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+        }
     }
 
     fn get_with(&self, path: &str, token: Option<&str>) -> Resp {

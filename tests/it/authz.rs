@@ -8,12 +8,12 @@ use axum::http::Request;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rosterhub::auth::Scopes;
-use rosterhub::http::AppState;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
+use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TestDb, fixtures, opts};
 use crate::isolation::{BASE, operations};
+use crate::server::{oneshot, state};
 
 /// Every admin operation, with placeholder ids (authorisation comes before any lookup).
 const ADMIN: &[(&str, &str)] = &[
@@ -106,30 +106,14 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
     };
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let everything = Scopes::ALL.union(Scopes::ADMIN);
-    let (app, cases) = db.rt.block_on(async {
-        let state = AppState::new(db.store.clone()).await.unwrap();
+    let state = db.block_on(state(&db, |_| {}));
+    let app = rosterhub::http::router(state.clone());
+    let cases = db.rt.block_on(async {
         let key = db.store.signing_key().await.unwrap();
-        let client = db
-            .store
-            .create_client("default", "authz", everything)
-            .await
-            .unwrap();
-        let id = client.record.client_id.clone();
+        let id = client(&state, "default", everything).await.id;
         let header = json!({"alg": "HS256", "typ": "JWT", "kid": key.kid});
-        let revoked = db
-            .store
-            .create_client("default", "revoked", everything)
-            .await
-            .unwrap();
-        let revoked_token = state
-            .auth
-            .issue("default", &revoked.record.client_id, everything)
-            .unwrap()
-            .access_token;
-        db.store
-            .revoke_client(&revoked.record.client_id)
-            .await
-            .unwrap();
+        let revoked = client(&state, "default", everything).await;
+        db.store.revoke_client(&revoked.id).await.unwrap();
         let valid = jwt(header.clone(), claims(&id, 3600), Some(&key.secret));
         let cases: Vec<(&str, Option<String>)> = vec![
             ("no token", None),
@@ -164,19 +148,16 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
                 )),
             ),
             ("tampered", Some(format!("{}x", &valid[..valid.len() - 1]))),
-            ("revoked client", Some(revoked_token)),
+            ("revoked client", Some(revoked.token)),
         ];
         // The hand-made token is right when nothing is wrong with it.
         let ok = Request::get(format!("{BASE}/users"))
             .header("authorization", format!("Bearer {valid}"))
             .body(Body::empty())
             .unwrap();
-        let ok = rosterhub::http::router(state.clone())
-            .oneshot(ok)
-            .await
-            .unwrap();
+        let ok = oneshot(&app, ok).await;
         assert_eq!(ok.status(), 200, "a well-made token is accepted");
-        (rosterhub::http::router(state), cases)
+        cases
     });
     let secrets = [
         "@example.jp",
@@ -188,19 +169,12 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        db.rt.block_on(async {
-            let r = app
-                .clone()
-                .oneshot(req.body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let www = r.headers().contains_key("www-authenticate");
-            let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            (status, www, String::from_utf8_lossy(&bytes).into_owned())
-        })
+        let r = db.block_on(oneshot(&app, req.body(Body::empty()).unwrap()));
+        (
+            r.status().as_u16(),
+            r.headers().contains_key("www-authenticate"),
+            String::from_utf8_lossy(r.body()).into_owned(),
+        )
     };
     for route in routes() {
         for (case, token) in &cases {
@@ -226,24 +200,12 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
     }
     // A valid token whose scopes do not cover the operation: 403.
     let (admin_only, oneroster_only) = db.rt.block_on(async {
-        let state = AppState::new(db.store.clone()).await.unwrap();
         let mut tokens = Vec::new();
         for scopes in [
             Scopes::IMPORT.union(Scopes::EXPORT).union(Scopes::ADMIN),
             Scopes::ALL,
         ] {
-            let c = db
-                .store
-                .create_client("default", "scoped", scopes)
-                .await
-                .unwrap();
-            tokens.push(
-                state
-                    .auth
-                    .issue("default", &c.record.client_id, scopes)
-                    .unwrap()
-                    .access_token,
-            );
+            tokens.push(client(&state, "default", scopes).await.token);
         }
         (tokens[0].clone(), tokens[1].clone())
     });
@@ -271,19 +233,10 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
         }
     }
     // The demographics scope alone opens demographics and nothing else of the roster.
-    let demo = db.rt.block_on(async {
-        let state = AppState::new(db.store.clone()).await.unwrap();
-        let c = db
-            .store
-            .create_client("default", "demo", Scopes::DEMOGRAPHICS)
-            .await
-            .unwrap();
-        state
-            .auth
-            .issue("default", &c.record.client_id, Scopes::DEMOGRAPHICS)
-            .unwrap()
-            .access_token
-    });
+    let demo = db
+        .rt
+        .block_on(client(&state, "default", Scopes::DEMOGRAPHICS))
+        .token;
     assert_eq!(
         send("GET", &format!("{BASE}/demographics"), Some(&demo)).0,
         200

@@ -1,25 +1,12 @@
 //! The CLI contract: exit codes and the JSON report shape.
 
-use std::process::Command;
-
+use crate::helpers::cli::rosterhub;
 use crate::helpers::fixtures;
-
-fn rosterhub(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rosterhub"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 #[test]
 fn validate_exits_0_for_a_valid_bundle_and_1_for_a_broken_one() {
     let ok = fixtures().join("jp-profile-v1.2.1");
-    let (code, out, _) = rosterhub(&["validate", ok.to_str().unwrap(), "--format", "json"]);
+    let (code, out, _) = rosterhub(&["validate", ok.to_str().unwrap(), "--format", "json"]).run();
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "valid");
@@ -27,7 +14,7 @@ fn validate_exits_0_for_a_valid_bundle_and_1_for_a_broken_one() {
     assert_eq!(v["rows"]["users"], 36);
 
     let bad = fixtures().join("invalid/many-defects-v1.2");
-    let (code, out, _) = rosterhub(&["validate", bad.to_str().unwrap(), "--format", "json"]);
+    let (code, out, _) = rosterhub(&["validate", bad.to_str().unwrap(), "--format", "json"]).run();
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "rejected");
@@ -51,7 +38,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--format",
         "json",
-    ]);
+    ])
+    .run();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "applied");
@@ -90,7 +78,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--format",
         "json",
-    ]);
+    ])
+    .run();
     assert_eq!(code, 3, "{out}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"],
@@ -103,7 +92,8 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
         &url,
         "--dry-run",
         "--force",
-    ]);
+    ])
+    .run();
     assert_eq!(code, 0);
 }
 
@@ -120,11 +110,12 @@ fn generated_bundles_are_valid_and_deterministic() {
             "500",
             "--seed",
             "7",
-        ]);
+        ])
+        .run();
         assert_eq!(code, 0, "{err}");
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-    let (code, out, _) = rosterhub(&["validate", a.to_str().unwrap(), "--format", "json"]);
+    let (code, out, _) = rosterhub(&["validate", a.to_str().unwrap(), "--format", "json"]).run();
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["warning_count"], 0, "{out}");
@@ -144,10 +135,11 @@ fn tenants_are_created_once_and_listed() {
             "京都市",
             "--database-url",
             &url,
-        ]);
+        ])
+        .run();
         assert_eq!(code, 0, "{err}");
     }
-    let (code, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]);
+    let (code, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]).run();
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(

@@ -1,46 +1,14 @@
 //! CSV export against real databases: bulk round trip, the binding's rules, delta.
 
-use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::Path;
-
 use rosterhub::csv::manifest::FILE_NAMES;
 use rosterhub::domain::datetime::{now_ms, parse_datetime};
-use rosterhub::export::{ExportOptions, ExportProfile, ExportSummary, export_zip};
+use rosterhub::export::ExportOptions;
 use rosterhub::import::{self, ImportOptions, Outcome};
 
-use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
+use crate::helpers::{Backend, TempBundle, TestDb, bulk, fixtures, opts, read_zip};
 use crate::on_both_backends;
 
 const S1: &str = "de274027-6f10-4912-9777-f62c295f0e8f";
-
-fn bulk() -> ExportOptions {
-    ExportOptions {
-        tenant: "default".into(),
-        since: None,
-        profile: ExportProfile::Jp121,
-    }
-}
-
-fn export(db: &TestDb, path: &Path, opts: &ExportOptions) -> ExportSummary {
-    let file = std::fs::File::create(path).unwrap();
-    db.rt
-        .block_on(export_zip(&db.store, std::io::BufWriter::new(file), opts))
-        .unwrap()
-}
-
-/// Every entry of a ZIP: name → text.
-fn read_zip(path: &Path) -> BTreeMap<String, String> {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let mut text = String::new();
-        f.read_to_string(&mut text).unwrap();
-        out.insert(f.name().unwrap().into_owned(), text);
-    }
-    out
-}
 
 /// The `file.*` rows of a manifest: (name, mode) in order.
 fn manifest_files(manifest: &str) -> Vec<(String, String)> {
@@ -72,7 +40,7 @@ fn bulk_export_round_trips_into_another_tenant(backend: Backend) {
     assert_eq!(first.status, Outcome::Applied, "{}", first.to_text());
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("out.zip");
-    let summary = export(&db, &zip, &bulk());
+    let summary = db.export(&zip, &bulk("default"));
     assert_eq!(
         summary.files.iter().find(|(f, _)| f == "users.csv"),
         Some(&("users.csv".to_owned(), 36))
@@ -98,7 +66,7 @@ fn the_export_follows_the_csv_binding(backend: Backend) {
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("out.zip");
-    export(&db, &zip, &bulk());
+    db.export(&zip, &bulk("default"));
     let files = read_zip(&zip);
     let manifest = &files["manifest.csv"];
     assert!(manifest.starts_with(
@@ -167,12 +135,11 @@ fn delta_export_holds_only_the_changes_since(backend: Backend) {
 
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("delta.zip");
-    export(
-        &db,
+    db.export(
         &zip,
         &ExportOptions {
             since: Some(since),
-            ..bulk()
+            ..bulk("default")
         },
     );
     let files = read_zip(&zip);
@@ -208,7 +175,7 @@ fn delta_export_holds_only_the_changes_since(backend: Backend) {
     assert_eq!(files["users.csv"].lines().count(), 2);
 
     let bulk_zip = dir.path().join("bulk.zip");
-    let summary = export(&db, &bulk_zip, &bulk());
+    let summary = db.export(&bulk_zip, &bulk("default"));
     assert_eq!(
         summary.files.iter().find(|(f, _)| f == "users.csv"),
         Some(&("users.csv".to_owned(), 35)),

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::helpers::{Backend, TestDb};
+use crate::server::{listen, listen_tls, state};
 
 /// A self-signed certificate for `localhost`: (cert PEM, key PEM).
 fn self_signed() -> (String, String) {
@@ -38,12 +39,7 @@ fn tls_security_headers_and_limits() {
     std::fs::write(&key_path, &key).unwrap();
     db.rt.block_on(async {
         // Plain HTTP: the headers, no HSTS.
-        let state = rosterhub::http::AppState::new(db.store.clone())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let plain = listener.local_addr().unwrap();
-        tokio::spawn(rosterhub::http::serve(listener, state));
+        let plain = listen(&state(&db, |_| {}).await, "127.0.0.1:0").await;
         let http = reqwest::Client::new();
         let r = http
             .get(format!("http://{plain}/health/live"))
@@ -82,14 +78,8 @@ fn tls_security_headers_and_limits() {
         }
 
         // TLS: the same API over HTTPS with HSTS.
-        let mut state = rosterhub::http::AppState::new(db.store.clone())
-            .await
-            .unwrap();
-        state.tls = true;
         let config = rosterhub::http::tls::load_config(&cert_path, &key_path).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(rosterhub::http::serve_tls(listener, state, config));
+        let addr = listen_tls(&state(&db, |s| s.tls = true).await, config).await;
         let https = reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).unwrap())
             .resolve("localhost", addr)

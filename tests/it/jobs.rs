@@ -1,10 +1,8 @@
 //! Imports and exports over HTTP as jobs, on both backends, against a server on a real socket.
 
-use std::io::Read;
 use std::time::Duration;
 
 use rosterhub::auth::Scopes;
-use rosterhub::export::{ExportOptions, ExportProfile, export_zip};
 use rosterhub::import::{ImportOptions, Outcome};
 use rosterhub::jobs::JobsConfig;
 use serde_json::{Value, json};
@@ -111,27 +109,6 @@ fn a_dry_run_upload_writes_nothing(backend: Backend) {
     });
 }
 
-/// A bundle keeping 5 of the fixture's 36 users: 31 tombstones, past the 30 % threshold.
-fn shrinking_bundle() -> TempBundle {
-    let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    let keep: Vec<String> = b
-        .read("users.csv")
-        .lines()
-        .skip(1)
-        .take(5)
-        .map(|l| l[..36].to_owned())
-        .collect();
-    for f in [
-        "users.csv",
-        "roles.csv",
-        "enrollments.csv",
-        "demographics.csv",
-    ] {
-        b.drop_rows(f, |l| !keep.iter().any(|k| l.contains(k.as_str())));
-    }
-    b
-}
-
 fn a_held_import_is_applied_when_approved_and_dropped_when_discarded(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
         return;
@@ -139,7 +116,7 @@ fn a_held_import_is_applied_when_approved_and_dropped_when_discarded(backend: Ba
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let before = db.dump("default");
     let server = Server::start(&db, "default", test_config());
-    let shrink = zip_dir(shrinking_bundle().path());
+    let shrink = zip_dir(TempBundle::shrinking().path());
     db.rt.block_on(async {
         // Held, then discarded: nothing written, the upload deleted.
         let (_, body, _) = server.upload("", shrink.clone()).await;
@@ -594,20 +571,13 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
         // The same files, byte for byte, as the CLI's export (whose binding rules the export
         // tests check file by file).
         let cli = dir.path().join("cli.zip");
-        export_zip(
-            &db.store,
-            std::io::BufWriter::new(std::fs::File::create(&cli).unwrap()),
-            &ExportOptions {
-                tenant: "default".into(),
-                since: None,
-                profile: ExportProfile::Jp121,
-            },
-        )
-        .await
-        .unwrap();
+        db.export(&cli, &crate::helpers::bulk("default"));
         let http = dir.path().join("http.zip");
         std::fs::write(&http, &bytes).unwrap();
-        assert_eq!(entries(&http), entries(&cli));
+        assert_eq!(
+            crate::helpers::read_zip(&http),
+            crate::helpers::read_zip(&cli)
+        );
 
         // Round trip into an empty tenant.
         db.store.ensure_tenant("copy", "copy").await.unwrap();
@@ -635,7 +605,7 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
     let since = rosterhub::domain::datetime::now_ms();
     std::thread::sleep(Duration::from_millis(5));
     db.import(
-        shrinking_bundle().path(),
+        TempBundle::shrinking().path(),
         ImportOptions {
             force: true,
             ..opts()
@@ -663,7 +633,7 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
             .unwrap();
         let zip = dir.path().join("delta.zip");
         std::fs::write(&zip, &bytes).unwrap();
-        let files = entries(&zip);
+        let files = crate::helpers::read_zip(&zip);
         let manifest = &files["manifest.csv"];
         assert!(manifest.contains("file.users,delta\n"), "{manifest}");
         assert!(manifest.contains("file.orgs,absent\n"), "{manifest}");
@@ -677,19 +647,6 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
             "{users:?}"
         );
     });
-}
-
-/// name → text of every entry of a ZIP.
-fn entries(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut out = std::collections::BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let mut text = String::new();
-        f.read_to_string(&mut text).unwrap();
-        out.insert(f.name().unwrap().into_owned(), text);
-    }
-    out
 }
 
 fn the_admin_api_checks_tokens_scopes_and_tenants(backend: Backend) {
@@ -826,7 +783,9 @@ fn jobs_notify_their_webhooks(backend: Backend) {
         assert_eq!(status, 201, "{hook}");
 
         // import.held, then import.completed once approved.
-        let (_, body, _) = server.upload("", zip_dir(shrinking_bundle().path())).await;
+        let (_, body, _) = server
+            .upload("", zip_dir(TempBundle::shrinking().path()))
+            .await;
         let held_id = body["id"].as_str().unwrap().to_owned();
         let path = format!("/api/v1/imports/{held_id}");
         assert_eq!(server.wait(&path).await["state"], "held");
@@ -931,7 +890,9 @@ fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
         let (_, body) = server.post_json("/api/v1/exports", &json!({})).await;
         let export = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
         server.wait(&export).await;
-        let (_, body, _) = server.upload("", zip_dir(shrinking_bundle().path())).await;
+        let (_, body, _) = server
+            .upload("", zip_dir(TempBundle::shrinking().path()))
+            .await;
         let held = format!("/api/v1/imports/{}", body["id"].as_str().unwrap());
         assert_eq!(server.wait(&held).await["state"], "held");
         assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blobs").await, 3);

@@ -3,6 +3,9 @@
 //! Storage tests run on SQLite always and on PostgreSQL when one is reachable
 //! (`ROSTERHUB_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/postgres`); set
 //! `ROSTERHUB_REQUIRE_PG=1` to make an unreachable PostgreSQL a failure instead of a skip.
+//!
+//! Every file sets up through one harness: `helpers` (databases, bundles, the binary, tokens)
+//! and `server` (the server in this process).
 
 mod api;
 mod audit;

@@ -11,10 +11,10 @@ use reqwest::header::HeaderMap;
 use rosterhub::auth::Scopes;
 use rosterhub::webhooks::{WebhookConfig, spawn_delivery_worker};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
+use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TestDb, fixtures};
-use crate::server::{Server, test_config, zip_dir};
+use crate::server::{Server, oneshot, test_config, zip_dir};
 
 /// Every operation of the server the document must describe.
 const DOCUMENTED: &[(&str, &str)] = &[
@@ -478,16 +478,11 @@ fn real_responses_match_the_documented_schemas() {
     let auth = |req: reqwest::RequestBuilder| req.bearer_auth(&s.token);
     db.rt.block_on(async {
         // The token endpoint: a token, and an RFC 6749 error.
-        let client = s
-            .state
-            .store
-            .create_client("default", "openapi", Scopes::IMPORT)
-            .await
-            .unwrap();
+        let client = client(&s.state, "default", Scopes::IMPORT).await;
         let req = s
             .http
             .post(s.url("/oauth/token"))
-            .basic_auth(&client.record.client_id, Some(&client.client_secret))
+            .basic_auth(&client.id, Some(&client.secret))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("grant_type=client_credentials");
         let (status, _, token, _) = call(&doc, req, "post", "/oauth/token").await;
@@ -504,7 +499,7 @@ fn real_responses_match_the_documented_schemas() {
         let req = s
             .http
             .post(s.url("/oauth/token"))
-            .basic_auth(&client.record.client_id, Some("wrong"))
+            .basic_auth(&client.id, Some("wrong"))
             .body("grant_type=client_credentials");
         let (status, _, _, _) = call(&doc, req, "post", "/oauth/token").await;
         assert_eq!(status, 401);
@@ -737,17 +732,13 @@ fn real_responses_match_the_documented_schemas() {
 /// A GET on the router itself (no socket), as a browser would send it.
 async fn get(app: &axum::Router, path: &str) -> (u16, String, Vec<u8>) {
     let req = Request::builder().uri(path).body(Body::empty()).unwrap();
-    let r = app.clone().oneshot(req).await.unwrap();
-    let status = r.status().as_u16();
+    let r = oneshot(app, req).await;
     let ct = r
         .headers()
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, ct, body.to_vec())
+    (r.status().as_u16(), ct, r.body().to_vec())
 }
 
 /// The `src`/`href` URLs of a page.

@@ -2,73 +2,28 @@
 //! runs exactly once, and a job whose process was killed is finished by the other one after
 //! its lease expires.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rosterhub::auth::Scopes;
+use rosterhub::http::AppState;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestDb, fixtures, opts};
-use crate::server::zip_dir;
+use crate::helpers::cli::{ServeProcess, rosterhub};
+use crate::helpers::{Backend, TestDb, fixtures, opts, tokens};
+use crate::server::{self, zip_dir};
 
-/// A `rosterhub serve` child process, killed when dropped.
-struct Replica {
-    child: Child,
-    base: String,
+/// A replica: `rosterhub serve` on `db` with two workers and 2 s leases; `name` is its host
+/// name, the first part of its lease owner.
+fn start(db: &TestDb, name: &str) -> ServeProcess {
+    rosterhub(&["serve", "--workers", "2", "--job-lease-secs", "2"])
+        .db(db)
+        .env(&[("HOSTNAME", name), ("RUST_LOG", "warn")])
+        .serve(None)
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(db: &TestDb, name: &str) -> Replica {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rosterhub"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", &db.url])
-        .args(["--workers", "2", "--job-lease-secs", "2"])
-        .env("HOSTNAME", name)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let replica = Replica {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{name} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    replica
-}
-
-async fn token(db: &TestDb, auth: &rosterhub::auth::Auth, tenant: &str) -> String {
-    let scopes = Scopes::IMPORT;
-    let client = db
-        .store
-        .create_client(tenant, "replicas", scopes)
-        .await
-        .unwrap();
-    auth.issue(tenant, &client.record.client_id, scopes)
-        .unwrap()
-        .access_token
+/// A token of a new importing client of `tenant`.
+async fn token(issuer: &AppState, tenant: &str) -> String {
+    tokens::client(issuer, tenant, Scopes::IMPORT).await.token
 }
 
 async fn upload(http: &reqwest::Client, base: &str, token: &str, zip: Vec<u8>) -> String {
@@ -116,10 +71,8 @@ fn two_replicas_share_the_queue_and_take_over_a_dead_ones_job() {
         eprintln!("SKIPPED: the scale-out test needs PostgreSQL");
         return;
     };
-    let auth = db
-        .rt
-        .block_on(rosterhub::auth::Auth::load(&db.store))
-        .unwrap();
+    // Tokens are issued here, with the key the replicas load from the database.
+    let issuer = db.rt.block_on(server::state(&db, |_| {}));
     let fixture = zip_dir(&fixtures().join("jp-profile-v1.2.1"));
     let http = reqwest::Client::new();
 
@@ -131,7 +84,7 @@ fn two_replicas_share_the_queue_and_take_over_a_dead_ones_job() {
         for i in 0..20 {
             let tenant = format!("t{i:02}");
             db.store.ensure_tenant(&tenant, &tenant).await.unwrap();
-            let token = token(&db, &auth, &tenant).await;
+            let token = token(&issuer, &tenant).await;
             let base = if i % 2 == 0 { &a.base } else { &b.base };
             ids.push(upload(&http, base, &token, fixture.clone()).await);
         }
@@ -176,7 +129,7 @@ fn two_replicas_share_the_queue_and_take_over_a_dead_ones_job() {
     db.tenant("big");
     db.tenant("reference");
     let id = db.rt.block_on(async {
-        let token = token(&db, &auth, "big").await;
+        let token = token(&issuer, "big").await;
         upload(&http, &a.base, &token, std::fs::read(&big).unwrap()).await
     });
     let a_pid = a.child.id();

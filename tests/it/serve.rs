@@ -5,6 +5,7 @@ use rosterhub::auth::Scopes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Backend, TestDb, fixtures, opts};
+use crate::server::start_with;
 
 /// A raw HTTP/1.1 GET; returns the response head and body as text (lossy for gzip bodies).
 async fn get(addr: std::net::SocketAddr, path: &str, headers: &str) -> String {
@@ -20,14 +21,11 @@ async fn get(addr: std::net::SocketAddr, path: &str, headers: &str) -> String {
 fn the_server_answers_on_a_real_socket() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = start_with(&db, |_| {});
+    let addr = server.addr;
     db.rt.block_on(async {
-        let state = rosterhub::http::AppState::new(db.store.clone()).await.unwrap();
-        let client = db.store.create_client("default", "socket", Scopes::ALL).await.unwrap();
-        let issued = state.auth.issue("default", &client.record.client_id, Scopes::ALL).unwrap();
-        let auth = format!("Authorization: Bearer {}\r\n", issued.access_token);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(rosterhub::http::serve(listener, state));
+        let token = server.token_for("default", Scopes::ALL).await;
+        let auth = format!("Authorization: Bearer {token}\r\n");
 
         let live = get(addr, "/health/live", "").await;
         assert!(live.starts_with("HTTP/1.1 200"), "{live}");

@@ -1,20 +1,33 @@
-//! A RosterHub server on a real socket for admin API tests, with its job workers.
+//! The server in this process on a real socket, as the tests run it: `Server::start` (with its
+//! job workers) and `start_with` (none, the state adjusted first) serve a database and hold a
+//! token; `state`, `listen` and `listen_tls` are their steps, for tests that serve one state
+//! twice or over TLS; `oneshot` calls a router without a socket.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::{Body, Bytes};
+use axum::http::{Request, Response};
 use rosterhub::auth::Scopes;
+use rosterhub::http::AppState;
 use rosterhub::jobs::{JobsConfig, JobsHandle};
 use serde_json::Value;
+use tower::ServiceExt as _;
 
-use crate::helpers::TestDb;
+use crate::helpers::{TestDb, tokens};
 
+/// A server of a test database on `127.0.0.1`, stopped with the database's runtime.
 pub struct Server {
+    /// `http://<addr>`.
     pub base: String,
+    pub addr: SocketAddr,
+    /// A token of the server's tenant for every admin scope.
     pub token: String,
     pub http: reqwest::Client,
-    pub state: rosterhub::http::AppState,
+    pub state: AppState,
 }
 
 /// Every admin scope.
@@ -32,20 +45,77 @@ pub fn test_config() -> JobsConfig {
     }
 }
 
+/// The app state of `db` (default settings, the signing key loaded), as `configure` leaves it.
+pub async fn state(db: &TestDb, configure: impl FnOnce(&mut AppState)) -> AppState {
+    let mut state = AppState::new(db.store.clone()).await.unwrap();
+    configure(&mut state);
+    state
+}
+
+async fn bind(addr: &str) -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Serves `state` on a new socket bound to `addr` (`127.0.0.1:0`, `[::1]:0`); the address.
+pub async fn listen(state: &AppState, addr: &str) -> SocketAddr {
+    let (listener, addr) = bind(addr).await;
+    tokio::spawn(rosterhub::http::serve(listener, state.clone()));
+    addr
+}
+
+/// Serves `state` over TLS on a new socket of `127.0.0.1`; the address.
+pub async fn listen_tls(
+    state: &AppState,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+) -> SocketAddr {
+    let (listener, addr) = bind("127.0.0.1:0").await;
+    tokio::spawn(rosterhub::http::serve_tls(listener, state.clone(), config));
+    addr
+}
+
+/// One request through `app`, without a socket; the response with its whole body.
+pub async fn oneshot(app: &axum::Router, req: Request<Body>) -> Response<Bytes> {
+    let (parts, body) = app.clone().oneshot(req).await.unwrap().into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    Response::from_parts(parts, bytes)
+}
+
+/// A server without job workers (for tests that run no jobs) whose state `configure` adjusts;
+/// its token is of tenant `default`.
+pub fn start_with(db: &TestDb, configure: impl FnOnce(&mut AppState)) -> Server {
+    let jobs = JobsConfig {
+        workers: 0,
+        ..test_config()
+    };
+    Server::launch(db, "default", jobs, configure)
+}
+
 impl Server {
-    /// Serves `db` with `config` (its workers started) and a token of `tenant` for all scopes.
+    /// Serves `db` with `config` (its workers started) and a token of `tenant` for every admin
+    /// scope.
     pub fn start(db: &TestDb, tenant: &str, config: JobsConfig) -> Server {
-        db.rt.block_on(async {
-            let mut state = rosterhub::http::AppState::new(db.store.clone())
-                .await
-                .unwrap();
-            state.jobs = JobsHandle::new(config);
+        Server::launch(db, tenant, config, |_| {})
+    }
+
+    fn launch(
+        db: &TestDb,
+        tenant: &str,
+        jobs: JobsConfig,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Server {
+        db.block_on(async {
+            let state = state(db, |s| {
+                s.jobs = JobsHandle::new(jobs);
+                configure(s);
+            })
+            .await;
             rosterhub::jobs::spawn_workers(state.store.clone(), &state.jobs);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(rosterhub::http::serve(listener, state.clone()));
+            let addr = listen(&state, "127.0.0.1:0").await;
             let mut server = Server {
                 base: format!("http://{addr}"),
+                addr,
                 token: String::new(),
                 http: reqwest::Client::new(),
                 state,
@@ -57,17 +127,7 @@ impl Server {
 
     /// A token of a new client of `tenant` with `scopes`.
     pub async fn token_for(&self, tenant: &str, scopes: Scopes) -> String {
-        let client = self
-            .state
-            .store
-            .create_client(tenant, "test", scopes)
-            .await
-            .unwrap();
-        self.state
-            .auth
-            .issue(tenant, &client.record.client_id, scopes)
-            .unwrap()
-            .access_token
+        tokens::client(&self.state, tenant, scopes).await.token
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -20,6 +20,7 @@ use sha2::Sha256;
 use tokio::net::TcpListener;
 
 use crate::helpers::{Backend, TestDb};
+use crate::server::start_with;
 
 crate::on_both_backends!(
     a_delivery_is_signed_and_is_the_stored_payload,
@@ -445,34 +446,16 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
         return;
     };
     db.tenant("other");
+    let server = start_with(&db, |_| {});
     db.rt.block_on(async {
         use reqwest::Method;
         let store = &db.store;
-        let state = rosterhub::http::AppState::new(store.clone()).await.unwrap();
-        let token = |tenant: &'static str, scopes: Scopes| {
-            let state = state.clone();
-            async move {
-                let c = state
-                    .store
-                    .create_client(tenant, "t", scopes)
-                    .await
-                    .unwrap();
-                state
-                    .auth
-                    .issue(tenant, &c.record.client_id, scopes)
-                    .unwrap()
-                    .access_token
-            }
-        };
-        let admin = token("default", Scopes::ADMIN).await;
-        let importer = token("default", Scopes::IMPORT).await;
-        let stranger = token("other", Scopes::ADMIN).await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(rosterhub::http::serve(listener, state));
+        let admin = server.token_for("default", Scopes::ADMIN).await;
+        let importer = server.token_for("default", Scopes::IMPORT).await;
+        let stranger = server.token_for("other", Scopes::ADMIN).await;
         let api = Api {
             http: reqwest::Client::new(),
-            base: format!("http://{addr}/api/v1"),
+            base: server.url("/api/v1"),
         };
         let (receiver_url, _receiver) = Receiver::start(1).await;
 
@@ -489,7 +472,7 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
         let id = first["id"].as_str().unwrap().to_owned();
         assert_eq!(
             h["location"].to_str().unwrap(),
-            format!("http://{addr}/api/v1/webhooks/{id}")
+            server.url(&format!("/api/v1/webhooks/{id}"))
         );
         assert_eq!(first["url"], receiver_url);
         assert_eq!(first["events"], json!(["import.completed", "import.held"]));

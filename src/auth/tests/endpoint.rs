@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::TestStore;
 use crate::auth::{Auth, Scopes, token_endpoint};
+use crate::storage::test_db::expire_previous_secret;
 
 const GRADEBOOK: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.readonly";
 const GRADEBOOK_PUT: &str = "https://purl.imsglobal.org/spec/or/v1p2/scope/gradebook.createput";
@@ -277,11 +278,7 @@ async fn a_rotated_secret_works_beside_the_new_one_until_the_overlap_ends() {
     e.assert_granted(&body, Scopes::CORE.union(Scopes::ROSTER));
     let (status, _, body) = e.post(Some(&basic(&e.id, &r.client_secret)), GRANT).await;
     assert_eq!(status, StatusCode::OK, "new secret: {body}");
-    e.db.exec(&format!(
-        "UPDATE api_clients SET previous_secret_until = 1 WHERE client_id = '{}'",
-        e.id
-    ))
-    .await;
+    expire_previous_secret(&e.db.store, &e.id, 1).await;
     let got = e.post(Some(&e.basic()), GRANT).await;
     assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(got.2["error_description"], "client authentication failed");

@@ -7,6 +7,7 @@ use crate::auth::token::TOKEN_LIFETIME_SECS;
 use crate::auth::{Auth, AuthError, Scopes};
 use crate::domain::datetime::now_ms;
 use crate::storage::Store;
+use crate::storage::test_db::retire_signing_key;
 
 const LIFETIME_MS: i64 = (TOKEN_LIFETIME_SECS * 1000) as i64;
 
@@ -19,11 +20,7 @@ fn token(auth: &Auth) -> String {
 }
 
 async fn retire_long_ago(db: &TestStore, kid: &str) {
-    let at = now_ms() - LIFETIME_MS - 1_000;
-    db.exec(&format!(
-        "UPDATE signing_keys SET retired_at = {at} WHERE kid = '{kid}'"
-    ))
-    .await;
+    retire_signing_key(&db.store, kid, now_ms() - LIFETIME_MS - 1_000).await;
 }
 
 async fn old_tokens_verify_until_their_key_expires_and_replicas_follow(db: &TestStore) {

@@ -6,6 +6,7 @@ use crate::auth::restrict::parse_allowed_ips;
 use crate::domain::datetime::now_ms;
 use crate::storage::Store;
 use crate::storage::clients::{ClientSettings, ClientUpdate};
+use crate::storage::test_db::expire_previous_secret;
 
 async fn settings_are_stored_and_changed_field_by_field(store: &Store) {
     let settings = ClientSettings {
@@ -162,11 +163,7 @@ async fn a_rotated_secret_overlaps_then_expires(db: &TestStore) {
     // After the window, only the new one.
     assert!(!c.secret_matches(&pepper, &old, until));
     assert!(c.secret_matches(&pepper, &new, until));
-    db.exec(&format!(
-        "UPDATE api_clients SET previous_secret_until = {} WHERE client_id = '{id}'",
-        now - 1
-    ))
-    .await;
+    expire_previous_secret(store, &id, now - 1).await;
     let c = store.find_client(&id).await.unwrap().unwrap();
     assert!(!c.secret_matches(&pepper, &old, now_ms()));
     assert_eq!(c.previous_secret_valid_until(now_ms()), None);

@@ -1,17 +1,13 @@
-//! The case table of `tests` on a real PostgreSQL: a fresh database per run, dropped at the end.
-//! Skipped (with a printed line) when no server answers at `ROSTERHUB_TEST_PG`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! The case table of `tests` on a real PostgreSQL: a fresh database per run (`test_db::FreshPg`),
+//! dropped at the end. Skipped (with a printed line) when no server answers at
+//! `ROSTERHUB_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
 use super::tests::{CASES, Cell, FIXTURE, query};
 use super::*;
 use crate::filter::{Resource, parse_filter};
-
-fn admin_url() -> String {
-    std::env::var("ROSTERHUB_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+use crate::storage::test_db::FreshPg;
 
 async fn load(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(include_str!(
@@ -64,25 +60,11 @@ async fn run(conn: &mut PgConnection, filter: &str) -> Result<Vec<String>, Strin
 }
 
 async fn cases_on_postgres() {
-    let admin = admin_url();
-    let mut admin_conn = match PgConnection::connect(&admin).await {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("ROSTERHUB_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("ROSTERHUB_REQUIRE_PG=1 but PostgreSQL is unreachable: {e}");
-            }
-            eprintln!("SKIPPED: sql_filter PostgreSQL cases (no server at ROSTERHUB_TEST_PG: {e})");
-            return;
-        }
+    let Some(db) = FreshPg::create("sql_filter PostgreSQL cases").await else {
+        return;
     };
-    let name = format!("rosterhub_filter_{}", uuid::Uuid::new_v4().simple());
-    admin_conn
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let mut failures = Vec::new();
-    match PgConnection::connect(&format!("{base}/{name}")).await {
+    match PgConnection::connect(&db.url).await {
         Ok(mut conn) => {
             if let Err(e) = load(&mut conn).await {
                 failures.push(format!("loading the fixture: {e}"));
@@ -96,14 +78,8 @@ async fn cases_on_postgres() {
             }
             let _ = conn.close().await;
         }
-        Err(e) => failures.push(format!("connecting to {name}: {e}")),
+        Err(e) => failures.push(format!("connecting to {}: {e}", db.url)),
     }
-    admin_conn
-        .execute(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .await
-        .unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

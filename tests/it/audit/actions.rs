@@ -8,30 +8,10 @@ use rosterhub::domain::datetime::now_ms;
 use rosterhub::storage::clients::ClientSettings;
 use serde_json::{Value, json};
 
-use super::{OR, by_request, client, entries, expected, one, req, send};
+use super::{OR, by_request, entries, expected, one, req, send};
+use crate::helpers::tokens::{TestClient, client, client_with};
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
 use crate::server::{Server, admin_scopes, test_config, zip_dir};
-
-/// A bundle keeping 5 of the fixture's 36 users: past the 30 % threshold, so it is held.
-fn held_bundle() -> Vec<u8> {
-    let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    let keep: Vec<String> = b
-        .read("users.csv")
-        .lines()
-        .skip(1)
-        .take(5)
-        .map(|l| l[..36].to_owned())
-        .collect();
-    for f in [
-        "users.csv",
-        "roles.csv",
-        "enrollments.csv",
-        "demographics.csv",
-    ] {
-        b.drop_rows(f, |l| !keep.iter().any(|k| l.contains(k.as_str())));
-    }
-    zip_dir(b.path())
-}
 
 fn json_of(body: &[u8]) -> Value {
     serde_json::from_slice(body).unwrap()
@@ -43,10 +23,18 @@ pub(super) fn each_audited_action_leaves_exactly_one_entry(backend: Backend) {
     };
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     let server = Server::start(&db, "default", test_config());
-    let held = held_bundle();
+    let held = zip_dir(TempBundle::shrinking().path());
     db.rt.block_on(async {
-        let (reader, rtok) = client(&server, "default", Scopes::CORE).await;
-        let (admin, atok) = client(&server, "default", admin_scopes()).await;
+        let TestClient {
+            id: reader,
+            token: rtok,
+            ..
+        } = client(&server.state, "default", Scopes::CORE).await;
+        let TestClient {
+            id: admin,
+            token: atok,
+            ..
+        } = client(&server.state, "default", admin_scopes()).await;
         let reader = format!("client:{reader}");
         let admin = format!("client:{admin}");
         let users = format!("{OR}/users");
@@ -353,13 +341,8 @@ pub(super) fn token_requests_and_refusals_are_audited(backend: Backend) {
     };
     let server = Server::start(&db, "default", test_config());
     db.rt.block_on(async {
-        let c = server
-            .state
-            .store
-            .create_client("default", "t", Scopes::CORE)
-            .await
-            .unwrap();
-        let id = c.record.client_id.clone();
+        let c = client(&server.state, "default", Scopes::CORE).await;
+        let id = c.id.clone();
         let form = |secret: &str| {
             format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")
         };
@@ -368,7 +351,7 @@ pub(super) fn token_requests_and_refusals_are_audited(backend: Backend) {
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body)
         };
-        assert_eq!(send(token(form(&c.client_secret)), "t-ok").await.0, 200);
+        assert_eq!(send(token(form(&c.secret)), "t-ok").await.0, 200);
         assert_eq!(send(token(form("wrong")), "t-bad").await.0, 401);
         // Basic credentials name the client as well.
         let basic = req(&server, Method::POST, "/oauth/token", None)
@@ -419,7 +402,7 @@ pub(super) fn token_requests_and_refusals_are_audited(backend: Backend) {
         // Nothing secret is stored.
         let all = entries(&server, "default", Filter::default()).await;
         assert_eq!(all.len(), 3);
-        assert!(!format!("{all:?}").contains(&c.client_secret));
+        assert!(!format!("{all:?}").contains(&c.secret));
     });
 }
 
@@ -429,7 +412,6 @@ pub(super) fn the_guards_refusals_are_audited(backend: Backend) {
     };
     let server = Server::start(&db, "default", test_config());
     db.rt.block_on(async {
-        let st = &server.state.store;
         let mut tokens = Vec::new();
         for settings in [
             ClientSettings {
@@ -441,18 +423,8 @@ pub(super) fn the_guards_refusals_are_audited(backend: Backend) {
                 ..ClientSettings::default()
             },
         ] {
-            let c = st
-                .create_client_with("default", "guarded", Scopes::CORE, settings)
-                .await
-                .unwrap();
-            let id = c.record.client_id;
-            let tok = server
-                .state
-                .auth
-                .issue("default", &id, Scopes::CORE)
-                .unwrap()
-                .access_token;
-            tokens.push((format!("client:{id}"), tok));
+            let c = client_with(&server.state, "default", Scopes::CORE, settings).await;
+            tokens.push((format!("client:{}", c.id), c.token));
         }
         let orgs = format!("{OR}/orgs");
         let get = |tok: &str| req(&server, Method::GET, &orgs, Some(tok));

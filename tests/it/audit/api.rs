@@ -11,7 +11,8 @@ use rosterhub::auth::Scopes;
 use rosterhub::domain::datetime::now_ms;
 use serde_json::{Value, json};
 
-use super::{OR, client, entries, req, send};
+use super::{OR, entries, req, send};
+use crate::helpers::tokens::{TestClient, client};
 use crate::helpers::{Backend, TestDb};
 use crate::server::{Server, admin_scopes, test_config};
 
@@ -65,7 +66,11 @@ pub(super) fn the_audit_api_filters_and_pages_exactly(backend: Backend) {
         let mut seed: Vec<Entry> = (0..30).map(|i| seeded("default", i)).collect();
         seed.extend((0..5).map(|i| seeded("other", i)));
         store::insert(st, &seed).await.unwrap();
-        let (admin, tok) = client(&server, "default", admin_scopes()).await;
+        let TestClient {
+            id: admin,
+            token: tok,
+            ..
+        } = client(&server.state, "default", admin_scopes()).await;
         let audit = |q: &str, tok: &str| {
             let (server, q, tok) = (&server, q.to_owned(), tok.to_owned());
             async move {
@@ -133,7 +138,7 @@ pub(super) fn the_audit_api_filters_and_pages_exactly(backend: Backend) {
         }
 
         // Another tenant's admin sees its own entries only, and this tenant's none.
-        let (_, other) = client(&server, "other", admin_scopes()).await;
+        let TestClient { token: other, .. } = client(&server.state, "other", admin_scopes()).await;
         let (_, page) = audit(old, &other).await;
         assert_eq!(
             ids(&page),
@@ -143,7 +148,11 @@ pub(super) fn the_audit_api_filters_and_pages_exactly(backend: Backend) {
         assert_eq!(ids(&page), ["other-03"]);
 
         // The audit needs rosterhub.admin; a refusal is audited too.
-        let (importer, itok) = client(&server, "default", Scopes::IMPORT).await;
+        let TestClient {
+            id: importer,
+            token: itok,
+            ..
+        } = client(&server.state, "default", Scopes::IMPORT).await;
         let (s, body) = audit(old, &itok).await;
         assert_eq!((s, &body["error"]), (403, &json!("forbidden")));
         for (q, needle) in [
@@ -239,7 +248,11 @@ pub(super) fn quick_reads_are_written_in_batches_and_none_lost(backend: Backend)
     };
     let server = Server::start(&db, "default", test_config());
     db.rt.block_on(async {
-        let (reader, tok) = client(&server, "default", Scopes::CORE).await;
+        let TestClient {
+            id: reader,
+            token: tok,
+            ..
+        } = client(&server.state, "default", Scopes::CORE).await;
         let requests = (0..200).map(|i| {
             let rb = req(
                 &server,

@@ -18,29 +18,11 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use rosterhub::audit::Entry;
 use rosterhub::audit::store::{self, Filter};
-use rosterhub::auth::Scopes;
 
 use crate::server::Server;
 
 pub(crate) const OR: &str = "/ims/oneroster/rostering/v1p2";
 pub(crate) const UA: &str = "audit-test/1";
-
-/// A new client of `tenant` with `scopes`: its id and a token.
-pub(crate) async fn client(server: &Server, tenant: &str, scopes: Scopes) -> (String, String) {
-    let c = server
-        .state
-        .store
-        .create_client(tenant, "audit test", scopes)
-        .await
-        .unwrap();
-    let token = server
-        .state
-        .auth
-        .issue(tenant, &c.record.client_id, scopes)
-        .unwrap()
-        .access_token;
-    (c.record.client_id, token)
-}
 
 /// A request to `path` with the test's user agent and, when given, a bearer token.
 pub(crate) fn req(

@@ -1,26 +1,12 @@
 //! `rosterhub client …` and `rosterhub signing-key …` through the binary.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
+use crate::helpers::cli::rosterhub;
 use crate::helpers::{Backend, TestDb};
 
-fn rosterhub(db: &TestDb, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rosterhub"))
-        .args(args)
-        .env("ROSTERHUB_DATABASE_URL", &db.url)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 fn json_out(db: &TestDb, args: &[&str]) -> Value {
-    let (code, out, err) = rosterhub(db, args);
+    let (code, out, err) = rosterhub(args).db(db).run();
     assert_eq!(code, 0, "{args:?}: {err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
@@ -122,11 +108,13 @@ fn the_client_commands_round_trip(backend: Backend) {
             "--overlap-hours",
         ),
     ] {
-        let (code, _, err) = rosterhub(&db, &args);
+        let (code, _, err) = rosterhub(&args).db(&db).run();
         assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(message), "{args:?}: {err}");
     }
-    let (code, _, err) = rosterhub(&db, &["client", "update", "nobody", "--any-ip"]);
+    let (code, _, err) = rosterhub(&["client", "update", "nobody", "--any-ip"])
+        .db(&db)
+        .run();
     assert_eq!((code, err.trim()), (1, "no client \"nobody\""));
 
     let rotated = json_out(
@@ -149,9 +137,9 @@ fn the_client_commands_round_trip(backend: Backend) {
         "the old one during the overlap"
     );
 
-    let (code, _, _) = rosterhub(&db, &["client", "revoke", &id]);
+    let (code, _, _) = rosterhub(&["client", "revoke", &id]).db(&db).run();
     assert_eq!(code, 0);
-    let (code, out, err) = rosterhub(&db, &["client", "rotate-secret", &id]);
+    let (code, out, err) = rosterhub(&["client", "rotate-secret", &id]).db(&db).run();
     assert_eq!(
         (code, out.as_str(), err.trim()),
         (1, "", format!("no active client {id:?}").as_str())

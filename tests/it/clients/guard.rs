@@ -11,8 +11,10 @@ use rosterhub::http::guard::GuardConfig;
 use rosterhub::storage::clients::ClientSettings;
 use serde_json::json;
 
-use super::{OR, call, client, get, rate, serve_on, state, token_request};
+use super::{OR, call, get, rate, state, token_request};
+use crate::helpers::tokens::client_with;
 use crate::helpers::{Backend, TestDb};
+use crate::server::{listen, oneshot};
 
 fn all() -> Scopes {
     Scopes::ALL.union(Scopes::ADMIN)
@@ -43,8 +45,8 @@ fn a_client_empties_its_bucket_and_gets_429_in_each_apis_format(backend: Backend
     };
     db.rt.block_on(async {
         let state = state(&db, GuardConfig::default()).await;
-        let base = serve_on(&state, "127.0.0.1:0").await;
-        let c = client(&state, "default", all(), limited(3)).await;
+        let base = format!("http://{}", listen(&state, "127.0.0.1:0").await);
+        let c = client_with(&state, "default", all(), limited(3)).await;
         let orgs = format!("{base}{OR}/orgs");
 
         // Three per minute: one token every 20 s; X-RateLimit-Reset is when the bucket is full.
@@ -83,7 +85,7 @@ fn a_client_empties_its_bucket_and_gets_429_in_each_apis_format(backend: Backend
         assert_eq!(rate(&h).unwrap().0, 3);
 
         // Another client has its own bucket, of the server's default size.
-        let other = client(&state, "default", all(), ClientSettings::default()).await;
+        let other = client_with(&state, "default", all(), ClientSettings::default()).await;
         let (status, h, _) = get(&orgs, &other.token).await;
         assert_eq!(status, 200);
         assert_eq!(rate(&h), Some((600, 599, 1)));
@@ -111,8 +113,8 @@ fn allow_lists_admit_only_their_ranges(backend: Backend) {
     };
     db.rt.block_on(async {
         let open = state(&db, GuardConfig::default()).await;
-        let v4 = serve_on(&open, "127.0.0.1:0").await;
-        let v6 = serve_on(&open, "[::1]:0").await;
+        let v4 = format!("http://{}", listen(&open, "127.0.0.1:0").await);
+        let v6 = format!("http://{}", listen(&open, "[::1]:0").await);
         let behind_proxy = state(
             &db,
             GuardConfig {
@@ -121,11 +123,11 @@ fn allow_lists_admit_only_their_ranges(backend: Backend) {
             },
         )
         .await;
-        let proxy = serve_on(&behind_proxy, "127.0.0.1:0").await;
+        let proxy = format!("http://{}", listen(&behind_proxy, "127.0.0.1:0").await);
 
-        let v4_only = client(&open, "default", all(), allowed("127.0.0.0/8")).await;
-        let v6_only = client(&open, "default", all(), allowed("::1")).await;
-        let office = client(&open, "default", all(), allowed("10.0.0.0/8, 2001:db8::/32")).await;
+        let v4_only = client_with(&open, "default", all(), allowed("127.0.0.0/8")).await;
+        let v6_only = client_with(&open, "default", all(), allowed("::1")).await;
+        let office = client_with(&open, "default", all(), allowed("10.0.0.0/8, 2001:db8::/32")).await;
         let cases = [
             (&v4, &v4_only, None, None, "IPv4 in range"),
             (&v6, &v4_only, None, Some("::1"), "IPv6 outside an IPv4 list"),
@@ -179,7 +181,7 @@ fn allow_lists_admit_only_their_ranges(backend: Backend) {
 
         // A change through the API applies at once on the replica that made it, and within
         // the settings cache's lifetime on the others.
-        let admin = client(&open, "default", all(), ClientSettings::default()).await;
+        let admin = client_with(&open, "default", all(), ClientSettings::default()).await;
         let url = format!("{v4}/api/v1/clients/{}", office.id);
         let body = json!({"allowed_ips": null});
         let (status, _, body) = call(Method::PATCH, &url, Some(&admin.token), &[], Some(&body)).await;
@@ -205,7 +207,6 @@ fn the_decided_address_is_handed_on_and_an_unknown_one_is_refused() {
     use axum::body::Body;
     use axum::extract::ConnectInfo;
     use rosterhub::http::guard::ClientIp;
-    use tower::ServiceExt as _;
 
     let db = TestDb::new(Backend::Sqlite).unwrap();
     db.rt.block_on(async {
@@ -214,7 +215,7 @@ fn the_decided_address_is_handed_on_and_an_unknown_one_is_refused() {
             ..GuardConfig::default()
         };
         let state = state(&db, config).await;
-        let c = client(&state, "default", all(), allowed("192.0.2.0/24")).await;
+        let c = client_with(&state, "default", all(), allowed("192.0.2.0/24")).await;
         let app = rosterhub::http::router(state.clone());
         let request = |peer: Option<&str>, xff: Option<&str>| {
             let mut r = axum::http::Request::get(format!("{OR}/orgs"))
@@ -251,15 +252,12 @@ fn the_decided_address_is_handed_on_and_an_unknown_one_is_refused() {
             ),
             (None, None, 403, None),
         ] {
-            let response = app.clone().oneshot(request(peer, xff)).await.unwrap();
+            let response = oneshot(&app, request(peer, xff)).await;
             assert_eq!(response.status().as_u16(), status, "{peer:?} {xff:?}");
             let decided = response.extensions().get::<ClientIp>().map(|c| c.0);
             assert_eq!(decided, ip.map(|i| i.parse().unwrap()), "{peer:?} {xff:?}");
             if peer.is_none() {
-                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-                    .await
-                    .unwrap();
-                let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
                 assert_eq!(
                     body,
                     status_info(

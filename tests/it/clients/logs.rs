@@ -10,8 +10,10 @@ use rosterhub::auth::Scopes;
 use rosterhub::storage::clients::ClientSettings;
 use serde_json::json;
 
-use super::{OR, call, client, get, serve_on, state, token_request};
+use super::{OR, call, get, state, token_request};
+use crate::helpers::tokens::client_with;
 use crate::helpers::{Backend, TestDb};
+use crate::server::listen;
 
 /// Everything the subscriber writes, in memory.
 #[derive(Clone, Default)]
@@ -52,8 +54,8 @@ fn secrets_never_reach_the_logs() {
     tracing::subscriber::with_default(subscriber, || {
         rt.block_on(async {
             let state = state(&db, Default::default()).await;
-            let base = serve_on(&state, "127.0.0.1:0").await;
-            let admin = client(
+            let base = format!("http://{}", listen(&state, "127.0.0.1:0").await);
+            let admin = client_with(
                 &state,
                 "default",
                 Scopes::ALL.union(Scopes::ADMIN),

@@ -8,10 +8,8 @@ mod logs;
 
 use reqwest::Method;
 use reqwest::header::HeaderMap;
-use rosterhub::auth::Scopes;
 use rosterhub::http::AppState;
 use rosterhub::http::guard::{Guard, GuardConfig};
-use rosterhub::storage::clients::ClientSettings;
 use serde_json::Value;
 
 use crate::helpers::TestDb;
@@ -21,47 +19,7 @@ pub const OR: &str = "/ims/oneroster/rostering/v1p2";
 
 /// The app state of `db` with this guard configuration.
 pub async fn state(db: &TestDb, guard: GuardConfig) -> AppState {
-    let mut state = AppState::new(db.store.clone()).await.unwrap();
-    state.guard = Guard::new(guard);
-    state
-}
-
-/// Serves `state` on `bind` (`127.0.0.1:0`, `[::1]:0`); the base URL.
-pub async fn serve_on(state: &AppState, bind: &str) -> String {
-    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(rosterhub::http::serve(listener, state.clone()));
-    format!("http://{addr}")
-}
-
-/// A client made through the store, with a token issued for all its scopes.
-pub struct TestClient {
-    pub id: String,
-    pub secret: String,
-    pub token: String,
-}
-
-pub async fn client(
-    state: &AppState,
-    tenant: &str,
-    scopes: Scopes,
-    settings: ClientSettings,
-) -> TestClient {
-    let new = state
-        .store
-        .create_client_with(tenant, "test", scopes, settings)
-        .await
-        .unwrap();
-    let token = state
-        .auth
-        .issue(tenant, &new.record.client_id, scopes)
-        .unwrap()
-        .access_token;
-    TestClient {
-        id: new.record.client_id,
-        secret: new.client_secret,
-        token,
-    }
+    crate::server::state(db, |s| s.guard = Guard::new(guard)).await
 }
 
 /// One HTTP call; the status, headers and JSON body (`Null` when there is none).

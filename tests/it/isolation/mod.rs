@@ -10,21 +10,18 @@ mod scope;
 
 use scope::an_org_scoped_client_sees_only_its_orgs;
 
-use std::collections::BTreeMap;
-use std::io::Read;
-
 use axum::body::Body;
 use axum::http::Request;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rosterhub::auth::Scopes;
-use rosterhub::export::{ExportOptions, ExportProfile, export_zip};
 use rosterhub::http::AppState;
 use rosterhub::import::{ImportOptions, Outcome};
 use serde_json::Value;
-use tower::ServiceExt;
 
+use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
+use crate::server::{oneshot, state};
 
 pub(crate) const BASE: &str = "/ims/oneroster/rostering/v1p2";
 const STUDENT: &str = "de274027-6f10-4912-9777-f62c295f0e8f";
@@ -37,6 +34,7 @@ const COURSE: &str = "d7afca7d-efa0-4f1e-99bb-3865855006e4";
 /// A database and the API over it, with a token of tenant `a`.
 pub(crate) struct Side {
     pub db: TestDb,
+    pub state: AppState,
     pub app: axum::Router,
     pub token: String,
 }
@@ -63,22 +61,10 @@ fn without_times(v: &mut Value) {
 }
 
 impl Side {
+    /// A new client of `tenant` with `scopes`: its id and a token.
     pub fn token_for(&self, tenant: &str, scopes: Scopes) -> (String, String) {
-        self.db.rt.block_on(async {
-            let c = self
-                .db
-                .store
-                .create_client(tenant, "isolation", scopes)
-                .await
-                .unwrap();
-            let state = AppState::new(self.db.store.clone()).await.unwrap();
-            let t = state
-                .auth
-                .issue(tenant, &c.record.client_id, scopes)
-                .unwrap()
-                .access_token;
-            (c.record.client_id, t)
-        })
+        let c = self.db.block_on(client(&self.state, tenant, scopes));
+        (c.id, c.token)
     }
 
     pub fn get(&self, path: &str, token: &str) -> Answer {
@@ -91,66 +77,32 @@ impl Side {
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .unwrap();
-        self.db.rt.block_on(async {
-            let r = self.app.clone().oneshot(req).await.unwrap();
-            let header = |n: &str| {
-                r.headers()
-                    .get(n)
-                    .map(|v| v.to_str().expect("headers are ASCII").to_owned())
-            };
-            let (total, link) = (header("x-total-count"), header("link"));
-            let status = r.status().as_u16();
-            let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let mut body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            without_times(&mut body);
-            Answer {
-                status,
-                total,
-                link,
-                body,
-            }
-        })
-    }
-
-    /// Tenant `a`'s bulk export: file name → text.
-    fn export(&self) -> BTreeMap<String, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.zip");
-        self.db.rt.block_on(async {
-            let file = std::fs::File::create(&path).unwrap();
-            let opts = ExportOptions {
-                tenant: "a".into(),
-                since: None,
-                profile: ExportProfile::Jp121,
-            };
-            export_zip(&self.db.store, std::io::BufWriter::new(file), &opts)
-                .await
-                .unwrap();
-        });
-        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-        let mut out = BTreeMap::new();
-        for i in 0..zip.len() {
-            let mut f = zip.by_index(i).unwrap();
-            let mut text = String::new();
-            f.read_to_string(&mut text).unwrap();
-            out.insert(f.name().unwrap().into_owned(), text);
+        let r = self.db.block_on(oneshot(&self.app, req));
+        let header = |n: &str| {
+            r.headers()
+                .get(n)
+                .map(|v| v.to_str().expect("headers are ASCII").to_owned())
+        };
+        let mut body = serde_json::from_slice(r.body()).unwrap_or(Value::Null);
+        without_times(&mut body);
+        Answer {
+            status: r.status().as_u16(),
+            total: header("x-total-count"),
+            link: header("link"),
+            body,
         }
-        out
     }
 }
 
 /// Serves `db` with a fixed public URL (so both sides write the same links).
 pub(crate) fn serve(db: TestDb) -> Side {
-    let app = db.rt.block_on(async {
-        let mut state = AppState::new(db.store.clone()).await.unwrap();
-        state.public_url = Some("https://hub.example".into());
-        rosterhub::http::router(state)
-    });
+    let state = db.block_on(state(&db, |s| {
+        s.public_url = Some("https://hub.example".into());
+    }));
     let mut side = Side {
+        app: rosterhub::http::router(state.clone()),
         db,
-        app,
+        state,
         token: String::new(),
     };
     side.token = side.token_for("a", Scopes::ALL).1;
@@ -292,7 +244,11 @@ fn every_operation_filter_and_export_is_the_same_as_alone(backend: Backend) {
         );
         assert_eq!(got, want, "{path}");
     }
-    assert_eq!(shared.export(), alone.export(), "tenant a's export");
+    assert_eq!(
+        shared.db.bulk_export("a"),
+        alone.db.bulk_export("a"),
+        "tenant a's export"
+    );
 }
 
 /// One random read: an operation, maybe a filter, a sort, a page.

@@ -7,10 +7,13 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rosterhub::auth::Scopes;
 use rosterhub::generate::{GenProfile, GenerateOptions, generate_dir};
+use rosterhub::storage::clients::ClientSettings;
 use serde_json::Value;
 
 use super::{Side, serve};
+use crate::helpers::tokens::client_with;
 use crate::helpers::{Backend, TestDb};
+use crate::server::oneshot;
 
 fn set(rows: Vec<Vec<Option<String>>>) -> BTreeSet<String> {
     rows.into_iter().filter_map(|r| r[0].clone()).collect()
@@ -96,13 +99,14 @@ fn assert_inside(body: &Value, want: &Expected, path: &str) {
     }
 }
 
+/// A token of a new client of `a` scoped to `orgs`.
 fn scoped_token(side: &Side, orgs: &[&str]) -> String {
-    let (client, token) = side.token_for("a", Scopes::ALL);
-    side.db.rows(&format!(
-        "UPDATE api_clients SET org_scope = '{}' WHERE client_id = '{client}'",
-        orgs.join(" ")
-    ));
-    token
+    let settings = ClientSettings {
+        org_scope: Some(orgs.iter().map(|o| o.to_string()).collect()),
+        ..ClientSettings::default()
+    };
+    let c = client_with(&side.state, "a", Scopes::ALL, settings);
+    side.db.block_on(c).token
 }
 
 pub fn an_org_scoped_client_sees_only_its_orgs(backend: Backend) {
@@ -262,14 +266,10 @@ pub fn an_org_scoped_client_sees_only_its_orgs(backend: Backend) {
     assert_eq!(ids(&side.get("/orgs?limit=1000", &token).body, "orgs"), all);
 
     // An org-scoped client is refused on the admin API (imports and exports are tenant-wide).
-    let r = side.db.rt.block_on(async {
-        let req = axum::http::Request::get("/api/v1/imports")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        tower::ServiceExt::oneshot(side.app.clone(), req)
-            .await
-            .unwrap()
-    });
+    let req = axum::http::Request::get("/api/v1/imports")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = side.db.block_on(oneshot(&side.app, req));
     assert_eq!(r.status(), 403);
 }

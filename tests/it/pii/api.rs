@@ -9,7 +9,7 @@ use rosterhub::storage::read::{Param, Query, record_columns};
 use rosterhub::storage::sql_filter::{FilterSqlError, SqlValue};
 use serde_json::Value;
 
-use super::{S1, TEACHER, app, config, export, get, import_into, raw_column, use_keys};
+use super::{S1, TEACHER, app, config, get, import_into, raw_column, use_keys};
 use crate::helpers::{Backend, TempBundle, TestDb, counts};
 use crate::on_both_backends;
 
@@ -77,9 +77,8 @@ fn api_and_export_show_plaintext_as_without_encryption(backend: Backend) {
     let (_, _, demo) = get(&db, &app_enc, &token_enc, &format!("/demographics/{S1}"));
     assert_eq!(demo["demographics"]["birthDate"], "2018-04-01");
     // Exports: byte for byte the same files.
-    let dir = tempfile::tempdir().unwrap();
-    let plain = export(&db, "plain", dir.path());
-    let enc = export(&db, "enc", dir.path());
+    let plain = db.bulk_export("plain");
+    let enc = db.bulk_export("enc");
     assert!(enc["users.csv"].contains(",t00@example.jp,"));
     assert!(enc["demographics.csv"].contains(",2018-04-01,"));
     assert_eq!(enc, plain);

@@ -1,33 +1,14 @@
 //! `rosterhub keys generate|status|rotate` and the PII settings of `import`/`export`, through
 //! the binary.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use super::bundle;
-
-fn rosterhub(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosterhub"));
-    for var in [
-        "ROSTERHUB_PII_KEY",
-        "ROSTERHUB_PII_KEY_FILE",
-        "ROSTERHUB_PII_KEY_PREVIOUS",
-        "ROSTERHUB_PII_PREVIOUS_KEY_FILE",
-        "ROSTERHUB_PII_COLUMNS",
-    ] {
-        cmd.env_remove(var);
-    }
-    let out = cmd.args(args).envs(env.iter().copied()).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use crate::helpers::cli::rosterhub;
+use crate::helpers::read_zip;
 
 fn generate() -> (String, String) {
-    let (code, out, err) = rosterhub(&["keys", "generate"], &[]);
+    let (code, out, err) = rosterhub(&["keys", "generate"]).run();
     assert_eq!(code, 0, "{err}");
     let key = out.trim().to_owned();
     assert_eq!(key.len(), 44, "base64 of 32 bytes: {key}");
@@ -46,26 +27,23 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     let key_file = dir.path().join("old.key");
     std::fs::write(&key_file, format!("{old}\n")).unwrap();
     let fixture = bundle();
-    let (code, _, err) = rosterhub(
-        &[
-            "import",
-            fixture.to_str().unwrap(),
-            "--database-url",
-            &url,
-            "--pii-key-file",
-            key_file.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, _, err) = rosterhub(&[
+        "import",
+        fixture.to_str().unwrap(),
+        "--database-url",
+        &url,
+        "--pii-key-file",
+        key_file.to_str().unwrap(),
+    ])
+    .run();
     assert_eq!(code, 0, "{err}");
 
     // Without the key: refused, with the reason, and the key never shows.
     let out_zip = dir.path().join("out.zip");
     let export = |env: &[(&str, &str)]| {
-        rosterhub(
-            &["export", out_zip.to_str().unwrap(), "--database-url", &url],
-            env,
-        )
+        rosterhub(&["export", out_zip.to_str().unwrap(), "--database-url", &url])
+            .env(env)
+            .run()
     };
     let (code, _, err) = export(&[]);
     assert_eq!(code, 2);
@@ -76,7 +54,9 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     assert!(!out_zip.exists());
 
     let status = |env: &[(&str, &str)]| {
-        let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url], env);
+        let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url])
+            .env(env)
+            .run();
         assert_eq!(code, 0, "{err}");
         serde_json::from_str::<Value>(&out).unwrap()
     };
@@ -86,13 +66,12 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     assert_eq!(s["keys"][0]["values"], 36);
     assert_eq!(s["plaintext_values"], Value::Null);
 
-    let (code, out, err) = rosterhub(
-        &["keys", "rotate", "--database-url", &url, "--batch", "10"],
-        &[
+    let (code, out, err) = rosterhub(&["keys", "rotate", "--database-url", &url, "--batch", "10"])
+        .env(&[
             ("ROSTERHUB_PII_KEY", new.as_str()),
             ("ROSTERHUB_PII_KEY_PREVIOUS", old.as_str()),
-        ],
-    );
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["reencrypted"], 36);
@@ -114,9 +93,7 @@ fn keys_generate_status_and_rotate_through_the_binary() {
     );
     let (code, _, err) = export(&[("ROSTERHUB_PII_KEY", new.as_str())]);
     assert_eq!(code, 0, "{err}");
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&out_zip).unwrap()).unwrap();
-    let mut users = String::new();
-    std::io::Read::read_to_string(&mut zip.by_name("users.csv").unwrap(), &mut users).unwrap();
+    let users = &read_zip(&out_zip)["users.csv"];
     assert!(users.contains(",t00@example.jp,"), "{users}");
 
     // A bad key is refused without echoing it.

@@ -7,22 +7,20 @@ mod cli;
 mod rotate;
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
-use std::path::Path;
 
 use axum::body::Body;
 use axum::http::Request;
 use rosterhub::auth::Scopes;
 use rosterhub::domain::Entity;
-use rosterhub::export::{ExportOptions, ExportProfile, export_zip};
 use rosterhub::import::{ImportOptions, Outcome};
 use rosterhub::pii::{Columns, DEFAULT_COLUMNS, Key, PiiConfig};
 use rosterhub::storage::Store;
 use rosterhub::storage::read::{Query, Record, record_columns};
 use serde_json::Value;
-use tower::ServiceExt as _;
 
+use crate::helpers::tokens::client;
 use crate::helpers::{TestDb, fixtures};
+use crate::server::{oneshot, state};
 
 pub const BASE: &str = "/ims/oneroster/rostering/v1p2";
 /// A teacher of the fixture whose e-mail is `t00@example.jp`.
@@ -113,22 +111,11 @@ pub fn raw_column(db: &TestDb, table: &str, column: &str) -> Vec<String> {
 /// A router over `db.store` and a token of `tenant` with every rostering scope.
 pub fn app(db: &TestDb, tenant: &str) -> (axum::Router, String) {
     db.block_on(async {
-        let state = rosterhub::http::AppState::new(db.store.clone())
-            .await
-            .unwrap();
+        let state = state(db, |_| {}).await;
         let scopes = Scopes::CORE
             .union(Scopes::ROSTER)
             .union(Scopes::DEMOGRAPHICS);
-        let client = state
-            .store
-            .create_client(tenant, "pii", scopes)
-            .await
-            .unwrap();
-        let token = state
-            .auth
-            .issue(tenant, &client.record.client_id, scopes)
-            .unwrap()
-            .access_token;
+        let token = client(&state, tenant, scopes).await.token;
         (rosterhub::http::router(state), token)
     })
 }
@@ -141,42 +128,14 @@ pub fn get(db: &TestDb, app: &axum::Router, token: &str, path: &str) -> (u16, Op
         .header("authorization", format!("Bearer {token}"))
         .body(Body::empty())
         .unwrap();
-    db.block_on(async {
-        let resp = app.clone().oneshot(req).await.unwrap();
-        let status = resp.status().as_u16();
-        let total = resp
-            .headers()
-            .get("x-total-count")
-            .and_then(|v| v.to_str().ok()?.parse().ok());
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            total,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    })
-}
-
-/// A bulk export of `tenant`: file name → text.
-pub fn export(db: &TestDb, tenant: &str, dir: &Path) -> BTreeMap<String, String> {
-    let path = dir.join(format!("{tenant}.zip"));
-    let opts = ExportOptions {
-        tenant: tenant.into(),
-        since: None,
-        profile: ExportProfile::Jp121,
-    };
-    let file = std::fs::File::create(&path).unwrap();
-    db.block_on(export_zip(&db.store, std::io::BufWriter::new(file), &opts))
-        .unwrap();
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
-    let mut out = BTreeMap::new();
-    for i in 0..zip.len() {
-        let mut f = zip.by_index(i).unwrap();
-        let mut text = String::new();
-        f.read_to_string(&mut text).unwrap();
-        out.insert(f.name().unwrap().into_owned(), text);
-    }
-    out
+    let resp = db.block_on(oneshot(app, req));
+    let total = resp
+        .headers()
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (
+        resp.status().as_u16(),
+        total,
+        serde_json::from_slice(resp.body()).unwrap_or(Value::Null),
+    )
 }

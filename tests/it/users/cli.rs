@@ -1,45 +1,11 @@
 //! `rosterhub admin …` through the binary (passwords on stdin or in the environment), and a
 //! `rosterhub serve` whose log, at debug level, shows no password, session token or CSRF token.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use super::{PASSWORD, Reply, cookie_token, ops_rows, send, sha256_hex};
+use crate::helpers::cli::rosterhub;
 use crate::helpers::{Backend, TestDb};
-
-/// Runs the binary with `stdin` and extra environment; (exit code, stdout, stderr).
-fn rosterhub(
-    db: &TestDb,
-    args: &[&str],
-    stdin: &str,
-    env: &[(&str, &str)],
-) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rosterhub"))
-        .args(args)
-        .args(["--database-url", &db.url])
-        .env_remove("ROSTERHUB_ADMIN_PASSWORD")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn the_cli_manages_admin_users(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
@@ -47,22 +13,20 @@ fn the_cli_manages_admin_users(backend: Backend) {
     };
     db.tenant("t2");
     let stdin = format!("{PASSWORD}\n");
-    let (code, out, err) = rosterhub(
-        &db,
-        &[
-            "admin",
-            "create",
-            "Hanako",
-            "--tenant",
-            "default",
-            "--role",
-            "admin",
-            "--display-name",
-            "山田 花子",
-        ],
-        &stdin,
-        &[],
-    );
+    let (code, out, err) = rosterhub(&[
+        "admin",
+        "create",
+        "Hanako",
+        "--tenant",
+        "default",
+        "--role",
+        "admin",
+        "--display-name",
+        "山田 花子",
+    ])
+    .db(&db)
+    .stdin(&stdin)
+    .run();
     assert_eq!(code, 0, "{err}");
     let created: Value = serde_json::from_str(&out).unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
@@ -87,12 +51,10 @@ fn the_cli_manages_admin_users(backend: Backend) {
     assert!(!hash.contains(PASSWORD));
 
     // A system admin, the password from the environment.
-    let (code, out, err) = rosterhub(
-        &db,
-        &["admin", "create", "root", "--system"],
-        "",
-        &[("ROSTERHUB_ADMIN_PASSWORD", "the root password")],
-    );
+    let (code, out, err) = rosterhub(&["admin", "create", "root", "--system"])
+        .db(&db)
+        .env(&[("ROSTERHUB_ADMIN_PASSWORD", "the root password")])
+        .run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["system_admin"],
@@ -126,22 +88,19 @@ fn the_cli_manages_admin_users(backend: Backend) {
         (&["admin", "create", "x"], stdin.as_str(), "--system"),
         (&["admin", "create", "x", "--system"], "", "no password"),
     ] {
-        let (code, _, err) = rosterhub(&db, args, input, &[]);
+        let (code, _, err) = rosterhub(args).db(&db).stdin(input).run();
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
 
     // Roles, list, disable/enable, a new password.
-    let (code, _, err) = rosterhub(
-        &db,
-        &[
-            "admin", "grant", "hanako", "--tenant", "t2", "--role", "viewer",
-        ],
-        "",
-        &[],
-    );
+    let (code, _, err) = rosterhub(&[
+        "admin", "grant", "hanako", "--tenant", "t2", "--role", "viewer",
+    ])
+    .db(&db)
+    .run();
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = rosterhub(&db, &["admin", "list"], "", &[]);
+    let (code, out, _) = rosterhub(&["admin", "list"]).db(&db).run();
     assert_eq!(code, 0);
     let list: Value = serde_json::from_str(&out).unwrap();
     let roles: Vec<(&Value, &Value)> = list
@@ -161,7 +120,9 @@ fn the_cli_manages_admin_users(backend: Backend) {
         ]
     );
     assert!(!out.contains("hash") && !out.contains("argon2"), "{out}");
-    let (code, out, _) = rosterhub(&db, &["admin", "list", "--tenant", "t2"], "", &[]);
+    let (code, out, _) = rosterhub(&["admin", "list", "--tenant", "t2"])
+        .db(&db)
+        .run();
     assert_eq!(code, 0);
     assert_eq!(
         serde_json::from_str::<Value>(&out)
@@ -172,32 +133,26 @@ fn the_cli_manages_admin_users(backend: Backend) {
         1
     );
     assert_eq!(
-        rosterhub(
-            &db,
-            &["admin", "revoke-role", "hanako", "--tenant", "t2"],
-            "",
-            &[]
-        )
-        .0,
+        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"])
+            .db(&db)
+            .run()
+            .0,
         0
     );
     assert_eq!(
-        rosterhub(
-            &db,
-            &["admin", "revoke-role", "hanako", "--tenant", "t2"],
-            "",
-            &[]
-        )
-        .0,
+        rosterhub(&["admin", "revoke-role", "hanako", "--tenant", "t2"])
+            .db(&db)
+            .run()
+            .0,
         1
     );
     assert_eq!(
-        rosterhub(&db, &["admin", "disable", "nobody"], "", &[]).0,
+        rosterhub(&["admin", "disable", "nobody"]).db(&db).run().0,
         1
     );
 
     assert_eq!(
-        rosterhub(&db, &["admin", "disable", "hanako"], "", &[]).0,
+        rosterhub(&["admin", "disable", "hanako"]).db(&db).run().0,
         0
     );
     let disabled = ops_rows(
@@ -205,13 +160,11 @@ fn the_cli_manages_admin_users(backend: Backend) {
         &format!("SELECT disabled_at FROM admin_users WHERE id = '{id}'"),
     );
     assert!(disabled[0][0].is_i64());
-    assert_eq!(rosterhub(&db, &["admin", "enable", "hanako"], "", &[]).0, 0);
-    let (code, _, err) = rosterhub(
-        &db,
-        &["admin", "set-password", "hanako"],
-        "a brand new password\n",
-        &[],
-    );
+    assert_eq!(rosterhub(&["admin", "enable", "hanako"]).db(&db).run().0, 0);
+    let (code, _, err) = rosterhub(&["admin", "set-password", "hanako"])
+        .db(&db)
+        .stdin("a brand new password\n")
+        .run();
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("a brand new password"));
     let stored = ops_rows(
@@ -222,61 +175,23 @@ fn the_cli_manages_admin_users(backend: Backend) {
     assert_eq!(stored[0][1], Value::Null, "enabled again");
 }
 
-/// A `rosterhub serve` child, killed when dropped.
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn no_password_or_token_reaches_the_log(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
         return;
     };
-    let (code, _, err) = rosterhub(
-        &db,
-        &[
-            "admin", "create", "hanako", "--tenant", "default", "--role", "admin",
-        ],
-        &format!("{PASSWORD}\n"),
-        &[],
-    );
+    let (code, _, err) = rosterhub(&[
+        "admin", "create", "hanako", "--tenant", "default", "--role", "admin",
+    ])
+    .db(&db)
+    .stdin(&format!("{PASSWORD}\n"))
+    .run();
     assert_eq!(code, 0, "{err}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let log = tempfile::NamedTempFile::new().unwrap();
-    let mut serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_rosterhub"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--workers",
-                "0",
-            ])
-            .args(["--database-url", &db.url])
-            .env("RUST_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        assert!(serve.0.try_wait().unwrap().is_none(), "serve exited");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let serve = rosterhub(&["serve", "--workers", "0"])
+        .db(&db)
+        .env(&[("RUST_LOG", "debug")])
+        .serve(Some(log.reopen().unwrap()));
+    let base = format!("{}/api/v1", serve.base);
     let http = reqwest::Client::new();
     let wrong = "a wrong password that must not be logged";
     let (token, csrf) = db.rt.block_on(async {

@@ -9,7 +9,6 @@ mod session;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
-use rosterhub::jobs::JobsHandle;
 use rosterhub::storage::value::Value as Cell;
 use rosterhub::users::store::{self, AdminUser, NewUser};
 use rosterhub::users::{Password, Role, Username};
@@ -17,7 +16,9 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::helpers::TestDb;
-use crate::server::{Server, admin_scopes, test_config};
+use crate::server::Server;
+// The harness's server without job workers, as this module's tests name it.
+pub use crate::server::start_with;
 
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -32,31 +33,6 @@ pub fn user(db: &TestDb, name: &str, system: bool, roles: &[(&str, Role)]) -> Ad
         roles: roles.iter().map(|(t, r)| (t.to_string(), *r)).collect(),
     };
     db.block_on(store::create(&db.store, new)).unwrap()
-}
-
-/// A server whose state `configure` adjusts before it starts (no job workers).
-pub fn start_with(db: &TestDb, configure: impl FnOnce(&mut rosterhub::http::AppState)) -> Server {
-    db.rt.block_on(async {
-        let mut state = rosterhub::http::AppState::new(db.store.clone())
-            .await
-            .unwrap();
-        state.jobs = JobsHandle::new(rosterhub::jobs::JobsConfig {
-            workers: 0,
-            ..test_config()
-        });
-        configure(&mut state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(rosterhub::http::serve(listener, state.clone()));
-        let mut server = Server {
-            base: format!("http://{addr}"),
-            token: String::new(),
-            http: reqwest::Client::new(),
-            state,
-        };
-        server.token = server.token_for("default", admin_scopes()).await;
-        server
-    })
 }
 
 /// A response: status, headers and the JSON body (`Null` when there is none).

@@ -1,0 +1,126 @@
+//! The `rosterhub` binary as the tests run it: one command to its end, or `rosterhub serve` as a
+//! process on a free port. The binary sees only the `ROSTERHUB_*` variables a test gives it, never
+//! the shell's (a key or database URL there would change what the tests check).
+
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::TestDb;
+
+/// A `rosterhub` command being set up; [`Rosterhub::run`] or [`Rosterhub::serve`] starts it.
+pub struct Rosterhub {
+    cmd: Command,
+    stdin: Option<String>,
+}
+
+/// `rosterhub` with `args`.
+pub fn rosterhub(args: &[&str]) -> Rosterhub {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rosterhub"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("ROSTERHUB_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.args(args);
+    Rosterhub { cmd, stdin: None }
+}
+
+impl Rosterhub {
+    /// On `db` (`--database-url`).
+    pub fn db(mut self, db: &TestDb) -> Rosterhub {
+        self.cmd.args(["--database-url", &db.url]);
+        self
+    }
+
+    /// With these environment variables.
+    pub fn env(mut self, vars: &[(&str, &str)]) -> Rosterhub {
+        self.cmd.envs(vars.iter().copied());
+        self
+    }
+
+    /// With `text` on stdin (otherwise stdin is empty).
+    pub fn stdin(mut self, text: &str) -> Rosterhub {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    /// Runs to the end: the exit code (-1 for a signal), stdout and stderr.
+    pub fn run(mut self) -> (i32, String, String) {
+        let stdin = if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        let mut child = self
+            .cmd
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = self.stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    /// Starts the command (`serve` and its options) listening on a free port, and waits until
+    /// the port answers. Its log (stderr) goes to `log`, or nowhere.
+    pub fn serve(mut self, log: Option<std::fs::File>) -> ServeProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = self
+            .cmd
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.map_or_else(Stdio::null, Stdio::from))
+            .spawn()
+            .unwrap();
+        let mut process = ServeProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "rosterhub serve did not start"
+            );
+            assert!(
+                process.child.try_wait().unwrap().is_none(),
+                "rosterhub serve exited"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+}
+
+/// A `rosterhub serve` process, killed (SIGKILL: no graceful shutdown) when dropped.
+pub struct ServeProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
