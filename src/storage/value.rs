@@ -101,6 +101,29 @@ impl Row {
     pub fn text(&self, i: usize) -> String {
         self.opt_text(i).unwrap_or_default()
     }
+    /// The integer in column `i`; NULL or another type is an error, not a default.
+    pub fn try_int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(*v),
+            other => Err(self.unexpected(i, "an integer", other)),
+        }
+    }
+    /// The text in column `i`; NULL or another type is an error, not a default.
+    pub fn try_text(&self, i: usize) -> Result<String, StoreError> {
+        self.try_opt_text(i)?
+            .ok_or_else(|| self.unexpected(i, "a text", self.0.get(i)))
+    }
+    /// The text in column `i`, `None` for NULL; another type is an error.
+    pub fn try_opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(Some(v.clone())),
+            Some(Value::NullText | Value::NullInt) => Ok(None),
+            other => Err(self.unexpected(i, "a text or NULL", other)),
+        }
+    }
+    fn unexpected(&self, i: usize, want: &str, got: Option<&Value>) -> StoreError {
+        StoreError::Decode(format!("column {i}: expected {want}, found {got:?}"))
+    }
     pub fn bytes(&self, i: usize) -> Vec<u8> {
         match self.0.get(i) {
             Some(Value::Bytes(v)) => v.clone(),
@@ -115,7 +138,8 @@ fn sqlite_sql(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
+/// The one SQLite binder: values as rusqlite parameters.
+pub(super) fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
     params
         .iter()
@@ -143,8 +167,16 @@ pub(super) fn sqlite_fetch(
     sql: &str,
     params: &[Value],
 ) -> Result<Vec<Row>, StoreError> {
-    use rusqlite::types::ValueRef;
     let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
+    sqlite_rows(&mut st, params)
+}
+
+/// Runs a prepared statement (in any placeholder form) and reads every row.
+pub(super) fn sqlite_rows(
+    st: &mut rusqlite::Statement<'_>,
+    params: &[Value],
+) -> Result<Vec<Row>, StoreError> {
+    use rusqlite::types::ValueRef;
     let n = st.column_count();
     let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params)))?;
     let mut out = Vec::new();
