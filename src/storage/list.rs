@@ -104,8 +104,7 @@ impl Store {
         );
         if let Some(expr) = req.filter {
             // Encrypted fields (`--pii-columns`) compare through their blind index, per tenant.
-            let frag =
-                self.filter_sql(expr, req.entity, req.tenant, "m", matching.next_param())?;
+            let frag = self.filter_sql(expr, req.entity, req.tenant, "m", matching.next_param())?;
             matching.push(" AND (").push(&frag.sql).push(")");
             matching.params.extend(frag.params);
         }
@@ -174,9 +173,7 @@ impl Store {
                 .bind(anchor);
             offset %= ANCHOR_STEP;
         }
-        select.push(&format!(
-            " ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        ));
+        select.push(&format!(" ORDER BY {order} LIMIT {limit} OFFSET {offset}"));
         self.records(q.entity, select).await
     }
 }

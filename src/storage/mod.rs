@@ -15,7 +15,7 @@ pub mod plain;
 pub mod postgres;
 pub mod read;
 pub mod select;
-pub mod sql;
+mod sql;
 pub mod sql_filter;
 pub mod sqlite;
 pub mod value;

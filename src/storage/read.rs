@@ -123,7 +123,11 @@ fn sqlite_record(r: &rusqlite::Row<'_>, n: usize, with_tenant: bool) -> rusqlite
         values: (0..n).map(|i| r.get(3 + i)).collect::<Result<_, _>>()?,
         metadata: r.get(3 + n)?,
     };
-    let tenant = if with_tenant { Some(r.get(4 + n)?) } else { None };
+    let tenant = if with_tenant {
+        Some(r.get(4 + n)?)
+    } else {
+        None
+    };
     Ok((record, tenant))
 }
 
@@ -153,7 +157,11 @@ impl Store {
 
     /// Runs a query begun by [`Query::select_records`]. Encrypted values come back decrypted:
     /// the API and exports see plaintext.
-    pub(super) async fn records(&self, entity: Entity, q: Query) -> Result<Vec<Record>, StoreError> {
+    pub(super) async fn records(
+        &self,
+        entity: Entity,
+        q: Query,
+    ) -> Result<Vec<Record>, StoreError> {
         let n = entity.columns().len();
         // The tenant is read only where values may need decrypting.
         let pii = self
@@ -164,10 +172,10 @@ impl Store {
         let rows: Vec<Read> = match self {
             Store::Sqlite(s) => {
                 sqlite_read(s, q, move |stmt, params| {
-                    let rows = stmt.query_map(
-                        rusqlite::params_from_iter(sqlite_params(params)),
-                        |r| sqlite_record(r, n, with_tenant),
-                    )?;
+                    let rows = stmt
+                        .query_map(rusqlite::params_from_iter(sqlite_params(params)), |r| {
+                            sqlite_record(r, n, with_tenant)
+                        })?;
                     Ok(rows.collect::<Result<Vec<_>, _>>()?)
                 })
                 .await?
@@ -205,7 +213,7 @@ impl Store {
     /// Runs a query returning rows of cells, read with [`Row`]'s checked getters.
     pub(super) async fn rows(&self, q: Query) -> Result<Vec<Row>, StoreError> {
         match self {
-            Store::Sqlite(s) => sqlite_read(s, q, |stmt, params| sqlite_rows(stmt, params)).await,
+            Store::Sqlite(s) => sqlite_read(s, q, sqlite_rows).await,
             Store::Postgres(p) => pg_query(&q.sql, q.params)
                 .fetch_all(p.pool())
                 .await?

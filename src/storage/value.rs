@@ -122,7 +122,14 @@ impl Row {
         }
     }
     fn unexpected(&self, i: usize, want: &str, got: Option<&Value>) -> StoreError {
-        StoreError::Decode(format!("column {i}: expected {want}, found {got:?}"))
+        let got = match got {
+            None => "no such column",
+            Some(Value::Int(_)) => "an integer",
+            Some(Value::Text(_)) => "a text",
+            Some(Value::Bytes(_)) => "bytes",
+            Some(Value::NullInt | Value::NullText) => "NULL",
+        };
+        StoreError::Decode(format!("column {i}: expected {want}, found {got}"))
     }
     pub fn bytes(&self, i: usize) -> Vec<u8> {
         match self.0.get(i) {
@@ -252,6 +259,35 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_getters_refuse_null_and_other_types() {
+        let row = Row(vec![
+            Value::Int(3),
+            Value::Text("a".into()),
+            Value::NullText,
+            Value::NullInt,
+        ]);
+        assert_eq!(row.try_int(0).unwrap(), 3);
+        assert_eq!(row.try_text(1).unwrap(), "a");
+        assert_eq!(row.try_opt_text(1).unwrap().as_deref(), Some("a"));
+        assert_eq!(row.try_opt_text(2).unwrap(), None);
+        assert_eq!(row.try_opt_text(3).unwrap(), None);
+        for err in [
+            row.try_int(1).unwrap_err(),
+            row.try_int(2).unwrap_err(),
+            row.try_text(0).unwrap_err(),
+            row.try_text(2).unwrap_err(),
+            row.try_opt_text(0).unwrap_err(),
+            row.try_int(4).unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::Decode(_)), "{err:?}");
+        }
+        assert_eq!(
+            row.try_text(2).unwrap_err().to_string(),
+            "unexpected stored value: column 2: expected a text, found NULL"
+        );
+    }
 
     #[test]
     fn numbered_parameters_become_sqlite_ones() {

@@ -159,7 +159,9 @@ fn read_user(
     tenant: &str,
     id: &str,
 ) -> Result<Vec<rosterhub::storage::read::Record>, StoreError> {
-    let user = db.store.record(tenant, Entity::Users, id, &Selection::All, None);
+    let user = db
+        .store
+        .record(tenant, Entity::Users, id, &Selection::All, None);
     db.block_on(user).map(|r| r.into_iter().collect())
 }
 
