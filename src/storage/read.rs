@@ -9,7 +9,7 @@
 use sqlx::Row as _;
 
 use super::sql::{Dialect, content_columns};
-use super::value::{Row, Value, blocking, pg_query, pg_row, sqlite_params, sqlite_rows};
+use super::value::{Row, Value, blocking, pg_fetch, pg_query, sqlite_params, sqlite_rows};
 use super::{Store, StoreError};
 use crate::domain::Entity;
 
@@ -115,36 +115,31 @@ async fn sqlite_read<T: Send + 'static>(
 /// A record and, when its values may need decrypting, its tenant.
 type Read = (Record, Option<String>);
 
+/// A [`Read`] from a row of either backend, `$get` being that backend's fallible getter.
+macro_rules! read_record {
+    ($r:ident.$get:ident, $n:expr, $with_tenant:expr) => {{
+        let record = Record {
+            sourced_id: $r.$get(0)?,
+            status: $r.$get(1)?,
+            modified: $r.$get(2)?,
+            values: (0..$n).map(|i| $r.$get(3 + i)).collect::<Result<_, _>>()?,
+            metadata: $r.$get(3 + $n)?,
+        };
+        let tenant = if $with_tenant {
+            Some($r.$get(4 + $n)?)
+        } else {
+            None
+        };
+        Ok((record, tenant))
+    }};
+}
+
 fn sqlite_record(r: &rusqlite::Row<'_>, n: usize, with_tenant: bool) -> rusqlite::Result<Read> {
-    let record = Record {
-        sourced_id: r.get(0)?,
-        status: r.get(1)?,
-        modified: r.get(2)?,
-        values: (0..n).map(|i| r.get(3 + i)).collect::<Result<_, _>>()?,
-        metadata: r.get(3 + n)?,
-    };
-    let tenant = if with_tenant {
-        Some(r.get(4 + n)?)
-    } else {
-        None
-    };
-    Ok((record, tenant))
+    read_record!(r.get, n, with_tenant)
 }
 
 fn pg_record(r: &sqlx::postgres::PgRow, n: usize, with_tenant: bool) -> sqlx::Result<Read> {
-    let record = Record {
-        sourced_id: r.try_get(0)?,
-        status: r.try_get(1)?,
-        modified: r.try_get(2)?,
-        values: (0..n).map(|i| r.try_get(3 + i)).collect::<Result<_, _>>()?,
-        metadata: r.try_get(3 + n)?,
-    };
-    let tenant = if with_tenant {
-        Some(r.try_get(4 + n)?)
-    } else {
-        None
-    };
-    Ok((record, tenant))
+    read_record!(r.try_get, n, with_tenant)
 }
 
 impl Store {
@@ -214,12 +209,7 @@ impl Store {
     pub(super) async fn rows(&self, q: Query) -> Result<Vec<Row>, StoreError> {
         match self {
             Store::Sqlite(s) => sqlite_read(s, q, sqlite_rows).await,
-            Store::Postgres(p) => pg_query(&q.sql, q.params)
-                .fetch_all(p.pool())
-                .await?
-                .iter()
-                .map(pg_row)
-                .collect(),
+            Store::Postgres(p) => pg_fetch(p.pool(), &q.sql, q.params).await,
         }
     }
 

@@ -241,6 +241,16 @@ pub(super) fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
     Ok(Row(row))
 }
 
+/// Runs a query on the pool and reads every row.
+pub(super) async fn pg_fetch(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<Row>, StoreError> {
+    let rows = pg_query(sql, params).fetch_all(pool).await?;
+    rows.iter().map(pg_row).collect()
+}
+
 /// Runs `f` on a blocking thread; a panic in it is resumed here.
 pub(super) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
 where
