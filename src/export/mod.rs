@@ -24,7 +24,7 @@ use crate::domain::datetime::format_ms;
 use crate::domain::entity::{Entity, LEADING};
 use crate::generate::GenProfile;
 use crate::storage::Store;
-use crate::storage::read::{Param, Query, Record, record_columns};
+use crate::storage::read::Record;
 use cell::push_cell;
 
 /// Records read per query.
@@ -176,29 +176,8 @@ async fn page(
     opts: &ExportOptions,
     after: Option<&str>,
 ) -> anyhow::Result<Vec<Record>> {
-    let mut q = Query::new(store.dialect());
-    q.push(&format!(
-        "SELECT {} FROM {} m WHERE m.tenant_id = ",
-        record_columns(entity),
-        entity.table()
-    ))
-    .bind(Param::Text(opts.tenant.clone()));
-    match opts.since {
-        Some(since) => {
-            q.push(" AND m.date_last_modified > ")
-                .bind(Param::Int(since));
-        }
-        None => {
-            q.push(" AND m.status = 'active'");
-        }
-    }
-    if let Some(after) = after {
-        q.push(" AND m.sourced_id > ")
-            .bind(Param::Text(after.to_owned()));
-    }
-    q.push(&format!(" ORDER BY m.sourced_id LIMIT {PAGE}"));
     store
-        .records(entity, q)
+        .export_page(&opts.tenant, entity, opts.since, after, PAGE)
         .await
         .with_context(|| format!("reading {}", entity.name()))
 }

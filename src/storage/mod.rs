@@ -6,6 +6,7 @@
 //! the database exactly as it was.
 
 pub mod clients;
+pub mod list;
 pub mod migrate;
 mod pg_copy;
 pub mod pii_keys;
@@ -14,7 +15,7 @@ pub mod plain;
 pub mod postgres;
 pub mod read;
 pub mod select;
-pub mod sql;
+mod sql;
 pub mod sql_filter;
 pub mod sqlite;
 #[cfg(test)]
@@ -54,6 +55,10 @@ pub enum StoreError {
     /// A failure injected by a test to prove that a half-done apply leaves no trace.
     #[error("injected failure: {0}")]
     Injected(&'static str),
+    /// A stored row does not have the shape its reader needs (NULL where a value is required,
+    /// another type): never read as a default.
+    #[error("unexpected stored value: {0}")]
+    Decode(String),
     /// PII encryption: a missing or wrong key, or a value that does not decrypt.
     #[error("{0}")]
     Pii(#[from] crate::pii::PiiError),

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params_from_iter};
 use sqlx::Row as _;
 
-use super::read::{Param, Query};
+use super::read::Query;
+use super::value::blocking;
 use super::{Store, StoreError};
 use crate::domain::Entity;
 use crate::domain::entity::Column;
@@ -291,22 +292,20 @@ impl Store {
                 let (t, c) = (entity.table(), col.db);
                 let mut q = Query::new(self.dialect());
                 q.push(&format!(
-                    "SELECT substr({c}, 6, 8), CAST(COUNT(*) AS TEXT) FROM {t} \
+                    "SELECT substr({c}, 6, 8), COUNT(*) FROM {t} \
                      WHERE substr({c}, 1, 5) = 'pii1:' GROUP BY substr({c}, 6, 8)"
                 ));
-                for row in self.text_rows(q).await? {
-                    let mut it = row.into_iter().map(Option::unwrap_or_default);
-                    let (id, n) = (it.next().unwrap_or_default(), it.next().unwrap_or_default());
-                    *used.entry(id).or_default() += n.parse::<u64>().unwrap_or(0);
+                for row in self.rows(q).await? {
+                    *used.entry(row.try_text(0)?).or_default() += row.try_int(1)? as u64;
                 }
                 if self.pii().is_some_and(|p| p.columns().contains(entity, i)) {
                     let mut q = Query::new(self.dialect());
                     q.push(&format!(
-                        "SELECT CAST(COUNT(*) AS TEXT) FROM {t} WHERE {c} IS NOT NULL \
+                        "SELECT COUNT(*) FROM {t} WHERE {c} IS NOT NULL \
                          AND {c} <> '' AND substr({c}, 1, 5) <> "
                     ))
-                    .bind(Param::Text(crate::pii::PREFIX.to_owned()));
-                    plaintext += self.count_text(q).await?;
+                    .bind(crate::pii::PREFIX);
+                    plaintext += self.count(q).await?;
                 }
             }
         }
@@ -333,17 +332,6 @@ impl Store {
         })
     }
 
-    async fn count_text(&self, q: Query) -> Result<u64, StoreError> {
-        Ok(self
-            .text_rows(q)
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next().flatten())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
-    }
-
     /// Re-encrypts every value of every tenant under the current key, `batch` rows per
     /// transaction, then retires the keys no value uses any more.
     pub async fn rotate_pii(&self, batch: usize) -> Result<RotateReport, StoreError> {
@@ -367,7 +355,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => {
                 let (s, pii) = (s.clone(), pii.clone());
-                report = tokio::task::spawn_blocking(move || {
+                report = blocking(move || {
                     let mut conn = s.connect()?;
                     for tenant in &tenants {
                         for entity in ENTITIES {
@@ -375,10 +363,9 @@ impl Store {
                             sqlite_rotate(&mut conn, &pii, tenant, &layout, batch, &mut report)?;
                         }
                     }
-                    Ok::<_, StoreError>(report)
+                    Ok(report)
                 })
-                .await
-                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+                .await?;
             }
             Store::Postgres(p) => {
                 for tenant in &tenants {

@@ -1,19 +1,17 @@
-//! The read side: records for the OneRoster API, with selections (schools, students, the
-//! relationship endpoints), filters, sorting and paging, on both backends.
+//! The read side's runners: a [`Query`] (SQL text in the backend's dialect and its bound
+//! [`Value`]s) run for [`Record`]s, a count or [`Row`]s, on both backends. Private to storage:
+//! callers outside it ask for records through typed functions (`list`, `select`,
+//! [`Store::export_page`]), so no SQL crosses the module's boundary.
+//!
+//! Rows are decoded with checked getters: a NULL where a value is required, or a cell of another
+//! type, is a [`StoreError`], never a panic or a default.
 
-use rusqlite::types::Value as SqliteValue;
 use sqlx::Row as _;
 
 use super::sql::{Dialect, content_columns};
+use super::value::{Row, Value, blocking, pg_fetch, pg_query, sqlite_params, sqlite_rows};
 use super::{Store, StoreError};
 use crate::domain::Entity;
-
-/// A bound value of a dynamic query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Param {
-    Text(String),
-    Int(i64),
-}
 
 /// One stored record as the API reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +38,10 @@ impl Record {
 
 /// A query being built: SQL text with dialect placeholders and its parameters.
 #[derive(Debug, Clone)]
-pub struct Query {
+pub(super) struct Query {
     pub dialect: Dialect,
     pub sql: String,
-    pub params: Vec<Param>,
+    pub params: Vec<Value>,
 }
 
 impl Query {
@@ -55,9 +53,9 @@ impl Query {
         }
     }
 
-    /// Appends a placeholder bound to `p`.
-    pub fn bind(&mut self, p: Param) -> &mut Query {
-        self.params.push(p);
+    /// Appends a placeholder bound to `v`.
+    pub fn bind(&mut self, v: impl Into<Value>) -> &mut Query {
+        self.params.push(v.into());
         let ph = self.dialect.param(self.params.len());
         self.sql.push_str(&ph);
         self
@@ -72,68 +70,93 @@ impl Query {
     pub fn next_param(&self) -> usize {
         self.params.len() + 1
     }
+
+    /// A record query of `entity` so far: [`record_select`], conditions to follow.
+    pub fn select_records(dialect: Dialect, entity: Entity) -> Query {
+        let mut q = Query::new(dialect);
+        q.push(&record_select(entity));
+        q
+    }
 }
 
-/// The columns every record query selects, in [`Record`] order, for table alias `m`; then the
-/// tenant, which encrypted values are bound to (see [`crate::pii`]).
-pub fn record_columns(entity: Entity) -> String {
+/// `SELECT <columns> FROM <table> m WHERE `: the start of every record query. The columns are
+/// those of [`Record`], in its order, then the tenant, which encrypted values are bound to
+/// (see [`crate::pii`]).
+pub(super) fn record_select(entity: Entity) -> String {
     let cols: Vec<String> = content_columns(entity)
         .iter()
         .map(|c| format!("m.{c}"))
         .collect();
     format!(
-        "m.sourced_id, m.status, m.date_last_modified, {}, m.metadata, m.tenant_id",
-        cols.join(", ")
+        "SELECT m.sourced_id, m.status, m.date_last_modified, {}, m.metadata, m.tenant_id \
+         FROM {} m WHERE ",
+        cols.join(", "),
+        entity.table()
     )
 }
 
-fn sqlite_params(params: &[Param]) -> Vec<SqliteValue> {
-    params
-        .iter()
-        .map(|p| match p {
-            Param::Text(s) => SqliteValue::Text(s.clone()),
-            Param::Int(i) => SqliteValue::Integer(*i),
-        })
-        .collect()
-}
-
-fn pg_query<'q>(
-    sql: &'q str,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for p in params {
-        q = match p {
-            Param::Text(s) => q.bind(s.as_str()),
-            Param::Int(i) => q.bind(*i),
-        };
-    }
-    q
-}
-
-/// Runs `f` with the query's statement on a pooled SQLite reader, on a blocking thread.
+/// Runs `f` with the query's statement and parameters on a pooled SQLite reader, on a blocking
+/// thread (a panic in it is resumed in the caller).
 async fn sqlite_read<T: Send + 'static>(
     s: &super::sqlite::SqliteStore,
     q: Query,
-    f: impl FnOnce(&mut rusqlite::CachedStatement<'_>, Vec<SqliteValue>) -> rusqlite::Result<T>
-    + Send
-    + 'static,
+    f: impl FnOnce(&mut rusqlite::Statement<'_>, &[Value]) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let s = s.clone();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         s.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(&q.sql)?;
-            Ok(f(&mut stmt, sqlite_params(&q.params))?)
+            f(&mut stmt, &q.params)
         })
     })
     .await
-    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
+/// A record and, when its values may need decrypting, its tenant.
+type Read = (Record, Option<String>);
+
+/// A [`Read`] from a row of either backend, `$get` being that backend's fallible getter.
+macro_rules! read_record {
+    ($r:ident.$get:ident, $n:expr, $with_tenant:expr) => {{
+        let record = Record {
+            sourced_id: $r.$get(0)?,
+            status: $r.$get(1)?,
+            modified: $r.$get(2)?,
+            values: (0..$n).map(|i| $r.$get(3 + i)).collect::<Result<_, _>>()?,
+            metadata: $r.$get(3 + $n)?,
+        };
+        let tenant = if $with_tenant {
+            Some($r.$get(4 + $n)?)
+        } else {
+            None
+        };
+        Ok((record, tenant))
+    }};
+}
+
+fn sqlite_record(r: &rusqlite::Row<'_>, n: usize, with_tenant: bool) -> rusqlite::Result<Read> {
+    read_record!(r.get, n, with_tenant)
+}
+
+fn pg_record(r: &sqlx::postgres::PgRow, n: usize, with_tenant: bool) -> sqlx::Result<Read> {
+    read_record!(r.try_get, n, with_tenant)
 }
 
 impl Store {
-    /// Runs a query selecting [`record_columns`] of `entity`. Encrypted values come back
-    /// decrypted: the API and exports see plaintext.
-    pub async fn records(&self, entity: Entity, q: Query) -> Result<Vec<Record>, StoreError> {
+    pub(super) fn dialect(&self) -> Dialect {
+        match self {
+            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs a query begun by [`Query::select_records`]. Encrypted values come back decrypted:
+    /// the API and exports see plaintext.
+    pub(super) async fn records(
+        &self,
+        entity: Entity,
+        q: Query,
+    ) -> Result<Vec<Record>, StoreError> {
         let n = entity.columns().len();
         // The tenant is read only where values may need decrypting.
         let pii = self
@@ -141,46 +164,32 @@ impl Store {
             .filter(|_| crate::pii::ENTITIES.contains(&entity))
             .cloned();
         let with_tenant = pii.is_some();
-        let rows: Vec<(Record, Option<String>)> = match self {
+        let rows: Vec<Read> = match self {
             Store::Sqlite(s) => {
                 sqlite_read(s, q, move |stmt, params| {
-                    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                        let record = Record {
-                            sourced_id: r.get(0)?,
-                            status: r.get(1)?,
-                            modified: r.get(2)?,
-                            values: (0..n).map(|i| r.get(3 + i)).collect::<Result<_, _>>()?,
-                            metadata: r.get(3 + n)?,
-                        };
-                        let tenant = if with_tenant { r.get(4 + n)? } else { None };
-                        Ok((record, tenant))
-                    })?;
-                    rows.collect::<Result<Vec<_>, _>>()
+                    let rows = stmt
+                        .query_map(rusqlite::params_from_iter(sqlite_params(params)), |r| {
+                            sqlite_record(r, n, with_tenant)
+                        })?;
+                    Ok(rows.collect::<Result<Vec<_>, _>>()?)
                 })
                 .await?
             }
-            Store::Postgres(p) => {
-                let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
-                rows.iter()
-                    .map(|r| {
-                        let record = Record {
-                            sourced_id: r.get(0),
-                            status: r.get(1),
-                            modified: r.get(2),
-                            values: (0..n).map(|i| r.get(3 + i)).collect(),
-                            metadata: r.get(3 + n),
-                        };
-                        (record, with_tenant.then(|| r.get(4 + n)))
-                    })
-                    .collect()
-            }
+            Store::Postgres(p) => pg_query(&q.sql, q.params)
+                .fetch_all(p.pool())
+                .await?
+                .iter()
+                .map(|r| pg_record(r, n, with_tenant))
+                .collect::<Result<_, _>>()?,
         };
         let Some(pii) = pii else {
             return Ok(rows.into_iter().map(|(r, _)| r).collect());
         };
         rows.into_iter()
             .map(|(mut record, tenant)| {
-                let tenant = tenant.unwrap_or_default();
+                let tenant = tenant.ok_or_else(|| {
+                    StoreError::Decode("a record was read without its tenant".into())
+                })?;
                 pii.open_record(entity, &tenant, &record.sourced_id, &mut record.values)?;
                 Ok(record)
             })
@@ -188,52 +197,47 @@ impl Store {
     }
 
     /// Runs a query returning one integer (a count).
-    pub async fn count(&self, q: Query) -> Result<u64, StoreError> {
+    pub(super) async fn count(&self, q: Query) -> Result<u64, StoreError> {
+        let rows = self.rows(q).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Decode("a count returned no row".into()))?;
+        Ok(row.try_int(0)? as u64)
+    }
+
+    /// Runs a query returning rows of cells, read with [`Row`]'s checked getters.
+    pub(super) async fn rows(&self, q: Query) -> Result<Vec<Row>, StoreError> {
         match self {
-            Store::Sqlite(s) => {
-                sqlite_read(s, q, |stmt, params| {
-                    stmt.query_row(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))
-                        .map(|n| n as u64)
-                })
-                .await
-            }
-            Store::Postgres(p) => {
-                let n: i64 = pg_query(&q.sql, &q.params)
-                    .fetch_one(p.pool())
-                    .await?
-                    .get(0);
-                Ok(n as u64)
-            }
+            Store::Sqlite(s) => sqlite_read(s, q, sqlite_rows).await,
+            Store::Postgres(p) => pg_fetch(p.pool(), &q.sql, q.params).await,
         }
     }
 
-    /// Runs a query returning rows of text cells.
-    pub async fn text_rows(&self, q: Query) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        match self {
-            Store::Sqlite(s) => {
-                sqlite_read(s, q, |stmt, params| {
-                    let n = stmt.column_count();
-                    let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
-                        (0..n).map(|i| r.get(i)).collect::<Result<Vec<_>, _>>()
-                    })?;
-                    rows.collect::<Result<Vec<_>, _>>()
-                })
-                .await
+    /// One keyset page of a tenant's records for an export, in sourcedId order after `after`:
+    /// with `changed_since` (epoch ms) every record changed after it, tombstones included (a
+    /// delta export); without, the active records (a bulk export).
+    pub async fn export_page(
+        &self,
+        tenant: &str,
+        entity: Entity,
+        changed_since: Option<i64>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut q = Query::select_records(self.dialect(), entity);
+        q.push("m.tenant_id = ").bind(tenant);
+        match changed_since {
+            Some(since) => {
+                q.push(" AND m.date_last_modified > ").bind(since);
             }
-            Store::Postgres(p) => {
-                let rows = pg_query(&q.sql, &q.params).fetch_all(p.pool()).await?;
-                Ok(rows
-                    .iter()
-                    .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
-                    .collect())
+            None => {
+                q.push(" AND m.status = 'active'");
             }
         }
-    }
-
-    pub fn dialect(&self) -> Dialect {
-        match self {
-            Store::Sqlite(_) => Dialect::Sqlite,
-            Store::Postgres(_) => Dialect::Postgres,
+        if let Some(after) = after {
+            q.push(" AND m.sourced_id > ").bind(after);
         }
+        q.push(&format!(" ORDER BY m.sourced_id LIMIT {limit}"));
+        self.records(entity, q).await
     }
 }

@@ -1,6 +1,8 @@
-//! Which records an API operation selects (ONEROSTER.md §3.3), as SQL over table alias `m`.
+//! Which records an API operation selects (ONEROSTER.md §3.3), as SQL over table alias `m`,
+//! and the typed reads around it: one record, a user's roles and profiles, child ids, the
+//! request's state. The SQL stays here: callers name a [`Selection`], never a clause.
 
-use super::read::{Param, Query, Record, record_columns};
+use super::read::{Query, Record};
 use super::{Store, StoreError};
 use crate::domain::Entity;
 
@@ -58,17 +60,13 @@ pub enum Selection {
     GradingPeriodsOfTerm(String),
 }
 
-fn text(s: &str) -> Param {
-    Param::Text(s.to_owned())
-}
-
 /// The orgs an org-scoped API client may see: the orgs it was limited to and every org below
 /// them (a district's schools), sorted. `None` on a request: the client sees the whole tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgScope(pub Vec<String>);
 
 /// `m.tenant_id = ? AND <selection> [AND <org scope>]` into `q`, for records of `entity`.
-pub fn where_clause(
+pub(super) fn where_clause(
     q: &mut Query,
     tenant: &str,
     entity: Entity,
@@ -128,11 +126,11 @@ fn scope_clause(q: &mut Query, entity: Entity, scope: &OrgScope) {
 
 /// `m.tenant_id = ? AND <selection>` into `q`.
 fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
-    q.push("m.tenant_id = ").bind(text(tenant));
+    q.push("m.tenant_id = ").bind(tenant);
     match selection {
         Selection::All => {}
         Selection::OrgsOfType(t) => {
-            q.push(" AND m.type = ").bind(text(t));
+            q.push(" AND m.type = ").bind(*t);
         }
         Selection::SessionsOfTypes(types) => {
             q.push(" AND m.type IN (");
@@ -144,15 +142,15 @@ fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
                 " AND EXISTS (SELECT 1 FROM roles r WHERE r.tenant_id = m.tenant_id \
                  AND r.user_sourced_id = m.sourced_id AND r.status = 'active' AND r.role = ",
             )
-            .bind(text(role))
+            .bind(*role)
             .push(")");
         }
         Selection::Eq(col, v) => {
-            q.push(&format!(" AND m.{col} = ")).bind(text(v));
+            q.push(&format!(" AND m.{col} = ")).bind(v);
         }
         Selection::Eq2(c1, v1, c2, v2) => {
-            q.push(&format!(" AND m.{c1} = ")).bind(text(v1));
-            q.push(&format!(" AND m.{c2} = ")).bind(text(v2));
+            q.push(&format!(" AND m.{c1} = ")).bind(v1);
+            q.push(&format!(" AND m.{c2} = ")).bind(v2);
         }
         Selection::UsersInClass {
             class,
@@ -161,14 +159,14 @@ fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
         } => {
             // Driven from the enrollments of the class (indexed), not from every user.
             q.push(" AND m.sourced_id IN (SELECT e.user_sourced_id FROM enrollments e WHERE e.tenant_id = ")
-                .bind(text(tenant))
+                .bind(tenant)
                 .push(" AND e.class_sourced_id = ")
-                .bind(text(class))
+                .bind(class)
                 .push(" AND e.role = ")
-                .bind(text(role))
+                .bind(*role)
                 .push(" AND e.status = 'active'");
             if let Some(s) = school {
-                q.push(" AND e.school_sourced_id = ").bind(text(s));
+                q.push(" AND e.school_sourced_id = ").bind(s);
             }
             q.push(")");
         }
@@ -176,21 +174,21 @@ fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
             q.push(
                 " AND m.sourced_id IN (SELECT r.user_sourced_id FROM roles r WHERE r.tenant_id = ",
             )
-            .bind(text(tenant))
+            .bind(tenant)
             .push(" AND r.org_sourced_id = ")
-            .bind(text(org))
+            .bind(org)
             .push(" AND r.role = ")
-            .bind(text(role))
+            .bind(*role)
             .push(" AND r.status = 'active')");
         }
         Selection::ClassesOfUser { user, role } => {
             q.push(" AND m.sourced_id IN (SELECT e.class_sourced_id FROM enrollments e WHERE e.tenant_id = ")
-                .bind(text(tenant))
+                .bind(tenant)
                 .push(" AND e.user_sourced_id = ")
-                .bind(text(user))
+                .bind(user)
                 .push(" AND e.status = 'active'");
             if let Some(r) = role {
-                q.push(" AND e.role = ").bind(text(r));
+                q.push(" AND e.role = ").bind(*r);
             }
             q.push(")");
         }
@@ -200,7 +198,7 @@ fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
         }
         Selection::TermsOfSchool(school) => {
             q.push(" AND m.type IN ('term', 'schoolYear') AND EXISTS (SELECT 1 FROM classes c WHERE c.tenant_id = m.tenant_id AND c.school_sourced_id = ")
-                .bind(text(school))
+                .bind(school)
                 .push(" AND ");
             let col = "c.term_sourced_ids";
             list_contains_column(q, col, "m.sourced_id");
@@ -208,7 +206,7 @@ fn selection_clause(q: &mut Query, tenant: &str, selection: &Selection) {
         }
         Selection::GradingPeriodsOfTerm(term) => {
             q.push(" AND m.type = 'gradingPeriod' AND m.parent_sourced_id = ")
-                .bind(text(term));
+                .bind(term);
         }
     }
 }
@@ -219,7 +217,7 @@ fn bind_list<'a>(q: &mut Query, values: impl Iterator<Item = &'a str>) {
         if i > 0 {
             q.push(", ");
         }
-        q.bind(text(v));
+        q.bind(v);
     }
 }
 
@@ -228,12 +226,12 @@ fn list_contains(q: &mut Query, col: &str, value: &str) {
     match q.dialect {
         super::sql::Dialect::Sqlite => {
             q.push(&format!("instr(',' || {col} || ',', ',' || "))
-                .bind(text(value))
+                .bind(value)
                 .push(" || ',') > 0");
         }
         super::sql::Dialect::Postgres => {
             q.push("position(',' || ")
-                .bind(text(value))
+                .bind(value)
                 .push(&format!(" || ',' in ',' || {col} || ',') > 0"));
         }
     }
@@ -256,88 +254,15 @@ fn list_contains_column(q: &mut Query, col: &str, item: &str) {
 }
 
 impl Store {
-    /// How many records match `where_sql` (built by [`where_clause`] plus any filter).
-    pub async fn count_matching(
-        &self,
-        entity: Entity,
-        where_sql: &Query,
-    ) -> Result<u64, StoreError> {
-        let mut count = where_sql.clone();
-        count.sql = format!(
-            "SELECT COUNT(*) FROM {} m WHERE {}",
-            entity.table(),
-            where_sql.sql
-        );
-        self.count(count).await
-    }
-
-    /// One page of the records matching `where_sql`, ordered by `sort` (a column of `m`) with
-    /// `sourced_id` as tie-breaker, so paging never skips or repeats.
-    pub async fn page_records(
-        &self,
-        entity: Entity,
-        where_sql: Query,
-        sort: Option<&str>,
-        desc: bool,
-        limit: u64,
-        offset: u64,
-    ) -> Result<Vec<Record>, StoreError> {
-        let dir = if desc { "DESC" } else { "ASC" };
-        let order = match sort {
-            Some(col) if col != "m.sourced_id" => format!("{col} {dir}, m.sourced_id {dir}"),
-            _ => format!("m.sourced_id {dir}"),
-        };
-        let mut select = where_sql;
-        select.sql = format!(
-            "SELECT {} FROM {} m WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            record_columns(entity),
-            entity.table(),
-            select.sql
-        );
-        self.records(entity, select).await
-    }
-
-    /// Every `step`-th sourcedId of the matching records in sourcedId order (positions 0,
-    /// step, 2·step, …): anchors that turn a deep `OFFSET` into an index seek.
-    pub async fn anchors(
-        &self,
-        entity: Entity,
-        where_sql: &Query,
-        desc: bool,
-        step: u64,
-    ) -> Result<Vec<String>, StoreError> {
-        let dir = if desc { "DESC" } else { "ASC" };
-        let mut q = where_sql.clone();
-        q.sql = format!(
-            "SELECT sourced_id FROM (SELECT m.sourced_id, ROW_NUMBER() OVER (ORDER BY m.sourced_id {dir}) AS rn \
-             FROM {} m WHERE {}) numbered WHERE (rn - 1) % {step} = 0 ORDER BY rn",
-            entity.table(),
-            where_sql.sql
-        );
-        Ok(self
-            .text_rows(q)
-            .await?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect())
-    }
-
     /// Every tenant: (id, name), by id.
     pub async fn tenants(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut q = Query::new(self.dialect());
         q.push("SELECT id, name FROM tenants ORDER BY id");
-        Ok(self
-            .text_rows(q)
+        self.rows(q)
             .await?
-            .into_iter()
-            .map(|r| {
-                let mut it = r.into_iter();
-                (
-                    it.next().flatten().unwrap_or_default(),
-                    it.next().flatten().unwrap_or_default(),
-                )
-            })
-            .collect())
+            .iter()
+            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?)))
+            .collect()
     }
 
     /// What every API request checks first, in one round trip: the tenant's data generation,
@@ -349,22 +274,24 @@ impl Store {
         client_id: &str,
     ) -> Result<RequestState, StoreError> {
         let mut q = Query::new(self.dialect());
-        q.push("SELECT CAST(t.data_generation AS TEXT), CAST(c.client_id IS NOT NULL AS TEXT), c.org_scope \
-             FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id AND c.revoked_at IS NULL \
-             AND c.client_id = ")
-            .bind(text(client_id))
-            .push(" WHERE t.id = ")
-            .bind(text(tenant));
-        let rows = self.text_rows(q).await?;
-        let Some(row) = rows.into_iter().next() else {
+        q.push(
+            "SELECT t.data_generation, CASE WHEN c.client_id IS NULL THEN 0 ELSE 1 END, \
+             c.org_scope FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id \
+             AND c.revoked_at IS NULL AND c.client_id = ",
+        )
+        .bind(client_id)
+        .push(" WHERE t.id = ")
+        .bind(tenant);
+        let rows = self.rows(q).await?;
+        let Some(row) = rows.first() else {
             return Ok(RequestState::default());
         };
-        let cell = |i: usize| row.get(i).cloned().flatten();
-        let active = cell(1).is_some_and(|v| v == "1" || v == "true");
+        let active = row.try_int(1)? == 1;
         Ok(RequestState {
-            generation: cell(0).and_then(|v| v.parse().ok()).unwrap_or(0),
+            generation: row.try_int(0)?,
             client_active: active,
-            org_scope: cell(2)
+            org_scope: row
+                .try_opt_text(2)?
                 .filter(|_| active)
                 .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>()),
         })
@@ -380,14 +307,9 @@ impl Store {
         selection: &Selection,
         scope: Option<&OrgScope>,
     ) -> Result<Option<Record>, StoreError> {
-        let mut q = Query::new(self.dialect());
-        q.push(&format!(
-            "SELECT {} FROM {} m WHERE ",
-            record_columns(entity),
-            entity.table()
-        ));
+        let mut q = Query::select_records(self.dialect(), entity);
         where_clause(&mut q, tenant, entity, selection, scope);
-        q.push(" AND m.sourced_id = ").bind(text(id));
+        q.push(" AND m.sourced_id = ").bind(id);
         Ok(self.records(entity, q).await?.pop())
     }
 
@@ -456,6 +378,7 @@ impl Store {
         .await
     }
 
+    /// Rows of text cells (NULL = `None`) of `select` for the given users, sorted.
     async fn children_of(
         &self,
         tenant: &str,
@@ -466,14 +389,17 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut q = Query::new(self.dialect());
-        q.push(select)
-            .push(" WHERE tenant_id = ")
-            .bind(text(tenant));
+        q.push(select).push(" WHERE tenant_id = ").bind(tenant);
         q.push(" AND user_sourced_id IN (");
         bind_list(&mut q, users.iter().copied());
         // No ORDER BY: it would tempt SQLite into walking the primary key; rows are sorted here.
         q.push(")");
-        let mut rows = self.text_rows(q).await?;
+        let mut rows = self
+            .rows(q)
+            .await?
+            .iter()
+            .map(|r| (0..r.0.len()).map(|i| r.try_opt_text(i)).collect())
+            .collect::<Result<Vec<Vec<_>>, _>>()?;
         rows.sort();
         Ok(rows)
     }
@@ -493,20 +419,17 @@ impl Store {
             "SELECT parent_sourced_id, sourced_id FROM {} WHERE tenant_id = ",
             entity.table()
         ))
-        .bind(text(tenant))
+        .bind(tenant)
         .push(" AND parent_sourced_id IN (");
         bind_list(&mut q, parents.iter().copied());
         q.push(") ORDER BY parent_sourced_id, sourced_id");
-        Ok(self
-            .text_rows(q)
+        self.rows(q)
             .await?
-            .into_iter()
-            .filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?)))
-            .collect())
+            .iter()
+            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?)))
+            .collect()
     }
-}
 
-impl Store {
     /// The run of a job that reached the database (`imports.job_id`): (import id, status,
     /// report JSON). A job whose worker died after that commit is finished from it, not re-run.
     pub async fn import_for_job(
@@ -515,12 +438,11 @@ impl Store {
     ) -> Result<Option<(String, String, String)>, StoreError> {
         let mut q = Query::new(self.dialect());
         q.push("SELECT id, status, report FROM imports WHERE job_id = ")
-            .bind(text(job_id))
+            .bind(job_id)
             .push(" ORDER BY started_at DESC LIMIT 1");
-        let rows = self.text_rows(q).await?;
-        Ok(rows.into_iter().next().map(|r| {
-            let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
-            (cell(0), cell(1), cell(2))
-        }))
+        let rows = self.rows(q).await?;
+        rows.first()
+            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?, r.try_text(2)?)))
+            .transpose()
     }
 }

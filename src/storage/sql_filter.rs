@@ -15,25 +15,19 @@ use crate::pii::{Pii, bidx_column};
 
 use super::Store;
 use super::sql::Dialect;
+use super::value::Value;
 
 #[cfg(test)]
 mod pg_tests;
 #[cfg(test)]
 mod tests;
 
-/// A bound parameter of a [`SqlFragment`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlValue {
-    Text(String),
-    Int(i64),
-}
-
 /// A boolean SQL expression and its parameters, numbered consecutively from the `first_param`
 /// given to [`filter_sql`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SqlFragment {
+pub(super) struct SqlFragment {
     pub sql: String,
-    pub params: Vec<SqlValue>,
+    pub params: Vec<Value>,
 }
 
 /// The alias of the `roles` rows in the subquery of `roles.*` filters.
@@ -52,7 +46,7 @@ pub enum FilterSqlError {
 /// The encrypted columns a filter must respect: the store's keys, the resource's table, and
 /// the tenant (blind indexes are per tenant).
 #[derive(Debug, Clone, Copy)]
-pub struct Encrypted<'a> {
+pub(super) struct Encrypted<'a> {
     pub pii: &'a Pii,
     pub entity: Entity,
     pub tenant: &'a str,
@@ -61,7 +55,7 @@ pub struct Encrypted<'a> {
 impl Store {
     /// [`filter_sql`] for a store that may encrypt PII: the request's `entity` (the table
     /// aliased `alias`) and `tenant` decide the blind index of encrypted fields.
-    pub fn filter_sql(
+    pub(super) fn filter_sql(
         &self,
         expr: &Expr,
         entity: Entity,
@@ -78,7 +72,7 @@ impl Store {
     }
 
     /// [`sort_column`], refusing a field encrypted at rest (its order would be the ciphertext's).
-    pub fn sort_column(
+    pub(super) fn sort_column(
         &self,
         entity: Entity,
         field: &SortField,
@@ -98,8 +92,10 @@ impl Store {
 
 /// Translates `expr` for the table aliased `alias` (which has `tenant_id` and `sourced_id`).
 /// Parameters are numbered from `first_param`: the caller binds its own ones before.
-/// Knows nothing of encryption: a store that may encrypt uses [`Store::filter_sql`].
-pub fn filter_sql(
+/// Knows nothing of encryption: a store that may encrypt uses [`Store::filter_sql`]; this form
+/// is the tests' (the SQL alone, in either dialect).
+#[cfg(test)]
+pub(super) fn filter_sql(
     expr: &Expr,
     dialect: Dialect,
     alias: &str,
@@ -112,7 +108,7 @@ pub fn filter_sql(
 }
 
 /// [`filter_sql`] with the encrypted columns of `enc` compared through their blind index.
-pub fn filter_sql_encrypted(
+pub(super) fn filter_sql_encrypted(
     expr: &Expr,
     dialect: Dialect,
     alias: &str,
@@ -143,7 +139,7 @@ pub fn filter_sql_encrypted(
 }
 
 /// The column of the resource's table to `ORDER BY`.
-pub fn sort_column(field: &SortField) -> &'static str {
+pub(super) fn sort_column(field: &SortField) -> &'static str {
     field.column()
 }
 
@@ -151,12 +147,12 @@ struct Builder<'a> {
     d: Dialect,
     alias: &'a str,
     next: usize,
-    params: Vec<SqlValue>,
+    params: Vec<Value>,
     enc: Option<Encrypted<'a>>,
 }
 
 impl Builder<'_> {
-    fn bind(&mut self, value: SqlValue) -> String {
+    fn bind(&mut self, value: Value) -> String {
         let p = self.d.param(self.next);
         self.next += 1;
         self.params.push(value);
@@ -192,7 +188,7 @@ impl Builder<'_> {
                     })?
                     .ms;
                 let col = format!("{}.{}", self.alias, c.column());
-                let v = self.bind(SqlValue::Int(ms));
+                let v = self.bind(Value::Int(ms));
                 match p.op {
                     Op::Contains => Err(unsupported().into()),
                     Op::Ne => Ok(self.distinct(&col, &v)),
@@ -213,7 +209,7 @@ impl Builder<'_> {
                 let col = format!("{}.{}", self.alias, c.column());
                 match p.op {
                     Op::Eq | Op::Ne if !p.value.is_empty() => {
-                        let v = self.bind(SqlValue::Text(p.value.clone()));
+                        let v = self.bind(Value::Text(p.value.clone()));
                         let hit = self.element_position(&col, &v);
                         Ok(if p.op == Op::Eq {
                             format!("{hit} > 0")
@@ -243,11 +239,11 @@ impl Builder<'_> {
                 let value = match self.d {
                     Dialect::Sqlite => {
                         // The key is quoted as one path step: metadata keys contain dots.
-                        let path = self.bind(SqlValue::Text(format!("$.\"{key}\"")));
+                        let path = self.bind(Value::Text(format!("$.\"{key}\"")));
                         format!("json_extract({a}.metadata, {path})")
                     }
                     Dialect::Postgres => {
-                        let k = self.bind(SqlValue::Text(key.clone()));
+                        let k = self.bind(Value::Text(key.clone()));
                         format!("(({a}.metadata::json ->> {k}::text) COLLATE \"C\")")
                     }
                 };
@@ -284,8 +280,8 @@ impl Builder<'_> {
         let hash = enc
             .pii
             .blind_index(enc.entity.table(), c.column(), enc.tenant, &p.value);
-        let h = self.bind(SqlValue::Text(hash));
-        let v = self.bind(SqlValue::Text(p.value.clone()));
+        let h = self.bind(Value::Text(hash));
+        let v = self.bind(Value::Text(p.value.clone()));
         Ok(if p.op == Op::Eq {
             format!("({idx} = {h} OR {col} = {v})")
         } else {
@@ -300,7 +296,7 @@ impl Builder<'_> {
     /// A comparison of a text expression. With an empty value, `=`/`!=` read NULL as empty
     /// (storage keeps "no value" as NULL; JSON shows required-but-empty fields as "").
     fn text(&mut self, col: &str, op: Op, value: &str) -> String {
-        let v = self.bind(SqlValue::Text(value.to_owned()));
+        let v = self.bind(Value::Text(value.to_owned()));
         match op {
             Op::Eq | Op::Ne if value.is_empty() => {
                 format!("coalesce({col}, '') {} {v}", sql_op(op))

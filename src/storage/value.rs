@@ -101,6 +101,36 @@ impl Row {
     pub fn text(&self, i: usize) -> String {
         self.opt_text(i).unwrap_or_default()
     }
+    /// The integer in column `i`; NULL or another type is an error, not a default.
+    pub fn try_int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(*v),
+            other => Err(self.unexpected(i, "an integer", other)),
+        }
+    }
+    /// The text in column `i`; NULL or another type is an error, not a default.
+    pub fn try_text(&self, i: usize) -> Result<String, StoreError> {
+        self.try_opt_text(i)?
+            .ok_or_else(|| self.unexpected(i, "a text", self.0.get(i)))
+    }
+    /// The text in column `i`, `None` for NULL; another type is an error.
+    pub fn try_opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(Some(v.clone())),
+            Some(Value::NullText | Value::NullInt) => Ok(None),
+            other => Err(self.unexpected(i, "a text or NULL", other)),
+        }
+    }
+    fn unexpected(&self, i: usize, want: &str, got: Option<&Value>) -> StoreError {
+        let got = match got {
+            None => "no such column",
+            Some(Value::Int(_)) => "an integer",
+            Some(Value::Text(_)) => "a text",
+            Some(Value::Bytes(_)) => "bytes",
+            Some(Value::NullInt | Value::NullText) => "NULL",
+        };
+        StoreError::Decode(format!("column {i}: expected {want}, found {got}"))
+    }
     pub fn bytes(&self, i: usize) -> Vec<u8> {
         match self.0.get(i) {
             Some(Value::Bytes(v)) => v.clone(),
@@ -115,7 +145,8 @@ fn sqlite_sql(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
+/// The one SQLite binder: values as rusqlite parameters.
+pub(super) fn sqlite_params(params: &[Value]) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
     params
         .iter()
@@ -143,8 +174,16 @@ pub(super) fn sqlite_fetch(
     sql: &str,
     params: &[Value],
 ) -> Result<Vec<Row>, StoreError> {
-    use rusqlite::types::ValueRef;
     let mut st = conn.prepare_cached(&sqlite_sql(sql))?;
+    sqlite_rows(&mut st, params)
+}
+
+/// Runs a prepared statement (in any placeholder form) and reads every row.
+pub(super) fn sqlite_rows(
+    st: &mut rusqlite::Statement<'_>,
+    params: &[Value],
+) -> Result<Vec<Row>, StoreError> {
+    use rusqlite::types::ValueRef;
     let n = st.column_count();
     let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params)))?;
     let mut out = Vec::new();
@@ -202,6 +241,16 @@ pub(super) fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
     Ok(Row(row))
 }
 
+/// Runs a query on the pool and reads every row.
+pub(super) async fn pg_fetch(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<Row>, StoreError> {
+    let rows = pg_query(sql, params).fetch_all(pool).await?;
+    rows.iter().map(pg_row).collect()
+}
+
 /// Runs `f` on a blocking thread; a panic in it is resumed here.
 pub(super) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
 where
@@ -220,6 +269,35 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checked_getters_refuse_null_and_other_types() {
+        let row = Row(vec![
+            Value::Int(3),
+            Value::Text("a".into()),
+            Value::NullText,
+            Value::NullInt,
+        ]);
+        assert_eq!(row.try_int(0).unwrap(), 3);
+        assert_eq!(row.try_text(1).unwrap(), "a");
+        assert_eq!(row.try_opt_text(1).unwrap().as_deref(), Some("a"));
+        assert_eq!(row.try_opt_text(2).unwrap(), None);
+        assert_eq!(row.try_opt_text(3).unwrap(), None);
+        for err in [
+            row.try_int(1).unwrap_err(),
+            row.try_int(2).unwrap_err(),
+            row.try_text(0).unwrap_err(),
+            row.try_text(2).unwrap_err(),
+            row.try_opt_text(0).unwrap_err(),
+            row.try_int(4).unwrap_err(),
+        ] {
+            assert!(matches!(err, StoreError::Decode(_)), "{err:?}");
+        }
+        assert_eq!(
+            row.try_text(2).unwrap_err().to_string(),
+            "unexpected stored value: column 2: expected a text, found NULL"
+        );
+    }
 
     #[test]
     fn numbered_parameters_become_sqlite_ones() {

@@ -21,6 +21,7 @@ mod isolation;
 mod jobs;
 mod openapi;
 mod pii;
+mod reads;
 mod references;
 mod report;
 mod scaleout;

@@ -1,11 +1,13 @@
-//! Per-generation caches for collection reads: totals (`X-Total-Count`) and paging anchors.
-//! Data changes only through imports, and every applied import bumps the tenant's generation,
-//! so an entry keyed by generation is exact until the next import — then it is never hit again.
+//! Per-generation caches for collection reads: totals (`X-Total-Count`) and paging anchors,
+//! under the keys storage makes of a typed request (`storage::list::ReadKey`), and whole
+//! responses. Data changes only through imports, and every applied import bumps the tenant's
+//! generation, so an entry keyed by generation is exact until the next import — then it is
+//! never hit again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::storage::read::Query;
+use crate::storage::list::ReadKey;
 use crate::storage::select::OrgScope;
 
 /// Entries kept before the cache is emptied (a crude bound; entries are small).
@@ -21,8 +23,8 @@ pub struct ReadCache {
 
 #[derive(Default)]
 struct Inner {
-    totals: HashMap<String, u64>,
-    anchors: HashMap<String, Arc<Vec<String>>>,
+    totals: HashMap<ReadKey, u64>,
+    anchors: HashMap<ReadKey, Arc<Vec<String>>>,
     responses: HashMap<String, Arc<CachedResponse>>,
     response_bytes: usize,
     /// Org scopes expanded to every org below them, per tenant generation and scope.
@@ -42,24 +44,16 @@ pub struct CachedResponse {
     pub link: Option<String>,
 }
 
-/// The key of a query's result for one tenant generation.
-pub fn key(tenant: &str, generation: i64, table: &str, q: &Query, extra: &str) -> String {
-    format!(
-        "{tenant}\u{1f}{generation}\u{1f}{table}\u{1f}{}\u{1f}{:?}\u{1f}{extra}",
-        q.sql, q.params
-    )
-}
-
 impl ReadCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn total(&self, key: &str) -> Option<u64> {
+    pub fn total(&self, key: &ReadKey) -> Option<u64> {
         self.lock().totals.get(key).copied()
     }
 
-    pub fn put_total(&self, key: String, total: u64) {
+    pub fn put_total(&self, key: ReadKey, total: u64) {
         let mut inner = self.lock();
         if inner.totals.len() >= MAX_ENTRIES {
             inner.totals.clear();
@@ -102,11 +96,11 @@ impl ReadCache {
         inner.scopes.insert(key, scope);
     }
 
-    pub fn anchors(&self, key: &str) -> Option<Arc<Vec<String>>> {
+    pub fn anchors(&self, key: &ReadKey) -> Option<Arc<Vec<String>>> {
         self.lock().anchors.get(key).cloned()
     }
 
-    pub fn put_anchors(&self, key: String, anchors: Arc<Vec<String>>) {
+    pub fn put_anchors(&self, key: ReadKey, anchors: Arc<Vec<String>>) {
         let mut inner = self.lock();
         if inner.anchors.len() >= MAX_ENTRIES / 10 {
             inner.anchors.clear();

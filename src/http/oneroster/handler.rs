@@ -18,11 +18,11 @@ use crate::domain::Entity;
 use crate::filter::{self, Resource};
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::storage::read::{Param, Query, Record};
+use crate::storage::list::{ListQuery, ListRequest};
+use crate::storage::read::Record;
 use std::sync::Arc;
 
-use crate::storage::select::{OrgScope, Selection, where_clause};
-use crate::storage::sql_filter::SqlValue;
+use crate::storage::select::{OrgScope, Selection};
 
 /// The scope an operation needs (ONEROSTER.md §3.8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,38 +409,22 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
             )));
         }
     }
-    let mut w = Query::new(store.dialect());
-    where_clause(
-        &mut w,
-        &tenant,
-        spec.entity,
-        &spec.selection,
-        req.scope.as_deref(),
-    );
-    if let Some(expr) = &expr {
-        // Encrypted fields (`--pii-columns`) compare through their blind index, per tenant.
-        let frag = store
-            .filter_sql(expr, spec.entity, &tenant, "m", w.next_param())
-            .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
-        w.push(" AND (").push(&frag.sql).push(")");
-        w.params.extend(frag.params.into_iter().map(|v| match v {
-            SqlValue::Text(s) => Param::Text(s),
-            SqlValue::Int(i) => Param::Int(i),
-        }));
-    }
-    // Sorting on a field encrypted at rest is refused (400), not done by ciphertext.
-    let sort = p
-        .sort
-        .as_deref()
-        .and_then(|s| filter::parse_sort(res, s))
-        .map(|f| store.sort_column(spec.entity, &f))
-        .transpose()
-        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?
-        .map(|c| format!("m.{c}"));
+    let request = ListRequest {
+        tenant: &tenant,
+        entity: spec.entity,
+        selection: &spec.selection,
+        filter: expr.as_ref(),
+        sort: p.sort.as_deref().and_then(|s| filter::parse_sort(res, s)),
+        desc: p.desc,
+        scope: req.scope.as_deref(),
+    };
+    // A filter or sort storage cannot translate (a field encrypted at rest…) is a 400.
+    let query = store
+        .list_query(&request)
+        .map_err(|e| ApiError::InvalidFilter(e.to_string()))?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT).min(req.state.max_limit);
     let offset = p.offset.unwrap_or(0);
-    let (total, records) =
-        fetch_page(&req, &spec, w, sort.as_deref(), p.desc, limit, offset).await?;
+    let (total, records) = fetch_page(&req, &request, &query, limit, offset).await?;
     let links = links(&req);
     let extras = extras(&req, spec.entity, &records).await?;
     let items: Vec<Value> = records
@@ -462,32 +446,22 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
     })
 }
 
-/// How far apart paging anchors are: an `OFFSET` deeper than this seeks to the anchor before
-/// it and skips at most this many rows.
-const ANCHOR_STEP: u64 = 1000;
-
 /// The total and one page, using the per-generation caches: the total is counted once per
 /// import, and a deep offset in the default order becomes a seek to a cached anchor.
-#[allow(clippy::too_many_arguments)]
 async fn fetch_page(
     req: &Req,
-    spec: &Spec,
-    mut w: Query,
-    sort: Option<&str>,
-    desc: bool,
+    request: &ListRequest<'_>,
+    query: &ListQuery,
     limit: u64,
-    mut offset: u64,
+    offset: u64,
 ) -> Result<(u64, Vec<Record>), ApiError> {
     let store = &req.state.store;
     let cache = &req.state.cache;
-    let tenant = &req.principal.tenant;
-    let generation = req.generation;
-    let table = spec.entity.table();
-    let total_key = super::cache::key(tenant, generation, table, &w, "total");
+    let total_key = request.total_key(req.generation);
     let total = match cache.total(&total_key) {
         Some(t) => t,
         None => {
-            let t = store.count_matching(spec.entity, &w).await?;
+            let t = store.list_total(query).await?;
             cache.put_total(total_key, t);
             t
         }
@@ -495,35 +469,21 @@ async fn fetch_page(
     if offset >= total {
         return Ok((total, Vec::new()));
     }
-    if sort.is_none() && offset >= ANCHOR_STEP {
-        let key = super::cache::key(
-            tenant,
-            generation,
-            table,
-            &w,
-            if desc { "anchors-desc" } else { "anchors" },
-        );
-        let anchors = match cache.anchors(&key) {
+    let anchors = if query.seeks(offset) {
+        let key = request.key(req.generation);
+        Some(match cache.anchors(&key) {
             Some(a) => a,
             None => {
-                let a =
-                    std::sync::Arc::new(store.anchors(spec.entity, &w, desc, ANCHOR_STEP).await?);
+                let a = Arc::new(store.list_anchors(query).await?);
                 cache.put_anchors(key, a.clone());
                 a
             }
-        };
-        if let Some(anchor) = anchors.get((offset / ANCHOR_STEP) as usize) {
-            w.push(if desc {
-                " AND m.sourced_id <= "
-            } else {
-                " AND m.sourced_id >= "
-            })
-            .bind(Param::Text(anchor.clone()));
-            offset %= ANCHOR_STEP;
-        }
-    }
+        })
+    } else {
+        None
+    };
     let records = store
-        .page_records(spec.entity, w, sort, desc, limit, offset)
+        .list_page(query, limit, offset, anchors.as_deref().map(Vec::as_slice))
         .await?;
     Ok((total, records))
 }

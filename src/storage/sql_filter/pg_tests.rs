@@ -47,16 +47,13 @@ async fn run(conn: &mut PgConnection, filter: &str) -> Result<Vec<String>, Strin
     let expr = parse_filter(Resource::Users, filter).map_err(|e| e.to_string())?;
     let frag = filter_sql(&expr, Dialect::Postgres, "u", 2).map_err(|e| e.to_string())?;
     let sql = query(Dialect::Postgres, &frag);
-    let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone())).bind("default");
-    for p in &frag.params {
-        q = match p {
-            SqlValue::Text(s) => q.bind(s.clone()),
-            SqlValue::Int(i) => q.bind(*i),
-        };
-    }
-    q.fetch_all(&mut *conn)
+    let rows = crate::storage::value::pg_query(&sql, super::tests::params(frag))
+        .fetch_all(&mut *conn)
         .await
-        .map_err(|e| format!("{e}\n{sql}"))
+        .map_err(|e| format!("{e}\n{sql}"))?;
+    rows.iter()
+        .map(|r| sqlx::Row::try_get(r, 0).map_err(|e| e.to_string()))
+        .collect()
 }
 
 async fn cases_on_postgres() {

@@ -155,6 +155,13 @@ pub(super) fn query(d: Dialect, frag: &SqlFragment) -> String {
     )
 }
 
+/// The parameters of a case's [`query`]: the tenant, then the filter's.
+pub(super) fn params(frag: SqlFragment) -> Vec<Value> {
+    let mut params = vec![Value::from("default")];
+    params.extend(frag.params);
+    params
+}
+
 fn sqlite_db() -> rusqlite::Connection {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
     conn.execute_batch(include_str!(
@@ -190,11 +197,7 @@ fn run_sqlite(conn: &rusqlite::Connection, filter: &str) -> Vec<String> {
     let expr = parse_filter(Resource::Users, filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
     let frag = filter_sql(&expr, Dialect::Sqlite, "u", 2).unwrap();
     let sql = query(Dialect::Sqlite, &frag);
-    let mut params = vec![rusqlite::types::Value::Text("default".into())];
-    params.extend(frag.params.iter().map(|p| match p {
-        SqlValue::Text(s) => rusqlite::types::Value::Text(s.clone()),
-        SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
-    }));
+    let params = crate::storage::value::sqlite_params(&params(frag));
     let mut stmt = conn
         .prepare(&sql)
         .unwrap_or_else(|e| panic!("{filter}: {e}\n{sql}"));
@@ -260,10 +263,10 @@ fn metadata_keys_are_quoted_path_steps_on_sqlite_and_bound_keys_on_postgres() {
     let expr = parse_filter(Resource::Users, "metadata.jp.kanaGivenName='タロウ'").unwrap();
     let s = filter_sql(&expr, Dialect::Sqlite, "u", 1).unwrap();
     assert_eq!(s.sql, "json_extract(u.metadata, ?1) = ?2");
-    assert_eq!(s.params[0], SqlValue::Text("$.\"jp.kanaGivenName\"".into()));
+    assert_eq!(s.params[0], Value::Text("$.\"jp.kanaGivenName\"".into()));
     let p = filter_sql(&expr, Dialect::Postgres, "u", 1).unwrap();
     assert!(p.sql.contains("u.metadata::json ->> $1::text"), "{}", p.sql);
-    assert_eq!(p.params[0], SqlValue::Text("jp.kanaGivenName".into()));
+    assert_eq!(p.params[0], Value::Text("jp.kanaGivenName".into()));
 }
 
 #[test]
@@ -278,7 +281,7 @@ fn datetimes_bind_as_milliseconds_and_groups_are_parenthesised() {
         f.sql,
         "(x.date_last_modified > $1 OR (x.sms = $2 AND x.sms = $3))"
     );
-    assert_eq!(f.params[0], SqlValue::Int(1000));
+    assert_eq!(f.params[0], Value::Int(1000));
 }
 
 #[test]

@@ -5,11 +5,10 @@ use rosterhub::domain::Entity;
 use rosterhub::filter::{Resource, parse_filter};
 use rosterhub::import::ImportOptions;
 use rosterhub::pii::Key;
-use rosterhub::storage::read::{Param, Query, record_columns};
-use rosterhub::storage::sql_filter::{FilterSqlError, SqlValue};
+use rosterhub::storage::sql_filter::FilterSqlError;
 use serde_json::Value;
 
-use super::{S1, TEACHER, app, config, get, import_into, raw_column, use_keys};
+use super::{S1, TEACHER, app, config, get, import_into, list, raw_column, request, use_keys};
 use crate::helpers::{Backend, TempBundle, TestDb, counts};
 use crate::on_both_backends;
 
@@ -96,24 +95,7 @@ fn filtered(
         _ => Resource::Users,
     };
     let expr = parse_filter(resource, filter).unwrap();
-    let frag = db.store.filter_sql(&expr, entity, tenant, "m", 2)?;
-    let mut q = Query::new(db.store.dialect());
-    q.push(&format!(
-        "SELECT {} FROM {} m WHERE m.tenant_id = ",
-        record_columns(entity),
-        entity.table()
-    ))
-    .bind(Param::Text(tenant.into()))
-    .push(" AND (")
-    .push(&frag.sql)
-    .push(") ORDER BY m.sourced_id");
-    q.params.extend(frag.params.into_iter().map(|v| match v {
-        SqlValue::Text(s) => Param::Text(s),
-        SqlValue::Int(i) => Param::Int(i),
-    }));
-    Ok(db
-        .block_on(db.store.records(entity, q))
-        .unwrap()
+    Ok(list(&db.store, db, tenant, entity, Some(&expr))?
         .into_iter()
         .map(|r| r.sourced_id)
         .collect())
@@ -194,7 +176,9 @@ fn email_filters_use_the_blind_index(backend: Backend) {
     // Sorting on an encrypted field is refused too; on others it is not.
     let sort = |f: &str| {
         let field = rosterhub::filter::parse_sort(Resource::Users, f).unwrap();
-        db.store.sort_column(Entity::Users, &field)
+        db.store
+            .list_query(&request("enc", Entity::Users, None, Some(field)))
+            .map(|q| q.sort_column().expect("a sort was asked for"))
     };
     assert_eq!(sort("familyName").unwrap(), "family_name");
     assert_eq!(

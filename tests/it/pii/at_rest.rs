@@ -4,7 +4,7 @@
 use rosterhub::domain::Entity;
 use rosterhub::import::{self, ImportOptions};
 use rosterhub::pii::{Key, PiiError};
-use rosterhub::storage::read::{Param, Query, record_columns};
+use rosterhub::storage::select::Selection;
 use rosterhub::storage::{Store, StoreError};
 
 use super::{bundle, config, import_into, personal_values, raw_column, use_keys};
@@ -159,15 +159,10 @@ fn read_user(
     tenant: &str,
     id: &str,
 ) -> Result<Vec<rosterhub::storage::read::Record>, StoreError> {
-    let mut q = Query::new(db.store.dialect());
-    q.push(&format!(
-        "SELECT {} FROM users m WHERE m.tenant_id = ",
-        record_columns(Entity::Users)
-    ))
-    .bind(Param::Text(tenant.into()))
-    .push(" AND m.sourced_id = ")
-    .bind(Param::Text(id.into()));
-    db.block_on(db.store.records(Entity::Users, q))
+    let user = db
+        .store
+        .record(tenant, Entity::Users, id, &Selection::All, None);
+    db.block_on(user).map(|r| r.into_iter().collect())
 }
 
 fn a_value_moved_to_another_tenant_row_or_column_fails_to_decrypt(backend: Backend) {

@@ -12,10 +12,14 @@ use axum::body::Body;
 use axum::http::Request;
 use rosterhub::auth::Scopes;
 use rosterhub::domain::Entity;
+use rosterhub::filter::{Expr, SortField};
 use rosterhub::import::{ImportOptions, Outcome};
 use rosterhub::pii::{Columns, DEFAULT_COLUMNS, Key, PiiConfig};
 use rosterhub::storage::Store;
-use rosterhub::storage::read::{Query, Record, record_columns};
+use rosterhub::storage::list::ListRequest;
+use rosterhub::storage::read::Record;
+use rosterhub::storage::select::Selection;
+use rosterhub::storage::sql_filter::FilterSqlError;
 use serde_json::Value;
 
 use crate::helpers::tokens::client;
@@ -81,21 +85,46 @@ pub fn personal_values() -> Vec<String> {
     v
 }
 
+/// A collection read of every record of `tenant` (any status), optionally filtered or sorted.
+pub fn request<'a>(
+    tenant: &'a str,
+    entity: Entity,
+    filter: Option<&'a Expr>,
+    sort: Option<SortField>,
+) -> ListRequest<'a> {
+    const ALL: &Selection = &Selection::All;
+    ListRequest {
+        tenant,
+        entity,
+        selection: ALL,
+        filter,
+        sort,
+        desc: false,
+        scope: None,
+    }
+}
+
+/// The records a [`request`] selects, by sourcedId, through the API's reader (decrypted);
+/// a filter storage refuses is the error.
+pub fn list(
+    store: &Store,
+    db: &TestDb,
+    tenant: &str,
+    entity: Entity,
+    filter: Option<&Expr>,
+) -> Result<Vec<Record>, FilterSqlError> {
+    let query = store.list_query(&request(tenant, entity, filter, None))?;
+    Ok(db
+        .block_on(store.list_page(&query, u32::MAX.into(), 0, None))
+        .unwrap())
+}
+
 /// Every record of a tenant as the API and exports read it (decrypted), by entity.
 pub fn records(store: &Store, db: &TestDb, tenant: &str) -> BTreeMap<&'static str, Vec<Record>> {
-    let mut out = BTreeMap::new();
-    for e in Entity::ALL {
-        let mut q = Query::new(store.dialect());
-        q.push(&format!(
-            "SELECT {} FROM {} m WHERE m.tenant_id = ",
-            record_columns(e),
-            e.table()
-        ))
-        .bind(rosterhub::storage::read::Param::Text(tenant.into()))
-        .push(" ORDER BY m.sourced_id");
-        out.insert(e.name(), db.block_on(store.records(e, q)).unwrap());
-    }
-    out
+    Entity::ALL
+        .into_iter()
+        .map(|e| (e.name(), list(store, db, tenant, e, None).unwrap()))
+        .collect()
 }
 
 /// The raw stored text of a column, every row of every tenant.
