@@ -17,6 +17,7 @@ mod isolation;
 mod jobs;
 mod openapi;
 mod pii;
+mod raw_sql;
 mod scaleout;
 mod serve;
 mod server;
