@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::sign::signature_header;
 use crate::domain::datetime::now_ms;
-use crate::storage::ops::webhooks::{Attempt, AttemptOutcome as Outcome, ClaimedDelivery};
+use crate::storage::ops::deliveries::{Attempt, AttemptOutcome as Outcome, ClaimedDelivery};
 use crate::storage::{Store, StoreError};
 
 /// How the worker delivers.

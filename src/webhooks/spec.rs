@@ -3,7 +3,7 @@
 use std::fmt;
 
 use super::sign::generate_secret;
-pub use crate::storage::ops::webhooks::{ALL_EVENTS, EVENTS, Webhook};
+use crate::storage::ops::webhooks::{ALL_EVENTS, EVENTS};
 
 const MAX_URL_CHARS: usize = 2048;
 const MIN_SECRET_CHARS: usize = 16;

@@ -5,9 +5,10 @@
 
 use serde_json::{Value as Json, json};
 
-use super::spec::{Events, NewWebhook, Webhook, WebhookPatch};
+use super::spec::{Events, NewWebhook, WebhookPatch};
 use crate::domain::datetime::{format_ms, now_ms};
-use crate::storage::ops::webhooks::{NewDelivery, WebhookChange};
+use crate::storage::ops::deliveries::NewDelivery;
+use crate::storage::ops::webhooks::{Webhook, WebhookChange};
 use crate::storage::{Store, StoreError};
 
 /// Stores a new subscription of `tenant`.

@@ -9,6 +9,7 @@ mod audit;
 mod authz;
 mod cli;
 mod clients;
+mod corrupt_rows;
 mod export;
 mod hardening;
 mod helpers;

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::webhooks::NewDelivery;
+use super::deliveries::NewDelivery;
 use super::{Stmt, blobs};
 use crate::domain::datetime::now_ms;
 use crate::storage::value::{Row, params};
@@ -391,7 +391,7 @@ impl Store {
                 owner
             ],
         )];
-        stmts.extend(deliveries.iter().map(super::webhooks::enqueue_stmt));
+        stmts.extend(deliveries.iter().map(super::deliveries::enqueue_stmt));
         self.ops_atomic(stmts).await.map(|_| ())
     }
 
@@ -484,5 +484,61 @@ impl Store {
             params![now, cutoff],
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with a queued import whose upload is a stored file; the job.
+    async fn queued_with_upload(store: &Store) -> Job {
+        store.ensure_tenant("t1", "T1").await.unwrap();
+        let blob = store.create_blob("t1").await.unwrap();
+        store.add_blob_chunk(&blob, 0, vec![1, 2, 3]).await.unwrap();
+        store.complete_blob(&blob, 3, "x").await.unwrap();
+        let params = JobParams::default();
+        let new = NewJob {
+            tenant: "t1",
+            kind: JobKind::Import,
+            params: &params,
+            idempotency_key: None,
+            upload_blob: Some(&blob),
+            created_by: "test",
+        };
+        store.create_job(new).await.unwrap().0
+    }
+
+    #[tokio::test]
+    async fn ending_a_waiting_job_deletes_its_upload_in_the_same_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let job = queued_with_upload(&store).await;
+        let blob = job.upload_blob.clone().unwrap();
+
+        // Seen as held, but it is queued: the guard fails and nothing is written.
+        let stale = Job {
+            state: JobState::Held,
+            ..job.clone()
+        };
+        let err = store
+            .end_waiting_job(&stale, JobState::Discarded)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(store.job("t1", &job.id).await.unwrap().unwrap(), job);
+        assert_eq!(store.blob_size(&blob).await.unwrap(), Some(3));
+
+        store
+            .end_waiting_job(&job, JobState::Cancelled)
+            .await
+            .unwrap();
+        let ended = store.job("t1", &job.id).await.unwrap().unwrap();
+        assert_eq!(ended.state, JobState::Cancelled);
+        assert_eq!(ended.upload_blob, None);
+        assert!(ended.finished_at.is_some());
+        assert_eq!(store.blob_size(&blob).await.unwrap(), None);
+        assert_eq!(store.blob_chunk(&blob, 0).await.unwrap(), None);
     }
 }

@@ -1,7 +1,7 @@
 //! The operational tables — jobs and their files, webhooks and their deliveries, admin users
 //! and sessions, the audit log — and every statement on them, one file per table family:
-//! [`jobs`], [`blobs`], [`webhooks`] (subscriptions, the outbox, deliveries and their claim),
-//! [`users`] (admin users, roles, sessions, failed logins) and [`audit`]. Each exposes typed
+//! [`jobs`], [`blobs`], [`webhooks`] (subscriptions), [`deliveries`] (the webhooks' outbox, its
+//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins) and [`audit`]. Each exposes typed
 //! methods on [`Store`] and the row types they return; the features (`jobs`, `webhooks`,
 //! `users`, `audit`) keep their rules and call these.
 //!
@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod deliveries;
 pub mod jobs;
 pub mod users;
 pub mod webhooks;
