@@ -1,9 +1,10 @@
 //! The operational tables — jobs and their files, webhooks and their deliveries, admin users
 //! and sessions, the audit log — and every statement on them, one file per table family:
 //! [`jobs`], [`blobs`], [`webhooks`] (subscriptions), [`deliveries`] (the webhooks' outbox, its
-//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins) and [`audit`]. Each exposes typed
-//! methods on [`Store`] and the row types they return; the features (`jobs`, `webhooks`,
-//! `users`, `audit`) keep their rules and call these.
+//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins) and [`audit`].
+//! Each exposes typed methods on [`Store`] and the row types they return (decoded strictly: see
+//! [`Row`]); the features (`jobs`, `webhooks`, `users`, `audit`) keep their rules, re-export
+//! the types and call these.
 //!
 //! This file holds the machinery they share, private to them: each statement is written once
 //! for both backends. Parameters are written `$1`, `$2`, … (on SQLite they become `?1`, `?2`,
