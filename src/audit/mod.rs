@@ -3,9 +3,10 @@
 //! The HTTP middleware (`http::audit`) builds one [`Entry`] per request to the OneRoster and
 //! admin APIs and to the token endpoint, after the handler ran, and hands it to the
 //! [`AuditLog`]: a bounded channel to a background writer that inserts in batches, so the API
-//! never waits for the audit table. `store` holds every statement on `audit_log` (an operational
-//! table: the `-ops.db` file on SQLite); rows are only inserted, and deleted by the retention
-//! sweep ([`spawn_retention`]) once older than `--audit-retention-days`.
+//! never waits for the audit table. The table, its row ([`Entry`]), the listing's [`Filter`]
+//! and every statement on `audit_log` are `storage::ops::audit` (an operational table: the
+//! `-ops.db` file on SQLite); rows are only inserted, and deleted by the retention sweep
+//! ([`spawn_retention`]) once older than `--audit-retention-days`.
 //!
 //! Action names are stable: `oneroster.read` for every rostering read, `token.issue` /
 //! `token.refused`, and for the admin API `<resource>.<verb>` derived from the route:
@@ -15,7 +16,6 @@
 //! Handlers refine an entry with an [`AuditNote`] (e.g. `session.login_failed`).
 
 pub mod redact;
-pub mod store;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::domain::datetime::format_ms;
 
+pub use crate::storage::ops::audit::{Entry, Filter};
 pub use writer::{AuditLog, WriterSettings, spawn_retention};
 
 /// What a handler adds to its response's extensions for the audit entry of its request: the
@@ -86,30 +87,6 @@ pub fn annotate(extensions: &axum::http::Extensions, note: AuditNote) {
     if let Some(slot) = extensions.get::<AuditSlot>() {
         slot.merge(note);
     }
-}
-
-/// One audit log row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// A UUID v7 (time-ordered).
-    pub id: String,
-    pub tenant: String,
-    /// When the request arrived, epoch ms.
-    pub at: i64,
-    /// `client:<client_id>`, `user:<id>`, `login:<username>` or `anonymous`.
-    pub actor: String,
-    pub action: String,
-    pub method: String,
-    pub path: String,
-    /// The raw query string, with values of filters on personal fields redacted.
-    pub query: Option<String>,
-    pub status: u16,
-    /// Records a read returned (see `http::audit` for how it is decided).
-    pub result_count: Option<u64>,
-    pub target: Option<String>,
-    pub source_ip: Option<String>,
-    pub request_id: Option<String>,
-    pub user_agent: Option<String>,
 }
 
 impl Entry {

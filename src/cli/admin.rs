@@ -204,7 +204,8 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
         }
         AdminCommand::List { tenant, db } => {
             let store = open(&db.database_url).await?;
-            let users = store::list(&store, tenant.as_deref())
+            let users = store
+                .list_admin_users(tenant.as_deref())
                 .await
                 .context("cannot list the admin users")?;
             print(&Value::Array(
@@ -218,7 +219,9 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
-            store::set_password(&store, &id, &hash(password).await?).await?;
+            store
+                .set_admin_password(&id, &hash(password).await?)
+                .await?;
             eprintln!("the password of {username} is set; its sessions have ended");
             Ok(0)
         }
@@ -250,7 +253,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
-            if store::revoke(&store, &id, &tenant).await? {
+            if store.revoke_admin_role(&id, &tenant).await? {
                 eprintln!("{username} has no role in tenant {tenant} any more");
                 Ok(0)
             } else {
@@ -266,7 +269,7 @@ async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Re
     let Some(id) = user_id(&store, username).await? else {
         return Ok(no_user(username));
     };
-    store::set_disabled(&store, &id, disabled).await?;
+    store.set_admin_disabled(&id, disabled).await?;
     if disabled {
         eprintln!("{username} is disabled; its sessions have ended");
     } else {

@@ -8,118 +8,65 @@
 //! died) is claimed again by any worker. An import commits only while its worker holds the lease
 //! (PostgreSQL checks it inside the import's transaction), and a run that committed before its
 //! worker died is recognised by its `imports.job_id`, so a job is applied at most once.
+//!
+//! The `jobs` table, its row ([`Job`]) and its vocabulary are storage's
+//! (`storage::ops::jobs`); files are `storage::ops::blobs` with [`blob`] cutting them into
+//! chunks. Here: the workers, the runs, and the job as the admin API shows it.
 
 pub mod blob;
 mod run;
-pub mod store;
 pub mod worker;
 
-use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
 
-pub use store::Job;
+use crate::domain::datetime::format_ms;
+pub use crate::storage::ops::jobs::{Job, JobKind, JobParams, JobState};
 pub use worker::{JobsHandle, spawn_workers};
 
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    Import,
-    Export,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Import => "import",
-            JobKind::Export => "export",
+impl Job {
+    /// The job as the admin API shows it (without the report's findings: see the handlers).
+    pub fn summary_json(&self) -> Json {
+        let mut v = json!({
+            "id": self.id,
+            "kind": self.kind.as_str(),
+            "state": self.state.as_str(),
+            "created_at": format_ms(self.created_at),
+            "updated_at": format_ms(self.updated_at),
+            "attempts": self.attempts,
+        });
+        let o = v.as_object_mut().expect("object");
+        let params = serde_json::to_value(&self.params).unwrap_or(Json::Null);
+        if let Json::Object(p) = params {
+            for (k, val) in p {
+                match k.as_str() {
+                    "base_url" => {}
+                    "since" => {
+                        let text = val.as_i64().map(format_ms).unwrap_or_default();
+                        o.insert(k, text.into());
+                    }
+                    _ => {
+                        o.insert(k, val);
+                    }
+                }
+            }
         }
-    }
-    pub fn parse(s: &str) -> Option<JobKind> {
-        match s {
-            "import" => Some(JobKind::Import),
-            "export" => Some(JobKind::Export),
-            _ => None,
+        if let Some(t) = self.started_at {
+            o.insert("started_at".into(), format_ms(t).into());
         }
-    }
-}
-
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    Queued,
-    Running,
-    Held,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Discarded,
-}
-
-impl JobState {
-    pub const ALL: [JobState; 7] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Held,
-        JobState::Succeeded,
-        JobState::Failed,
-        JobState::Cancelled,
-        JobState::Discarded,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Held => "held",
-            JobState::Succeeded => "succeeded",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-            JobState::Discarded => "discarded",
+        if let Some(t) = self.finished_at {
+            o.insert("finished_at".into(), format_ms(t).into());
         }
+        if let Some(p) = &self.progress {
+            o.insert("progress".into(), p.clone());
+        }
+        if let Some(e) = &self.error {
+            o.insert("error".into(), e.clone().into());
+        }
+        if let Some(k) = &self.idempotency_key {
+            o.insert("idempotency_key".into(), k.clone().into());
+        }
+        v
     }
-
-    pub fn parse(s: &str) -> Option<JobState> {
-        JobState::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// No worker will touch the job again (held waits for a person, so it is not final).
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Discarded
-        )
-    }
-}
-
-/// What the job was asked to do (stored as JSON in `jobs.params`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobParams {
-    /// Import: validate and plan only.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub dry_run: bool,
-    /// Import: apply even past the safety threshold (set by approving a held import).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub force: bool,
-    /// Import: `utf-8` (default), `cp932` or `auto`, as the CLI's `--encoding`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    /// Import: the uploaded file's name, when the upload gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// Import: the upload's size in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size_bytes: Option<u64>,
-    /// Export: `bulk` or `delta`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    /// Export (delta): records changed after this time, epoch ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<i64>,
-    /// Export: the CSV profile (`jp-1.2.1`, `jp-k12`, `oneroster-1.2.1`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
-    /// The base URL for links in webhook payloads (`--public-url`, else the request's Host).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
 }
 
 /// How the job machinery behaves (flags of `rosterhub serve`).

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value as Json, json};
 
-use super::store::{self, Finish};
 use super::{Job, JobKind, JobState, blob};
 use crate::csv::decode::EncodingChoice;
 use crate::export::{ExportOptions, ExportProfile};
 use crate::import::rows::RowProgress;
 use crate::import::{self, ImportOptions, Outcome, Progress};
+use crate::storage::ops::jobs::JobEnd;
 use crate::storage::{JobRef, Store, StoreError};
 
 /// Progress shared between the import thread and the heartbeat.
@@ -320,7 +320,7 @@ pub async fn finish(
     outcome: &RunResult,
     progress: &Json,
 ) -> Result<(), StoreError> {
-    let f = Finish {
+    let end = JobEnd {
         state: outcome.state,
         report: outcome.report.as_ref(),
         error: outcome.error.as_deref(),
@@ -328,10 +328,11 @@ pub async fn finish(
         result_blob: outcome.result_blob.as_deref(),
         progress: Some(progress),
     };
-    let mut stmts = vec![store::finish_stmt(&job.id, owner, &f)];
-    if let Some((event, data)) = &outcome.event {
-        stmts.extend(crate::webhooks::event_stmts(store, &job.tenant, event, data).await?);
-    }
-    store.ops_atomic(stmts).await?;
-    Ok(())
+    let deliveries = match &outcome.event {
+        Some((event, data)) => {
+            crate::webhooks::event_deliveries(store, &job.tenant, event, data).await?
+        }
+        None => Vec::new(),
+    };
+    store.finish_job(&job.id, owner, &end, &deliveries).await
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::JobsConfig;
 use super::run::{self, SharedProgress};
-use super::{JobsConfig, blob, store};
 use crate::domain::datetime::now_ms;
 use crate::storage::{Store, StoreError};
 
@@ -57,7 +57,10 @@ pub fn spawn_workers(store: Store, handle: &JobsHandle) -> Vec<tokio::task::Join
 async fn work(store: Store, handle: JobsHandle, owner: String) {
     let config = handle.config.clone();
     loop {
-        match store::claim(&store, &owner, config.lease_ms, config.max_attempts).await {
+        match store
+            .claim_job(&owner, config.lease_ms, config.max_attempts)
+            .await
+        {
             Ok(Some(job)) => {
                 tracing::info!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, "job claimed");
                 metrics::counter!("jobs_started_total", "kind" => job.kind.as_str()).increment(1);
@@ -90,7 +93,8 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                match store::heartbeat(&store, &id, &owner, lease_ms, Some(&progress.snapshot()))
+                match store
+                    .heartbeat_job(&id, &owner, lease_ms, Some(&progress.snapshot()))
                     .await
                 {
                     Ok(true) => {}
@@ -129,7 +133,7 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
             tracing::warn!(job = %job.id, "job lease lost before its end was written");
             // An export's file is nobody's now.
             if let Some(b) = &outcome.result_blob {
-                let _ = blob::delete(store, b).await;
+                let _ = store.delete_blob(b).await;
             }
         }
         Err(e) => tracing::error!(job = %job.id, error = %e, "cannot record the job's end"),
@@ -150,33 +154,20 @@ async fn maintain(store: Store, config: Arc<JobsConfig>) {
 
 /// One maintenance pass (public for tests).
 pub async fn maintain_once(store: &Store, config: &JobsConfig) -> Result<(), StoreError> {
-    let failed = store::fail_exhausted(store, config.max_attempts).await?;
+    let failed = store.fail_exhausted_jobs(config.max_attempts).await?;
     if failed > 0 {
         tracing::warn!(failed, "jobs failed after repeated interruptions");
     }
     let cutoff = now_ms() - config.retention_ms;
-    store::discard_stale_held(store, cutoff).await?;
-    for (job, upload, result) in store::expired_files(store, cutoff).await? {
-        for b in upload.iter().chain(result.iter()) {
-            blob::delete(store, b).await?;
-        }
-        store
-            .ops_exec(
-                "UPDATE jobs SET upload_blob = NULL, result_blob = NULL WHERE id = $1",
-                crate::params![job.as_str()],
-            )
-            .await?;
+    store.discard_stale_held_jobs(cutoff).await?;
+    for files in store.expired_job_files(cutoff).await? {
+        store.delete_job_files(&files).await?;
     }
     // The delivery log of webhooks is kept as long as the files.
-    store
-        .ops_exec(
-            "DELETE FROM webhook_deliveries WHERE state IN ('succeeded', 'failed') \
-             AND finished_at < $1",
-            crate::params![cutoff],
-        )
-        .await?;
-    for b in blob::orphans(store, now_ms() - config.retention_ms.min(24 * 3600 * 1000)).await? {
-        blob::delete(store, &b).await?;
+    store.delete_finished_deliveries(cutoff).await?;
+    let orphans_cutoff = now_ms() - config.retention_ms.min(24 * 3600 * 1000);
+    for b in store.orphan_blobs(orphans_cutoff).await? {
+        store.delete_blob(&b).await?;
     }
     Ok(())
 }

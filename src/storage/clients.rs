@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ipnet::IpNet;
 use rand::RngExt as _;
 
-use super::value::{Row, Value};
+use super::value::{Row, Value, params};
 use super::{Store, StoreError};
 use crate::auth::Scopes;
 use crate::auth::restrict::{
@@ -168,24 +168,24 @@ fn opt_int(v: Option<i64>) -> Value {
     v.map_or(Value::NullInt, Value::Int)
 }
 
-fn to_record(r: &Row) -> ClientRecord {
-    ClientRecord {
-        client_id: r.text(0),
-        tenant: r.text(1),
-        name: r.text(2),
-        secret_hash: r.text(3),
-        scopes: Scopes::parse_list(&r.text(4)),
-        created_at: r.int(5),
-        revoked_at: r.opt_int(6),
-        allowed_ips: r.opt_text(7).map(|t| stored_allowed_ips(&t)),
+fn to_record(r: &Row) -> Result<ClientRecord, StoreError> {
+    Ok(ClientRecord {
+        client_id: r.text(0)?,
+        tenant: r.text(1)?,
+        name: r.text(2)?,
+        secret_hash: r.text(3)?,
+        scopes: Scopes::parse_list(&r.text(4)?),
+        created_at: r.int(5)?,
+        revoked_at: r.opt_int(6)?,
+        allowed_ips: r.opt_text(7)?.map(|t| stored_allowed_ips(&t)),
         // A stored 0 or negative (hand-edited) limit means a bucket that never fills: 1/min.
         rate_limit_per_min: r
-            .opt_int(8)
+            .opt_int(8)?
             .map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX)),
-        org_scope: r.opt_text(9).map(|t| stored_org_scope(&t)),
-        previous_secret_hash: r.opt_text(10),
-        previous_secret_until: r.opt_int(11),
-    }
+        org_scope: r.opt_text(9)?.map(|t| stored_org_scope(&t)),
+        previous_secret_hash: r.opt_text(10)?,
+        previous_secret_until: r.opt_int(11)?,
+    })
 }
 
 impl Store {
@@ -198,18 +198,21 @@ impl Store {
         const READ: &str = "SELECT pepper FROM client_secret_pepper WHERE id = 1";
         let found = sql::fetch(self, READ, vec![]).await?;
         let text = match found.first() {
-            Some(row) => row.text(0),
+            Some(row) => row.text(0)?,
             None => {
                 // Insert-if-absent, then read: concurrent first uses all end up with one row.
                 sql::exec(
                     self,
                     "INSERT INTO client_secret_pepper (id, pepper, created_at) \
                      VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-                    crate::params![random_b64(32), now_ms()],
+                    params![random_b64(32), now_ms()],
                 )
                 .await?;
                 let rows = sql::fetch(self, READ, vec![]).await?;
-                rows.first().map(|r| r.text(0)).unwrap_or_default()
+                rows.first()
+                    .map(|r| r.text(0))
+                    .transpose()?
+                    .unwrap_or_default()
             }
         };
         Ok(Pepper::new(&decode_key(
@@ -292,7 +295,7 @@ impl Store {
              previous_secret_until FROM api_clients WHERE CAST($1 AS TEXT) IS NULL \
              OR tenant_id = $1 ORDER BY created_at, client_id";
         let rows = sql::fetch(self, SQL, vec![opt_text(tenant.map(str::to_owned))]).await?;
-        Ok(rows.iter().map(to_record).collect())
+        rows.iter().map(to_record).collect()
     }
 
     /// The client with this id, revoked or not (whatever its tenant: the token endpoint).
@@ -316,7 +319,7 @@ impl Store {
             vec![client_id.into(), opt_text(tenant.map(str::to_owned))],
         )
         .await?;
-        Ok(rows.first().map(to_record))
+        rows.first().map(to_record).transpose()
     }
 
     /// Revokes a client: it gets no new tokens, and its tokens are refused from the next

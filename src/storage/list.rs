@@ -140,7 +140,7 @@ impl Store {
         self.rows(q.around(&prefix, &suffix))
             .await?
             .iter()
-            .map(|r| r.try_text(0))
+            .map(|r| r.text(0))
             .collect()
     }
 

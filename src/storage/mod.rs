@@ -8,10 +8,10 @@
 pub mod clients;
 pub mod list;
 pub mod migrate;
+pub mod ops;
 mod pg_copy;
 pub mod pii_keys;
 pub mod pii_rotate;
-pub mod plain;
 pub mod postgres;
 pub mod read;
 pub mod select;
@@ -55,10 +55,16 @@ pub enum StoreError {
     /// A failure injected by a test to prove that a half-done apply leaves no trace.
     #[error("injected failure: {0}")]
     Injected(&'static str),
-    /// A stored row does not have the shape its reader needs (NULL where a value is required,
-    /// another type): never read as a default.
-    #[error("unexpected stored value: {0}")]
-    Decode(String),
+    /// A stored value is not what its column must hold — NULL where a value is required,
+    /// another type, a number out of range, text outside a vocabulary, unreadable JSON: the row
+    /// is refused rather than read as a default.
+    #[error("column {column}: expected {expected}, found {found}")]
+    Decode {
+        /// The column's position in the result, and its name when the runner knows it.
+        column: String,
+        expected: &'static str,
+        found: String,
+    },
     /// PII encryption: a missing or wrong key, or a value that does not decrypt.
     #[error("{0}")]
     Pii(#[from] crate::pii::PiiError),

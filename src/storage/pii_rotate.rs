@@ -296,7 +296,7 @@ impl Store {
                      WHERE substr({c}, 1, 5) = 'pii1:' GROUP BY substr({c}, 6, 8)"
                 ));
                 for row in self.rows(q).await? {
-                    *used.entry(row.try_text(0)?).or_default() += row.try_int(1)? as u64;
+                    *used.entry(row.text(0)?).or_default() += row.int(1)? as u64;
                 }
                 if self.pii().is_some_and(|p| p.columns().contains(entity, i)) {
                     let mut q = Query::new(self.dialect());

@@ -187,8 +187,10 @@ impl Store {
         };
         rows.into_iter()
             .map(|(mut record, tenant)| {
-                let tenant = tenant.ok_or_else(|| {
-                    StoreError::Decode("a record was read without its tenant".into())
+                let tenant = tenant.ok_or_else(|| StoreError::Decode {
+                    column: "tenant_id".into(),
+                    expected: "the record's tenant",
+                    found: "NULL".into(),
                 })?;
                 pii.open_record(entity, &tenant, &record.sourced_id, &mut record.values)?;
                 Ok(record)
@@ -199,10 +201,12 @@ impl Store {
     /// Runs a query returning one integer (a count).
     pub(super) async fn count(&self, q: Query) -> Result<u64, StoreError> {
         let rows = self.rows(q).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Decode("a count returned no row".into()))?;
-        Ok(row.try_int(0)? as u64)
+        let row = rows.first().ok_or_else(|| StoreError::Decode {
+            column: "0".into(),
+            expected: "a count",
+            found: "no row".into(),
+        })?;
+        Ok(row.int(0)? as u64)
     }
 
     /// Runs a query returning rows of cells, read with [`Row`]'s checked getters.

@@ -261,7 +261,7 @@ impl Store {
         self.rows(q)
             .await?
             .iter()
-            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?)))
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
             .collect()
     }
 
@@ -286,12 +286,12 @@ impl Store {
         let Some(row) = rows.first() else {
             return Ok(RequestState::default());
         };
-        let active = row.try_int(1)? == 1;
+        let active = row.int(1)? == 1;
         Ok(RequestState {
-            generation: row.try_int(0)?,
+            generation: row.int(0)?,
             client_active: active,
             org_scope: row
-                .try_opt_text(2)?
+                .opt_text(2)?
                 .filter(|_| active)
                 .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>()),
         })
@@ -398,7 +398,7 @@ impl Store {
             .rows(q)
             .await?
             .iter()
-            .map(|r| (0..r.0.len()).map(|i| r.try_opt_text(i)).collect())
+            .map(|r| (0..r.len()).map(|i| r.opt_text(i)).collect())
             .collect::<Result<Vec<Vec<_>>, _>>()?;
         rows.sort();
         Ok(rows)
@@ -426,7 +426,7 @@ impl Store {
         self.rows(q)
             .await?
             .iter()
-            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?)))
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
             .collect()
     }
 
@@ -442,7 +442,7 @@ impl Store {
             .push(" ORDER BY started_at DESC LIMIT 1");
         let rows = self.rows(q).await?;
         rows.first()
-            .map(|r| Ok((r.try_text(0)?, r.try_text(1)?, r.try_text(2)?)))
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
             .transpose()
     }
 }

@@ -29,8 +29,8 @@ pub struct SqliteStore {
     sql: Arc<HashMap<Entity, RowSql>>,
     /// Idle read connections for the API (WAL: readers never wait for an import).
     readers: Arc<Mutex<Vec<Connection>>>,
-    /// Jobs, files and webhooks, in their own file (see [`super::plain`]).
-    ops: Arc<super::plain::SqliteOps>,
+    /// The operational tables, in their own file (see [`super::ops`]).
+    ops: Arc<super::ops::SqliteOps>,
     /// PII encryption keys, when on (set by [`super::Store::with_pii`]).
     pub(super) pii: Option<Arc<crate::pii::Pii>>,
 }
@@ -52,7 +52,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let ops = Arc::new(super::plain::SqliteOps::open(&path)?);
+        let ops = Arc::new(super::ops::SqliteOps::open(&path)?);
         let store = SqliteStore {
             ops,
             path: Arc::new(path),
@@ -76,8 +76,13 @@ impl SqliteStore {
         &self.path
     }
 
-    pub fn ops(&self) -> &Arc<super::plain::SqliteOps> {
+    pub(super) fn ops(&self) -> &Arc<super::ops::SqliteOps> {
         &self.ops
+    }
+
+    /// The file of the operational tables (`<name>-ops.db` beside the database).
+    pub fn ops_path(&self) -> &Path {
+        self.ops.path()
     }
 
     /// A new connection with the settings every connection needs.

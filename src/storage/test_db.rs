@@ -97,7 +97,7 @@ pub(crate) async fn expire_previous_secret(store: &Store, client_id: &str, until
     exec(
         store,
         "UPDATE api_clients SET previous_secret_until = $1 WHERE client_id = $2",
-        crate::params![until, client_id],
+        crate::storage::value::params![until, client_id],
     )
     .await;
 }
@@ -107,7 +107,7 @@ pub(crate) async fn retire_signing_key(store: &Store, kid: &str, at: i64) {
     exec(
         store,
         "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2",
-        crate::params![at, kid],
+        crate::storage::value::params![at, kid],
     )
     .await;
 }

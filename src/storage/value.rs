@@ -1,8 +1,10 @@
 //! The one value type of the storage layer's dynamic SQL, and its one binder per backend.
 //!
-//! Parameters and result cells of every runner (`plain`, `clients`, `read`, `sql_filter`) are a
+//! Parameters and result cells of every runner (`ops`, `clients`, `read`, `sql_filter`) are a
 //! [`Value`]: integers, texts and bytes — booleans are 0/1 and times epoch milliseconds — so
 //! one statement text means the same on SQLite and PostgreSQL.
+
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use sqlx::{AssertSqlSafe, Column as _, Row as _, TypeInfo as _};
@@ -72,71 +74,187 @@ impl From<Option<&str>> for Value {
     }
 }
 
-/// `vec![a.into(), b.into(), …]`.
-#[macro_export]
+/// `vec![a.into(), b.into(), …]`: the parameters of a statement (storage only).
 macro_rules! params {
     ($($v:expr),* $(,)?) => { vec![$($crate::storage::value::Value::from($v)),*] };
 }
+pub(in crate::storage) use params;
 
-/// One result row.
+/// One result row: its values, and the names of its columns (shared by the rows of one result)
+/// so that a value that cannot be read is reported by column.
+///
+/// Every getter is fallible: NULL where a value is required, another type, a number out of
+/// range or text outside a vocabulary is [`StoreError::Decode`], never a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    values: Vec<Value>,
+    columns: Arc<[String]>,
+}
 
 impl Row {
-    pub fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.0.get(i) {
-            Some(Value::Int(v)) => Some(*v),
-            _ => None,
-        }
+    pub(super) fn new(values: Vec<Value>, columns: Arc<[String]>) -> Row {
+        Row { values, columns }
     }
-    pub fn int(&self, i: usize) -> i64 {
-        self.opt_int(i).unwrap_or(0)
-    }
-    pub fn opt_text(&self, i: usize) -> Option<String> {
-        match self.0.get(i) {
-            Some(Value::Text(v)) => Some(v.clone()),
-            _ => None,
-        }
-    }
-    pub fn text(&self, i: usize) -> String {
-        self.opt_text(i).unwrap_or_default()
-    }
-    /// The integer in column `i`; NULL or another type is an error, not a default.
-    pub fn try_int(&self, i: usize) -> Result<i64, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Int(v)) => Ok(*v),
-            other => Err(self.unexpected(i, "an integer", other)),
-        }
-    }
-    /// The text in column `i`; NULL or another type is an error, not a default.
-    pub fn try_text(&self, i: usize) -> Result<String, StoreError> {
-        self.try_opt_text(i)?
-            .ok_or_else(|| self.unexpected(i, "a text", self.0.get(i)))
-    }
-    /// The text in column `i`, `None` for NULL; another type is an error.
-    pub fn try_opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Text(v)) => Ok(Some(v.clone())),
-            Some(Value::NullText | Value::NullInt) => Ok(None),
-            other => Err(self.unexpected(i, "a text or NULL", other)),
-        }
-    }
-    fn unexpected(&self, i: usize, want: &str, got: Option<&Value>) -> StoreError {
-        let got = match got {
-            None => "no such column",
-            Some(Value::Int(_)) => "an integer",
-            Some(Value::Text(_)) => "a text",
-            Some(Value::Bytes(_)) => "bytes",
-            Some(Value::NullInt | Value::NullText) => "NULL",
+
+    /// The error for column `i` holding what the reader did not expect.
+    pub fn decode_error(&self, i: usize, expected: &'static str, found: String) -> StoreError {
+        let column = match self.columns.get(i) {
+            Some(name) => format!("{i} ({name})"),
+            None => i.to_string(),
         };
-        StoreError::Decode(format!("column {i}: expected {want}, found {got}"))
-    }
-    pub fn bytes(&self, i: usize) -> Vec<u8> {
-        match self.0.get(i) {
-            Some(Value::Bytes(v)) => v.clone(),
-            Some(Value::Text(v)) => v.clone().into_bytes(),
-            _ => Vec::new(),
+        StoreError::Decode {
+            column,
+            expected,
+            found,
         }
+    }
+
+    fn mismatch(&self, i: usize, expected: &'static str) -> StoreError {
+        self.decode_error(i, expected, describe(self.values.get(i)))
+    }
+
+    /// How many columns the row has.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        matches!(self.values.get(i), Some(Value::NullInt | Value::NullText))
+    }
+
+    /// An integer, or `None` for NULL.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.values.get(i) {
+            Some(Value::Int(v)) => Ok(Some(*v)),
+            _ if self.is_null(i) => Ok(None),
+            _ => Err(self.mismatch(i, "an integer")),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.opt_int(i)?
+            .ok_or_else(|| self.mismatch(i, "an integer"))
+    }
+
+    /// An integer that must fit `T` (a count, an HTTP status, a size), or `None` for NULL.
+    pub fn opt_int_as<T: TryFrom<i64>>(
+        &self,
+        i: usize,
+        expected: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.opt_int(i)?
+            .map(|v| T::try_from(v).map_err(|_| self.mismatch(i, expected)))
+            .transpose()
+    }
+
+    pub fn int_as<T: TryFrom<i64>>(
+        &self,
+        i: usize,
+        expected: &'static str,
+    ) -> Result<T, StoreError> {
+        self.opt_int_as(i, expected)?
+            .ok_or_else(|| self.mismatch(i, expected))
+    }
+
+    /// A boolean stored as 0 or 1.
+    pub fn flag(&self, i: usize) -> Result<bool, StoreError> {
+        match self.int(i) {
+            Ok(0) => Ok(false),
+            Ok(1) => Ok(true),
+            _ => Err(self.mismatch(i, "0 or 1")),
+        }
+    }
+
+    /// A text, or `None` for NULL.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.values.get(i) {
+            Some(Value::Text(v)) => Ok(Some(v.clone())),
+            _ if self.is_null(i) => Ok(None),
+            _ => Err(self.mismatch(i, "a text")),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.opt_text(i)?.ok_or_else(|| self.mismatch(i, "a text"))
+    }
+
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        match self.values.get(i) {
+            Some(Value::Bytes(v)) => Ok(v.clone()),
+            _ => Err(self.mismatch(i, "bytes")),
+        }
+    }
+
+    /// A text of a closed vocabulary (a state, a kind, a role), or `None` for NULL; text that
+    /// `parse` does not know is an error.
+    pub fn opt_parse<T>(
+        &self,
+        i: usize,
+        expected: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        match self.opt_text(i)? {
+            None => Ok(None),
+            Some(text) => parse(&text)
+                .map(Some)
+                .ok_or_else(|| self.mismatch(i, expected)),
+        }
+    }
+
+    pub fn parse<T>(
+        &self,
+        i: usize,
+        expected: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        self.opt_parse(i, expected, parse)?
+            .ok_or_else(|| self.mismatch(i, expected))
+    }
+
+    /// A JSON text read as `T`, or `None` for NULL; unreadable JSON is an error.
+    pub fn opt_json<T: serde::de::DeserializeOwned>(
+        &self,
+        i: usize,
+        expected: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.opt_text(i)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                // The serde message only: the text may be long, or hold what a log must not.
+                self.decode_error(i, expected, format!("unreadable JSON ({e})"))
+            }),
+        }
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        i: usize,
+        expected: &'static str,
+    ) -> Result<T, StoreError> {
+        self.opt_json(i, expected)?
+            .ok_or_else(|| self.mismatch(i, expected))
+    }
+}
+
+/// What a cell holds, for an error message: texts cut short (a log is no place for a whole
+/// stored value).
+fn describe(cell: Option<&Value>) -> String {
+    match cell {
+        None => "no such column".into(),
+        Some(Value::Int(v)) => format!("the integer {v}"),
+        Some(Value::Text(t)) => {
+            let mut cut: String = t.chars().take(40).collect();
+            if cut.len() < t.len() {
+                cut.push('…');
+            }
+            format!("the text {cut:?}")
+        }
+        Some(Value::Bytes(b)) => format!("{} bytes", b.len()),
+        Some(Value::NullInt | Value::NullText) => "NULL".into(),
     }
 }
 
@@ -185,6 +303,7 @@ pub(super) fn sqlite_rows(
 ) -> Result<Vec<Row>, StoreError> {
     use rusqlite::types::ValueRef;
     let n = st.column_count();
+    let columns: Arc<[String]> = st.column_names().map(str::to_owned).collect();
     let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params)))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -198,7 +317,7 @@ pub(super) fn sqlite_rows(
                 ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
             });
         }
-        out.push(Row(row));
+        out.push(Row::new(row, columns.clone()));
     }
     Ok(out)
 }
@@ -219,7 +338,22 @@ pub(super) fn pg_query(sql: &str, params: Vec<Value>) -> PgQuery<'static> {
     q
 }
 
-pub(super) fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
+/// The rows of a PostgreSQL result as [`Row`]s.
+pub(super) fn pg_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<Row>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let columns: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    rows.iter()
+        .map(|r| Ok(Row::new(pg_values(r)?, columns.clone())))
+        .collect()
+}
+
+fn pg_values(r: &sqlx::postgres::PgRow) -> Result<Vec<Value>, StoreError> {
     let mut row = Vec::with_capacity(r.len());
     for (i, col) in r.columns().iter().enumerate() {
         let v = match col.type_info().name() {
@@ -238,7 +372,7 @@ pub(super) fn pg_row(r: &sqlx::postgres::PgRow) -> Result<Row, StoreError> {
         };
         row.push(v.unwrap_or(Value::NullText));
     }
-    Ok(Row(row))
+    Ok(row)
 }
 
 /// Runs a query on the pool and reads every row.
@@ -248,7 +382,7 @@ pub(super) async fn pg_fetch(
     params: Vec<Value>,
 ) -> Result<Vec<Row>, StoreError> {
     let rows = pg_query(sql, params).fetch_all(pool).await?;
-    rows.iter().map(pg_row).collect()
+    pg_rows(&rows)
 }
 
 /// Runs `f` on a blocking thread; a panic in it is resumed here.
@@ -271,39 +405,70 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checked_getters_refuse_null_and_other_types() {
-        let row = Row(vec![
-            Value::Int(3),
-            Value::Text("a".into()),
-            Value::NullText,
-            Value::NullInt,
-        ]);
-        assert_eq!(row.try_int(0).unwrap(), 3);
-        assert_eq!(row.try_text(1).unwrap(), "a");
-        assert_eq!(row.try_opt_text(1).unwrap().as_deref(), Some("a"));
-        assert_eq!(row.try_opt_text(2).unwrap(), None);
-        assert_eq!(row.try_opt_text(3).unwrap(), None);
-        for err in [
-            row.try_int(1).unwrap_err(),
-            row.try_int(2).unwrap_err(),
-            row.try_text(0).unwrap_err(),
-            row.try_text(2).unwrap_err(),
-            row.try_opt_text(0).unwrap_err(),
-            row.try_int(4).unwrap_err(),
-        ] {
-            assert!(matches!(err, StoreError::Decode(_)), "{err:?}");
-        }
-        assert_eq!(
-            row.try_text(2).unwrap_err().to_string(),
-            "unexpected stored value: column 2: expected a text, found NULL"
-        );
-    }
-
-    #[test]
     fn numbered_parameters_become_sqlite_ones() {
         assert_eq!(
             sqlite_sql("UPDATE jobs SET a = $1 WHERE id = $2 AND b = $1"),
             "UPDATE jobs SET a = ?1 WHERE id = ?2 AND b = ?1"
         );
+    }
+
+    fn row(values: Vec<Value>) -> Row {
+        let names = ["n", "state", "data"].map(str::to_owned);
+        Row::new(values, names.into_iter().collect())
+    }
+
+    #[test]
+    fn a_null_or_another_type_is_an_error_naming_the_column() {
+        let r = row(vec![Value::NullInt, Value::Int(7), Value::Text("x".into())]);
+        assert_eq!(r.opt_int(0).unwrap(), None);
+        assert_eq!(
+            r.opt_text(0).unwrap(),
+            None,
+            "NULL is NULL whatever its bound type"
+        );
+        let err = r.int(0).unwrap_err().to_string();
+        assert_eq!(err, "column 0 (n): expected an integer, found NULL");
+        let err = r.text(1).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "column 1 (state): expected a text, found the integer 7"
+        );
+        assert!(
+            r.opt_int(2).is_err(),
+            "a type mismatch is an error even where NULL is fine"
+        );
+        assert!(r.bytes(2).is_err(), "text is not bytes");
+        assert!(r.flag(1).is_err(), "a flag is 0 or 1");
+        let err = r.int(3).unwrap_err().to_string();
+        assert_eq!(err, "column 3: expected an integer, found no such column");
+    }
+
+    #[test]
+    fn vocabularies_numbers_and_json_are_checked() {
+        let r = row(vec![
+            Value::Int(-1),
+            Value::Text("bogus".into()),
+            Value::Text("{not json".into()),
+        ]);
+        let known = |s: &str| (s == "queued").then_some(());
+        let err = r.parse(1, "a job state", known).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "column 1 (state): expected a job state, found the text \"bogus\""
+        );
+        assert!(
+            r.int_as::<u64>(0, "a count").is_err(),
+            "negative is no count"
+        );
+        assert_eq!(r.int_as::<i16>(0, "a small number").unwrap(), -1);
+        let err = r.json::<serde_json::Value>(2, "JSON").unwrap_err();
+        assert!(matches!(err, StoreError::Decode { .. }), "{err}");
+        assert!(
+            !err.to_string().contains("{not"),
+            "the stored text is not echoed: {err}"
+        );
+        let long = row(vec![Value::Text("é".repeat(100))]);
+        let err = long.int(0).unwrap_err().to_string();
+        assert!(err.ends_with("…\""), "{err}");
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! - [`password`]: the password rules and argon2id hashing ([`Password`] never prints itself).
 //! - [`session`]: session tokens (only their SHA-256 is stored) and CSRF tokens.
-//! - [`store`]: users, roles, sessions and failed logins in the operational tables.
+//! - [`store`]: creating users, the lock-out after failed logins and session lifetimes, over
+//!   storage's admin tables (`storage::ops::users`, which also holds [`AdminUser`] and the
+//!   [`Role`] vocabulary).
 //!
 //! A user has a role per tenant ([`Role`]) or is a system admin (every tenant, and the tenants
 //! themselves). What a role may do over the admin API:
@@ -25,8 +27,9 @@ use serde_json::{Value, json};
 use crate::auth::Scopes;
 use crate::domain::datetime::format_ms;
 
+pub use crate::storage::ops::users::{AdminUser, Role};
 pub use password::Password;
-pub use store::{AdminUser, UserError};
+pub use store::UserError;
 
 /// How long a session lives without a request (sliding).
 pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
@@ -39,34 +42,9 @@ pub const LOCK_AFTER_FAILURES: i64 = 5;
 /// How long a locked account stays locked.
 pub const LOCK_MS: i64 = 15 * 60 * 1000;
 /// Failed logins from one source address within the window after which it must wait.
-pub const IP_FAILURE_LIMIT: i64 = 20;
-
-/// A user's role in one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Admin,
-    Uploader,
-    Viewer,
-}
+pub const IP_FAILURE_LIMIT: u64 = 20;
 
 impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "uploader" => Some(Role::Uploader),
-            "viewer" => Some(Role::Viewer),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Uploader => "uploader",
-            Role::Viewer => "viewer",
-        }
-    }
-
     /// The admin API scopes the role opens (see the module's table).
     pub fn scopes(self) -> Scopes {
         match self {
@@ -81,9 +59,21 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl AdminUser {
+    /// The user's role in `tenant`; a system admin is an admin everywhere.
+    pub fn role_in(&self, tenant: &str) -> Option<Role> {
+        if self.system_admin {
+            return Some(Role::Admin);
+        }
+        self.roles
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map(|(_, r)| *r)
+    }
+
+    /// Whether the account is locked at `now`.
+    pub fn locked_at(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
     }
 }
 

@@ -6,6 +6,7 @@
 //! the outcome is written only while the lease is still the one this worker set — its value is
 //! the fencing token, since every new claim of a row sets a later one. A worker that dies
 //! mid-attempt leaves a lease that expires; the delivery is then claimed again (at least once).
+//! The claim and the records are `storage::ops::webhooks`; the policy is here.
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +15,8 @@ use tokio::task::JoinSet;
 
 use super::sign::signature_header;
 use crate::domain::datetime::now_ms;
-use crate::params;
-use crate::storage::plain::Stmt;
-use crate::storage::{BackendKind, Store, StoreError};
+use crate::storage::ops::deliveries::{Attempt, AttemptOutcome as Outcome, ClaimedDelivery};
+use crate::storage::{Store, StoreError};
 
 /// How the worker delivers.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ async fn run(store: Store, config: WebhookConfig) {
         let want = concurrency.saturating_sub(in_flight.len()).min(CLAIM_BATCH);
         let mut more_due = false;
         if want > 0 {
-            match claim(&store, &config, want).await {
+            match store.claim_deliveries(want, config.lease_ms()).await {
                 Ok(batch) => {
                     more_due = batch.len() == want;
                     for d in batch {
@@ -135,86 +135,10 @@ fn log_join(done: Result<(), tokio::task::JoinError>) {
     }
 }
 
-/// A delivery this worker holds the lease of.
-#[derive(Debug)]
-struct Claimed {
-    id: String,
-    webhook_id: String,
-    event: String,
-    payload: String,
-    /// Attempts made before this one.
-    attempts: i64,
-    /// The lease this worker set: the fencing token of every write about this attempt.
-    lease_until: i64,
-}
-
-/// Leases up to `n` due deliveries.
-async fn claim(
-    store: &Store,
-    config: &WebhookConfig,
-    n: usize,
-) -> Result<Vec<Claimed>, StoreError> {
-    let now = store.ops_now();
-    let lease_until = now + config.lease_ms();
-    let lock = match store.backend() {
-        BackendKind::Postgres => " FOR UPDATE SKIP LOCKED",
-        BackendKind::Sqlite => "",
-    };
-    let due = "state = 'pending' AND next_attempt_at <= $1 \
-               AND (lease_until IS NULL OR lease_until < $1)";
-    // The candidates are a materialised CTE: as a plain `IN (subquery)` PostgreSQL may rescan
-    // the `LIMIT … SKIP LOCKED` subquery and lease more rows than asked for.
-    let sql = format!(
-        "WITH claim AS MATERIALIZED (SELECT id FROM webhook_deliveries WHERE {due} \
-                                     ORDER BY next_attempt_at, id LIMIT $2{lock}) \
-         UPDATE webhook_deliveries SET lease_until = $3 \
-         WHERE id IN (SELECT id FROM claim) AND {due} \
-         RETURNING id, webhook_id, event, payload, attempts"
-    );
-    let rows = store
-        .ops_fetch(&sql, params![now, n as i64, lease_until])
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Claimed {
-            id: r.text(0),
-            webhook_id: r.text(1),
-            event: r.text(2),
-            payload: r.text(3),
-            attempts: r.int(4),
-            lease_until,
-        })
-        .collect())
-}
-
-/// How an attempt ended for the delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Succeeded,
-    Retry { next_attempt_at: i64 },
-    Failed,
-}
-
-impl Outcome {
-    fn label(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Retry { .. } => "retry",
-            Outcome::Failed => "failed",
-        }
-    }
-}
-
 /// One POST of a claimed delivery, and its record.
-async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d: Claimed) {
-    let hook = match store
-        .ops_fetch_opt(
-            "SELECT url, secret, active FROM webhooks WHERE id = $1",
-            params![d.webhook_id.as_str()],
-        )
-        .await
-    {
-        Ok(Some(row)) => row,
+async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d: ClaimedDelivery) {
+    let hook = match store.delivery_target(&d.webhook_id).await {
+        Ok(Some(target)) => target,
         // Deleted meanwhile: its deliveries went with it.
         Ok(None) => return,
         Err(e) => {
@@ -222,8 +146,7 @@ async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d
             return;
         }
     };
-    let (url, secret, active) = (hook.text(0), hook.text(1), hook.int(2) != 0);
-    if !active {
+    if !hook.active {
         // A paused subscription's pending deliveries end here rather than all arriving at once
         // (maybe long stale) when it is resumed.
         finish_inactive(&store, &d).await;
@@ -234,9 +157,9 @@ async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d
     let at = now_ms();
     let started = Instant::now();
     let body = d.payload.clone().into_bytes();
-    let signature = signature_header(&secret, at.div_euclid(1000), &body);
+    let signature = signature_header(&hook.secret, at.div_euclid(1000), &body);
     let sent = client
-        .post(&url)
+        .post(&hook.url)
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .header("RosterHub-Event", d.event.as_str())
         .header("RosterHub-Delivery", d.id.as_str())
@@ -272,18 +195,14 @@ async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d
         }
     };
 
-    match record(
-        &store,
-        &d,
-        number,
+    let record = Attempt {
+        attempt: number,
         at,
         status,
-        error.as_deref(),
+        error,
         duration_ms,
-        outcome,
-    )
-    .await
-    {
+    };
+    match store.record_attempt(&d, &record, outcome).await {
         Ok(()) => {
             metrics::counter!("webhook_deliveries_total", "outcome" => outcome.label())
                 .increment(1);
@@ -293,15 +212,15 @@ async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d
                     delivery_id = %d.id,
                     event = %d.event,
                     attempts = number,
-                    last_status = ?status,
-                    last_error = error.as_deref().unwrap_or(""),
+                    last_status = ?record.status,
+                    last_error = record.error.as_deref().unwrap_or(""),
                     "webhook delivery failed; no more attempts"
                 ),
                 _ => tracing::debug!(
                     webhook_id = %d.webhook_id,
                     delivery_id = %d.id,
                     attempt = number,
-                    status = ?status,
+                    status = ?record.status,
                     outcome = outcome.label(),
                     "webhook attempt recorded"
                 ),
@@ -340,68 +259,10 @@ fn describe(e: &reqwest::Error, timeout_ms: u64) -> String {
     text
 }
 
-/// Writes the attempt and the delivery's new state, if this worker still holds the lease.
-#[expect(clippy::too_many_arguments, reason = "one attempt's columns")]
-async fn record(
-    store: &Store,
-    d: &Claimed,
-    number: i64,
-    at: i64,
-    status: Option<i64>,
-    error: Option<&str>,
-    duration_ms: i64,
-    outcome: Outcome,
-) -> Result<(), StoreError> {
-    let now = now_ms();
-    let update = match outcome {
-        Outcome::Succeeded | Outcome::Failed => Stmt::guard(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, lease_until = NULL, \
-             last_status = $3, last_error = $4, finished_at = $5 \
-             WHERE id = $6 AND lease_until = $7 AND state = 'pending'",
-            params![
-                outcome.label(),
-                number,
-                status,
-                error,
-                now,
-                d.id.as_str(),
-                d.lease_until
-            ],
-        ),
-        Outcome::Retry { next_attempt_at } => Stmt::guard(
-            "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at = $2, \
-             lease_until = NULL, last_status = $3, last_error = $4 \
-             WHERE id = $5 AND lease_until = $6 AND state = 'pending'",
-            params![
-                number,
-                next_attempt_at,
-                status,
-                error,
-                d.id.as_str(),
-                d.lease_until
-            ],
-        ),
-    };
-    let log = Stmt::new(
-        "INSERT INTO webhook_attempts (delivery_id, attempt, at, status, error, duration_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        params![d.id.as_str(), number, at, status, error, duration_ms],
-    );
-    store.ops_atomic(vec![update, log]).await.map(|_| ())
-}
-
 /// Ends a delivery of a paused subscription without sending it (no attempt is logged).
-async fn finish_inactive(store: &Store, d: &Claimed) {
-    let done = store
-        .ops_exec(
-            "UPDATE webhook_deliveries SET state = 'failed', lease_until = NULL, \
-             last_error = 'subscription inactive', finished_at = $1 \
-             WHERE id = $2 AND lease_until = $3 AND state = 'pending'",
-            params![now_ms(), d.id.as_str(), d.lease_until],
-        )
-        .await;
-    match done {
-        Ok(1) => {
+async fn finish_inactive(store: &Store, d: &ClaimedDelivery) {
+    match store.fail_inactive_delivery(d).await {
+        Ok(true) => {
             metrics::counter!("webhook_deliveries_total", "outcome" => "failed").increment(1);
             tracing::warn!(
                 webhook_id = %d.webhook_id,
@@ -410,7 +271,7 @@ async fn finish_inactive(store: &Store, d: &Claimed) {
                 "webhook delivery not sent: the subscription is inactive"
             );
         }
-        Ok(_) => {}
+        Ok(false) => {}
         Err(e) => {
             tracing::warn!(delivery_id = %d.id, error = %e, "ending a webhook delivery failed")
         }

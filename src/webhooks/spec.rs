@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use super::EVENTS;
 use super::sign::generate_secret;
-
-/// The subscription to every event.
-pub const ALL_EVENTS: &str = "*";
+use crate::storage::ops::webhooks::{ALL_EVENTS, EVENTS};
 
 const MAX_URL_CHARS: usize = 2048;
 const MIN_SECRET_CHARS: usize = 16;
@@ -103,16 +100,6 @@ impl Events {
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
-
-    /// The stored form: a JSON array of strings.
-    pub fn to_stored(&self) -> String {
-        serde_json::to_string(&self.0).expect("strings serialise")
-    }
-
-    /// The stored form read back (anything unreadable is no events).
-    pub fn from_stored(text: &str) -> Vec<String> {
-        serde_json::from_str(text).unwrap_or_default()
-    }
 }
 
 /// The key of the signatures: given (at least 16 characters) or generated (`whsec_…`).
@@ -188,32 +175,6 @@ pub struct WebhookPatch {
     pub description: Option<String>,
 }
 
-/// A stored subscription.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Webhook {
-    pub id: String,
-    pub tenant: String,
-    pub url: String,
-    pub events: Vec<String>,
-    pub secret: String,
-    pub active: bool,
-    pub description: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Webhook")
-            .field("id", &self.id)
-            .field("tenant", &self.tenant)
-            .field("url", &self.url)
-            .field("events", &self.events)
-            .field("active", &self.active)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,9 +227,6 @@ mod tests {
         assert!(Events::matches(&["*".into()], "export.completed"));
         assert!(Events::matches(&["import.held".into()], "import.held"));
         assert!(!Events::matches(&["import.held".into()], "import.failed"));
-        let stored = Events::parse(&["import.held"]).unwrap().to_stored();
-        assert_eq!(stored, r#"["import.held"]"#);
-        assert_eq!(Events::from_stored(&stored), ["import.held"]);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use rosterhub::jobs::JobsConfig;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
-use crate::server::{Server, ops_count, test_config, zip_dir};
+use crate::raw_sql::ops_count;
+use crate::server::{Server, test_config, zip_dir};
 
 fn fixture_zip() -> Vec<u8> {
     zip_dir(&fixtures().join("jp-profile-v1.2.1"))
@@ -938,8 +939,8 @@ fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
 }
 
 fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: Backend) {
-    use rosterhub::jobs::store;
     use rosterhub::jobs::{JobKind, JobParams, blob};
+    use rosterhub::storage::ops::jobs::{JobEnd, NewJob};
     let Some(db) = TestDb::new(backend) else {
         return;
     };
@@ -949,7 +950,7 @@ fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: B
     let (job_id, stored_zip) = db.rt.block_on(async {
         let stored = blob::store_file(&db.store, "default", &zip).await.unwrap();
         let params = JobParams::default();
-        let new = |key| store::NewJob {
+        let new = |key| NewJob {
             tenant: "default",
             kind: JobKind::Import,
             params: &params,
@@ -957,23 +958,21 @@ fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: B
             upload_blob: Some(&stored.id),
             created_by: "test",
         };
-        let (job, _) = store::create(&db.store, new("a")).await.unwrap();
+        let (job, _) = db.store.create_job(new("a")).await.unwrap();
         // A worker claims it and "dies": its lease runs out.
-        let first = store::claim(&db.store, "ghost", 1, 3)
-            .await
-            .unwrap()
-            .unwrap();
+        let first = db.store.claim_job("ghost", 1, 3).await.unwrap().unwrap();
         assert_eq!((first.id.as_str(), first.attempts), (job.id.as_str(), 1));
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let second = store::claim(&db.store, "w2", 1, 3).await.unwrap().unwrap();
+        let second = db.store.claim_job("w2", 1, 3).await.unwrap().unwrap();
         assert_eq!((second.id.as_str(), second.attempts), (job.id.as_str(), 2));
         assert!(
-            !store::heartbeat(&db.store, &job.id, "ghost", 1000, None)
+            !db.store
+                .heartbeat_job(&job.id, "ghost", 1000, None)
                 .await
                 .unwrap(),
             "ghost lost it"
         );
-        let end = store::Finish {
+        let end = JobEnd {
             state: rosterhub::jobs::JobState::Succeeded,
             report: None,
             error: None,
@@ -983,7 +982,7 @@ fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: B
         };
         let err = db
             .store
-            .ops_atomic(vec![store::finish_stmt(&job.id, "ghost", &end)])
+            .finish_job(&job.id, "ghost", &end, &[])
             .await
             .unwrap_err();
         assert!(
@@ -992,26 +991,15 @@ fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: B
         );
         // w2 dies too; with at most 2 attempts the job is given up, not claimed a third time.
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(
-            store::claim(&db.store, "w3", 1000, 2)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(store::fail_exhausted(&db.store, 2).await.unwrap(), 1);
-        let failed = store::get(&db.store, "default", &job.id)
-            .await
-            .unwrap()
-            .unwrap();
+        assert!(db.store.claim_job("w3", 1000, 2).await.unwrap().is_none());
+        assert_eq!(db.store.fail_exhausted_jobs(2).await.unwrap(), 1);
+        let failed = db.store.job("default", &job.id).await.unwrap().unwrap();
         assert_eq!(failed.state, rosterhub::jobs::JobState::Failed);
         assert!(failed.error.unwrap().contains("interrupted 2 times"));
 
         // Another job: its worker commits the import, then dies before recording the end.
-        let (job, _) = store::create(&db.store, new("b")).await.unwrap();
-        store::claim(&db.store, "ghost", 1, 3)
-            .await
-            .unwrap()
-            .unwrap();
+        let (job, _) = db.store.create_job(new("b")).await.unwrap();
+        db.store.claim_job("ghost", 1, 3).await.unwrap().unwrap();
         (job.id, zip.clone())
     });
     let committed = db.import(

@@ -709,14 +709,12 @@ fn real_responses_match_the_documented_schemas() {
 
         // An export whose file is gone: 410.
         let export_id = exports[0].rsplit('/').next().unwrap().to_owned();
-        s.state
-            .store
-            .ops_exec(
-                "UPDATE jobs SET result_blob = NULL WHERE id = $1",
-                rosterhub::params![export_id.as_str()],
-            )
-            .await
-            .unwrap();
+        crate::raw_sql::exec(
+            &db,
+            "UPDATE jobs SET result_blob = NULL WHERE id = $1",
+            &[&export_id],
+        )
+        .await;
         let req = auth(s.http.get(s.url(&format!("{}/download", exports[0]))));
         let (status, _, e, _) = call(&doc, req, "get", "/api/v1/exports/{id}/download").await;
         assert_eq!((status, e["error"].as_str()), (410, Some("gone")));

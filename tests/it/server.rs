@@ -216,13 +216,3 @@ pub fn zip_dir(dir: &Path) -> Vec<u8> {
     }
     zip.finish().unwrap().into_inner()
 }
-
-/// A count on the operational tables (the `-ops.db` file on SQLite).
-pub async fn ops_count(db: &TestDb, sql: &str) -> i64 {
-    db.store
-        .ops_fetch_opt(sql, vec![])
-        .await
-        .unwrap()
-        .map(|r| r.int(0))
-        .unwrap()
-}

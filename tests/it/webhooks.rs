@@ -13,13 +13,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use rosterhub::auth::Scopes;
 use rosterhub::storage::Store;
 use rosterhub::webhooks::{
-    self, Delivery, Events, NewWebhook, Secret, WebhookConfig, WebhookUrl, spawn_delivery_worker,
+    self, Delivery, DeliveryState, Events, NewWebhook, Secret, WebhookConfig, WebhookUrl,
+    spawn_delivery_worker,
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::net::TcpListener;
 
 use crate::helpers::{Backend, TestDb};
+use crate::raw_sql;
 use crate::server::start_with;
 
 crate::on_both_backends!(
@@ -121,19 +123,19 @@ async fn subscribe(store: &Store, url: &str, events: &[&str], active: bool) -> S
         .id
 }
 
-/// Enqueues `event` as a job would (the outbox statements in one batch); returns how many
+/// Enqueues `event` as a job would (the outbox rows in one transaction); returns how many
 /// deliveries it made.
 async fn emit(store: &Store, event: &str, data: &Value) -> usize {
-    let stmts = webhooks::event_stmts(store, "default", event, data)
+    let deliveries = webhooks::event_deliveries(store, "default", event, data)
         .await
         .unwrap();
-    let n = stmts.len();
-    store.ops_atomic(stmts).await.unwrap();
-    n
+    store.enqueue_deliveries(&deliveries).await.unwrap();
+    deliveries.len()
 }
 
 async fn delivery(store: &Store, hook: &str) -> Delivery {
-    let page = webhooks::store::deliveries(store, "default", hook, 10, 0)
+    let page = store
+        .webhook_deliveries("default", hook, 10, 0)
         .await
         .unwrap()
         .unwrap();
@@ -146,7 +148,7 @@ async fn settled(store: &Store, hook: &str, within: Duration) -> Delivery {
     let start = Instant::now();
     loop {
         let d = delivery(store, hook).await;
-        if d.state != "pending" {
+        if d.state != DeliveryState::Pending {
             return d;
         }
         assert!(
@@ -201,7 +203,8 @@ fn a_delivery_is_signed_and_is_the_stored_payload(backend: Backend) {
             (1, Some(200))
         );
         for other in [&other_event, &inactive] {
-            let page = webhooks::store::deliveries(store, "default", other, 10, 0)
+            let page = store
+                .webhook_deliveries("default", other, 10, 0)
                 .await
                 .unwrap()
                 .unwrap();
@@ -211,17 +214,15 @@ fn a_delivery_is_signed_and_is_the_stored_payload(backend: Backend) {
         let requests = receiver.requests();
         assert_eq!(requests.len(), 1);
         let r = &requests[0];
-        let stored = store
-            .ops_fetch(
-                "SELECT payload FROM webhook_deliveries WHERE id = $1",
-                rosterhub::params![d.id.as_str()],
-            )
-            .await
-            .unwrap()[0]
-            .text(0);
+        let stored = raw_sql::query(
+            &db,
+            "SELECT payload FROM webhook_deliveries WHERE id = $1",
+            &[&d.id],
+        )
+        .await;
         assert_eq!(
             String::from_utf8(r.body.clone()).unwrap(),
-            stored,
+            stored[0][0].as_str().unwrap(),
             "sent byte for byte"
         );
         let payload: Value = serde_json::from_slice(&r.body).unwrap();
@@ -486,10 +487,7 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
             "{secret}"
         );
         assert!(is_iso_ms_utc(first["created_at"].as_str().unwrap()));
-        let stored = webhooks::store::get(store, "default", &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = store.webhook("default", &id).await.unwrap().unwrap();
         assert_eq!(stored.secret, secret);
 
         let (s, _, second) = api
@@ -679,10 +677,7 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        let stored = webhooks::store::get(store, "default", &id)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = store.webhook("default", &id).await.unwrap().unwrap();
         assert_eq!(
             (
                 stored.secret.as_str(),
@@ -781,13 +776,7 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
                 "{method} {path}"
             );
         }
-        assert!(
-            !webhooks::store::get(store, "default", &id)
-                .await
-                .unwrap()
-                .unwrap()
-                .active
-        );
+        assert!(!store.webhook("default", &id).await.unwrap().unwrap().active);
 
         // rosterhub.import does not open webhooks; no token at all is 401.
         for (method, path) in [
@@ -839,14 +828,13 @@ fn the_subscriptions_api_over_a_real_socket(backend: Backend) {
             (s, &e["error"]),
             (StatusCode::NOT_FOUND, &json!("not_found"))
         );
-        let left = store
-            .ops_fetch(
-                "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1",
-                rosterhub::params![id.as_str()],
-            )
-            .await
-            .unwrap();
-        assert_eq!(left[0].int(0), 0, "deliveries went with the subscription");
+        let left = raw_sql::query(
+            &db,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = $1",
+            &[&id],
+        )
+        .await;
+        assert_eq!(left[0][0], 0, "deliveries went with the subscription");
         let (s, _, _) = api
             .call(Method::DELETE, &format!("/webhooks/{id}"), &admin, None)
             .await;
@@ -872,11 +860,16 @@ fn two_workers_never_send_one_attempt_twice(backend: Backend) {
         let b = spawn_delivery_worker(store.clone(), config(3, 1_000));
         let start = Instant::now();
         let page = loop {
-            let page = webhooks::store::deliveries(store, "default", &hook, 100, 0)
+            let page = store
+                .webhook_deliveries("default", &hook, 100, 0)
                 .await
                 .unwrap()
                 .unwrap();
-            if page.deliveries.iter().all(|d| d.state != "pending") {
+            if page
+                .deliveries
+                .iter()
+                .all(|d| d.state != DeliveryState::Pending)
+            {
                 break page;
             }
             assert!(start.elapsed() < Duration::from_secs(10), "{page:?}");
@@ -888,7 +881,7 @@ fn two_workers_never_send_one_attempt_twice(backend: Backend) {
         assert!(
             page.deliveries
                 .iter()
-                .all(|d| d.state == "succeeded" && d.attempts == 1)
+                .all(|d| d.state == DeliveryState::Succeeded && d.attempts == 1)
         );
         let mut sent: Vec<String> = receiver
             .requests()
@@ -912,17 +905,13 @@ fn the_outbox_follows_the_subscriptions(backend: Backend) {
         let kept = subscribe(store, &url, &["import.failed"], true).await;
         let deleted = subscribe(store, &url, &["import.failed"], true).await;
         let paused = subscribe(store, &url, &["import.failed"], true).await;
-        let stmts = webhooks::event_stmts(store, "default", "import.failed", &json!({}))
+        let deliveries = webhooks::event_deliveries(store, "default", "import.failed", &json!({}))
             .await
             .unwrap();
-        assert_eq!(stmts.len(), 3);
+        assert_eq!(deliveries.len(), 3);
         // Between reading the subscriptions and the job's final batch, one is deleted and one
         // paused: the batch still commits, without their deliveries.
-        assert!(
-            webhooks::store::delete(store, "default", &deleted)
-                .await
-                .unwrap()
-        );
+        assert!(store.delete_webhook("default", &deleted).await.unwrap());
         let pause = webhooks::WebhookPatch {
             active: Some(false),
             ..Default::default()
@@ -931,10 +920,14 @@ fn the_outbox_follows_the_subscriptions(backend: Backend) {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(store.ops_atomic(stmts).await.unwrap(), [1, 0, 0]);
-        assert_eq!(delivery(store, &kept).await.state, "pending");
         assert_eq!(
-            webhooks::store::deliveries(store, "default", &paused, 10, 0)
+            store.enqueue_deliveries(&deliveries).await.unwrap(),
+            [true, false, false]
+        );
+        assert_eq!(delivery(store, &kept).await.state, DeliveryState::Pending);
+        assert_eq!(
+            store
+                .webhook_deliveries("default", &paused, 10, 0)
                 .await
                 .unwrap()
                 .unwrap()

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::auth::Caller;
 use super::common::query;
 use super::error::AdminError;
-use crate::audit::store::{self, Filter};
+use crate::audit::Filter;
 use crate::auth::Scopes;
 use crate::domain::datetime::parse_datetime;
 use crate::http::AppState;
@@ -134,8 +134,10 @@ async fn list(
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
     let (filter, limit, offset) = parse(&query(q)?)?;
-    let (entries, total) =
-        store::list(&state.store, &caller.tenant, &filter, limit, offset).await?;
+    let (entries, total) = state
+        .store
+        .audit_entries(&caller.tenant, &filter, limit, offset)
+        .await?;
     Ok(Json(json!({
         "entries": entries.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
         "total": total,

@@ -18,7 +18,7 @@ use super::auth::Caller;
 use super::error::AdminError;
 use crate::auth::Scopes;
 use crate::http::AppState;
-use crate::jobs::{JobKind, JobState, store};
+use crate::jobs::{JobKind, JobState};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/jobs/{id}/events", get(events))
@@ -41,7 +41,9 @@ async fn events(
     if !caller.scopes.allows_admin(Scopes::IMPORT) && !caller.scopes.allows_admin(Scopes::EXPORT) {
         caller.require(Scopes::IMPORT)?;
     }
-    let job = store::get(&state.store, &caller.tenant, &id)
+    let job = state
+        .store
+        .job(&caller.tenant, &id)
         .await?
         .ok_or_else(|| AdminError::not_found(format!("no job with id {id:?}")))?;
     caller.require(match job.kind {
@@ -67,7 +69,7 @@ async fn events(
                         tokio::time::sleep(POLL).await;
                     }
                     first = false;
-                    let job = match store::get(&store_, &tenant, &id).await {
+                    let job = match store_.job(&tenant, &id).await {
                         Ok(Some(j)) => j,
                         Ok(None) => return None,
                         Err(e) => {

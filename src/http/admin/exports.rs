@@ -19,8 +19,8 @@ use crate::auth::Scopes;
 use crate::domain::datetime::parse_datetime;
 use crate::export::ExportProfile;
 use crate::http::AppState;
-use crate::jobs::store::{self, NewJob};
-use crate::jobs::{Job, JobKind, JobParams, JobState, blob};
+use crate::jobs::{Job, JobKind, JobParams, JobState};
+use crate::storage::ops::jobs::NewJob;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -104,18 +104,17 @@ async fn create(
     let Json(req) = body.map_err(|e| AdminError::bad_request("invalid_json", e.body_text()))?;
     let params = params_of(req, &caller.base)?;
     let key = idempotency_key(&headers)?;
-    let (job, created) = store::create(
-        &state.store,
-        NewJob {
+    let (job, created) = state
+        .store
+        .create_job(NewJob {
             tenant: &caller.tenant,
             kind: JobKind::Export,
             params: &params,
             idempotency_key: key.as_deref(),
             upload_blob: None,
             created_by: &caller.client_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     if created {
         state.jobs.wake.notify_one();
         tracing::info!(job = %job.id, "export queued");
@@ -128,7 +127,7 @@ async fn create(
 }
 
 async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Job, AdminError> {
-    match store::get(&state.store, &caller.tenant, id).await? {
+    match state.store.job(&caller.tenant, id).await? {
         Some(j) if j.kind == JobKind::Export => Ok(j),
         _ => Err(AdminError::not_found(format!("no export with id {id:?}"))),
     }
@@ -185,14 +184,14 @@ async fn download(
         )
     };
     let blob_id = job.result_blob.clone().ok_or_else(gone)?;
-    let size = blob::size(&state.store, &blob_id).await?.ok_or_else(gone)?;
+    let size = state.store.blob_size(&blob_id).await?.ok_or_else(gone)?;
     let store = state.store.clone();
     let stream = futures_util::stream::unfold(Some(0i64), move |seq| {
         let store = store.clone();
         let blob_id = blob_id.clone();
         async move {
             let seq = seq?;
-            match blob::chunk(&store, &blob_id, seq).await {
+            match store.blob_chunk(&blob_id, seq).await {
                 Ok(Some(data)) => Some((Ok::<Bytes, std::io::Error>(data.into()), Some(seq + 1))),
                 Ok(None) => None,
                 Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),

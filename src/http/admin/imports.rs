@@ -18,8 +18,9 @@ use super::upload;
 use crate::auth::Scopes;
 use crate::csv::sheet::Sheet;
 use crate::http::AppState;
-use crate::jobs::store::{self, NewJob};
 use crate::jobs::{Job, JobKind, JobParams, JobState, blob};
+use crate::storage::StoreError;
+use crate::storage::ops::jobs::NewJob;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -63,7 +64,11 @@ async fn create(
     let key = idempotency_key(&headers)?;
     if let Some(k) = &key {
         // A retry of an upload that was accepted: the same import, and the body is not read.
-        if let Some(job) = store::by_idempotency_key(&state.store, &caller.tenant, k).await? {
+        if let Some(job) = state
+            .store
+            .job_by_idempotency_key(&caller.tenant, k)
+            .await?
+        {
             return Ok(replay(&job));
         }
     }
@@ -79,21 +84,20 @@ async fn create(
         base_url: Some(caller.base.clone()),
         ..JobParams::default()
     };
-    let (job, created) = store::create(
-        &state.store,
-        NewJob {
+    let (job, created) = state
+        .store
+        .create_job(NewJob {
             tenant: &caller.tenant,
             kind: JobKind::Import,
             params: &params,
             idempotency_key: key.as_deref(),
             upload_blob: Some(&stored.id),
             created_by: &caller.client_id,
-        },
-    )
-    .await?;
+        })
+        .await?;
     if !created {
         // The same key raced in from a parallel retry: keep that one's file.
-        blob::delete(&state.store, &stored.id).await?;
+        state.store.delete_blob(&stored.id).await?;
         return Ok(replay(&job));
     }
     state.jobs.wake.notify_one();
@@ -115,7 +119,7 @@ fn replay(job: &Job) -> Response {
 
 /// The tenant's import `id`, or 404.
 async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<Job, AdminError> {
-    match store::get(&state.store, &caller.tenant, id).await? {
+    match state.store.job(&caller.tenant, id).await? {
         Some(j) if j.kind == JobKind::Import => Ok(j),
         _ => Err(AdminError::not_found(format!("no import with id {id:?}"))),
     }
@@ -185,8 +189,10 @@ pub async fn list_jobs(
             )
         })?),
     };
-    let (jobs, total) =
-        store::list(&state.store, &caller.tenant, kind, filter, limit, offset).await?;
+    let (jobs, total) = state
+        .store
+        .list_jobs(&caller.tenant, kind, filter, limit, offset)
+        .await?;
     let items: Vec<Value> = jobs
         .iter()
         .map(|j| {
@@ -287,11 +293,11 @@ async fn approve(
     }
     match state
         .store
-        .ops_atomic(vec![store::approve_stmt(&caller.tenant, &id, &job.params)])
+        .approve_held_job(&caller.tenant, &id, &job.params)
         .await
     {
-        Ok(_) => {}
-        Err(crate::storage::StoreError::Conflict(_)) => {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
             let now = find(&state, &caller, &id).await?;
             return Err(wrong_state(&now, "approved", "held"));
         }
@@ -354,24 +360,14 @@ async fn end_waiting(
     if job.state != from {
         return Err(wrong_state(&job, action, from.as_str()));
     }
-    let stmt = store::transition_stmt(&caller.tenant, id, from, to);
-    match state.store.ops_atomic(vec![stmt]).await {
-        Ok(_) => {}
-        Err(crate::storage::StoreError::Conflict(_)) => {
+    // The state change and the deletion of the upload are one transaction.
+    match state.store.end_waiting_job(&job, to).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
             let now = find(state, caller, id).await?;
             return Err(wrong_state(&now, action, from.as_str()));
         }
         Err(e) => return Err(e.into()),
-    }
-    if let Some(b) = &job.upload_blob {
-        blob::delete(&state.store, b).await?;
-        state
-            .store
-            .ops_exec(
-                "UPDATE jobs SET upload_blob = NULL WHERE id = $1",
-                crate::params![id],
-            )
-            .await?;
     }
     tracing::info!(job = %id, state = to.as_str(), "import {action}");
     let job = find(state, caller, id).await?;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use super::error::AdminError;
 use super::session::{HASHING, form_fields, session_json, set_cookie, source_ip};
 use crate::audit::AuditNote;
+use crate::domain::datetime::now_ms;
 use crate::http::AppState;
 use crate::users::store;
 use crate::users::{Password, Role};
@@ -143,7 +144,7 @@ pub(super) async fn login(
     let ip = source_ip(&extensions);
     let ip_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let store = &state.store;
-    let now = store.ops_now();
+    let now = now_ms();
     let found = store::credentials(store, &form.username).await?;
     // The tenant a failed login is recorded under: the one named, if it exists, else the
     // user's only tenant.

@@ -335,7 +335,7 @@ async fn show(
 }
 
 async fn logout(State(state): State<AppState>, logged: LoggedIn) -> Result<Response, AdminError> {
-    store::close_session(&state.store, &logged.session.id).await?;
+    state.store.close_admin_session(&logged.session.id).await?;
     tracing::info!(user_id = %logged.session.user.id, "admin user logged out");
     let mut response = (
         StatusCode::NO_CONTENT,

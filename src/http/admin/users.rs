@@ -25,8 +25,8 @@ use crate::audit::AuditNote;
 use crate::auth::Scopes;
 use crate::domain::datetime::format_ms;
 use crate::http::AppState;
-use crate::users::store::{self, AdminUser, NewUser, UserError};
-use crate::users::{Invalid, Password, Role, Username, parse_display_name};
+use crate::users::store::{self, NewUser, UserError};
+use crate::users::{AdminUser, Invalid, Password, Role, Username, parse_display_name};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -142,7 +142,9 @@ fn no_such(id: &str) -> AdminError {
 
 /// The user `id` if it has a role in the caller's tenant.
 async fn find(state: &AppState, caller: &Caller, id: &str) -> Result<AdminUser, AdminError> {
-    store::get(&state.store, id)
+    state
+        .store
+        .admin_user(id)
         .await?
         .filter(|u| u.roles.iter().any(|(t, _)| *t == caller.tenant))
         .ok_or_else(|| no_such(id))
@@ -166,7 +168,7 @@ fn not_yourself(what: &str) -> AdminError {
 
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let users = store::list(&state.store, Some(&caller.tenant)).await?;
+    let users = state.store.list_admin_users(Some(&caller.tenant)).await?;
     Ok(Json(json!({
         "users": users.iter().map(|u| wire(u, &caller.tenant)).collect::<Vec<_>>(),
     })))
@@ -319,14 +321,17 @@ async fn update(
         }
     }
     if let Some(name) = &display_name {
-        store::set_display_name(&state.store, &user.id, name.as_deref()).await?;
+        state
+            .store
+            .set_admin_display_name(&user.id, name.as_deref())
+            .await?;
     }
     if let Some(password) = password {
         let phc = hash(password).await?;
-        store::set_password(&state.store, &user.id, &phc).await?;
+        state.store.set_admin_password(&user.id, &phc).await?;
     }
     if let Some(disabled) = disabled {
-        store::set_disabled(&state.store, &user.id, disabled).await?;
+        state.store.set_admin_disabled(&user.id, disabled).await?;
     }
     let user = find(&state, &caller, &id).await?;
     tracing::info!(user_id = %user.id, tenant = %caller.tenant, "admin user changed");
@@ -353,10 +358,13 @@ async fn remove(
             "a system admin is changed by a system admin only",
         ));
     }
-    store::revoke(&state.store, &user.id, &caller.tenant).await?;
+    state
+        .store
+        .revoke_admin_role(&user.id, &caller.tenant)
+        .await?;
     let others = user.roles.iter().any(|(t, _)| *t != caller.tenant);
     if !others && !user.system_admin {
-        store::delete(&state.store, &user.id).await?;
+        state.store.delete_admin_user(&user.id).await?;
     }
     tracing::info!(user_id = %user.id, tenant = %caller.tenant, "admin user removed from tenant");
     Ok(noted(

@@ -21,7 +21,7 @@ use crate::auth::Scopes;
 use crate::domain::datetime::format_ms;
 use crate::http::AppState;
 use crate::webhooks::spec::parse_description;
-use crate::webhooks::store::{self, Delivery};
+use crate::webhooks::{Delivery, DeliveryState, store};
 use crate::webhooks::{Events, Invalid, NewWebhook, Secret, Webhook, WebhookPatch, WebhookUrl};
 
 pub fn routes() -> Router<AppState> {
@@ -55,9 +55,9 @@ fn wire_delivery(d: &Delivery) -> Value {
     json!({
         "id": d.id,
         "event": d.event,
-        "state": d.state,
+        "state": d.state.as_str(),
         "attempts": d.attempts,
-        "next_attempt_at": (d.state == "pending").then(|| format_ms(d.next_attempt_at)),
+        "next_attempt_at": (d.state == DeliveryState::Pending).then(|| format_ms(d.next_attempt_at)),
         "last_status": d.last_status,
         "last_error": d.last_error,
         "created_at": format_ms(d.created_at),
@@ -204,7 +204,7 @@ async fn create(
 
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let hooks = store::list(&state.store, &caller.tenant).await?;
+    let hooks = state.store.list_webhooks(&caller.tenant).await?;
     Ok(Json(json!({
         "webhooks": hooks.iter().map(|w| wire(w, false)).collect::<Vec<_>>(),
     })))
@@ -220,7 +220,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let hook = store::get(&state.store, &caller.tenant, &id)
+    let hook = state
+        .store
+        .webhook(&caller.tenant, &id)
         .await?
         .ok_or_else(|| no_such(&id))?;
     Ok(Json(wire(&hook, false)))
@@ -253,7 +255,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    if store::delete(&state.store, &caller.tenant, &id).await? {
+    if state.store.delete_webhook(&caller.tenant, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(no_such(&id))
@@ -293,7 +295,9 @@ async fn deliveries(
     // A limit above the maximum is served as the maximum.
     let limit = paging(&query, "limit", DEFAULT_LIMIT, 1)?.min(MAX_LIMIT);
     let offset = paging(&query, "offset", 0, 0)?;
-    let page = store::deliveries(&state.store, &caller.tenant, &id, limit, offset)
+    let page = state
+        .store
+        .webhook_deliveries(&caller.tenant, &id, limit, offset)
         .await?
         .ok_or_else(|| no_such(&id))?;
     Ok(Json(json!({

@@ -10,6 +10,7 @@ use std::fmt;
 
 use super::{decode_key, random_b64, sql};
 use crate::domain::datetime::{EpochMs, now_ms};
+use crate::storage::value::params;
 use crate::storage::{Store, StoreError};
 
 /// Any constant: the advisory lock that serialises key creation and rotation on PostgreSQL.
@@ -74,7 +75,7 @@ impl Store {
                 vec![(
                     "INSERT INTO signing_keys (kid, secret, created_at) SELECT $1, $2, $3 \
                      WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
-                    crate::params![random_b64(12), random_b64(32), now_ms()],
+                    params![random_b64(12), random_b64(32), now_ms()],
                 )],
             )
             .await?;
@@ -84,8 +85,8 @@ impl Store {
             .first()
             .ok_or_else(|| StoreError::Conflict("signing_keys: the new key is not there".into()))?;
         Ok(SigningKey {
-            kid: row.text(0),
-            secret: decode_key(&row.text(1), "signing_keys.secret")?,
+            kid: row.text(0)?,
+            secret: decode_key(&row.text(1)?, "signing_keys.secret")?,
         })
     }
 
@@ -96,20 +97,24 @@ impl Store {
                            WHERE retired_at IS NULL OR retired_at > $1 \
                            ORDER BY created_at DESC, kid DESC";
         let since = now_ms() - lifetime_ms;
-        let mut rows = sql::fetch(self, SQL, crate::params![since]).await?;
-        if !rows.iter().any(|r| r.opt_int(3).is_none()) {
+        let mut rows = sql::fetch(self, SQL, params![since]).await?;
+        let mut one_signs = false;
+        for r in &rows {
+            one_signs |= r.opt_int(3)?.is_none();
+        }
+        if !one_signs {
             self.signing_key().await?;
-            rows = sql::fetch(self, SQL, crate::params![since]).await?;
+            rows = sql::fetch(self, SQL, params![since]).await?;
         }
         rows.iter()
             .map(|r| {
                 Ok(StoredKey {
                     key: SigningKey {
-                        kid: r.text(0),
-                        secret: decode_key(&r.text(1), "signing_keys.secret")?,
+                        kid: r.text(0)?,
+                        secret: decode_key(&r.text(1)?, "signing_keys.secret")?,
                     },
-                    created_at: r.int(2),
-                    retired_at: r.opt_int(3),
+                    created_at: r.int(2)?,
+                    retired_at: r.opt_int(3)?,
                 })
             })
             .collect()
@@ -124,14 +129,15 @@ impl Store {
             vec![],
         )
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| KeyInfo {
-                kid: r.text(0),
-                created_at: r.int(1),
-                retired_at: r.opt_int(2),
+        rows.iter()
+            .map(|r| {
+                Ok(KeyInfo {
+                    kid: r.text(0)?,
+                    created_at: r.int(1)?,
+                    retired_at: r.opt_int(2)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Adds a new signing key and retires the others, in one transaction; deletes keys
@@ -145,16 +151,16 @@ impl Store {
             vec![
                 (
                     "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-                    crate::params![kid.clone(), random_b64(32), now],
+                    params![kid.clone(), random_b64(32), now],
                 ),
                 (
                     "UPDATE signing_keys SET retired_at = $1 \
                      WHERE retired_at IS NULL AND kid <> $2",
-                    crate::params![now, kid.clone()],
+                    params![now, kid.clone()],
                 ),
                 (
                     "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= $1",
-                    crate::params![now - lifetime_ms],
+                    params![now - lifetime_ms],
                 ),
             ],
         )
@@ -173,7 +179,7 @@ impl Store {
         let expired = sql::fetch(
             self,
             "SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= $1",
-            crate::params![before],
+            params![before],
         )
         .await?;
         if expired.is_empty() {
@@ -182,7 +188,7 @@ impl Store {
         sql::exec(
             self,
             "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= $1",
-            crate::params![before],
+            params![before],
         )
         .await
     }

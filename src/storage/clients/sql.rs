@@ -1,11 +1,12 @@
 //! One SQL text for both backends on the main database (`api_clients`, `signing_keys`):
 //! `$1`, `$2`, … parameters (`?1`, `?2`, … on SQLite), integer and text values only — the
-//! conventions and runners of `storage::plain`, on the main file instead of the operational one.
+//! conventions and value binders of `storage::ops`, on the main file instead of the operational
+//! one.
 
 use rusqlite::Connection;
 
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::value::{Row, Value, blocking, pg_query, pg_row, sqlite_exec, sqlite_fetch};
+use crate::storage::value::{Row, Value, blocking, pg_query, pg_rows, sqlite_exec, sqlite_fetch};
 use crate::storage::{Store, StoreError};
 
 /// Runs `f` on a fresh SQLite connection (for writes) on a blocking thread.
@@ -44,12 +45,7 @@ pub(super) async fn fetch(
             let s = s.clone();
             blocking(move || s.with_reader(|conn| sqlite_fetch(conn, sql, &params))).await
         }
-        Store::Postgres(p) => pg_query(sql, params)
-            .fetch_all(p.pool())
-            .await?
-            .iter()
-            .map(pg_row)
-            .collect(),
+        Store::Postgres(p) => pg_rows(&pg_query(sql, params).fetch_all(p.pool()).await?),
     }
 }
 

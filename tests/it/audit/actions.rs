@@ -2,7 +2,7 @@
 //! target, IP, user agent and request id; requests without a tenant leave none.
 
 use reqwest::Method;
-use rosterhub::audit::store::Filter;
+use rosterhub::audit::Filter;
 use rosterhub::auth::Scopes;
 use rosterhub::domain::datetime::now_ms;
 use rosterhub::storage::clients::ClientSettings;

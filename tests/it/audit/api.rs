@@ -5,8 +5,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use rosterhub::audit::store::{self, Filter};
-use rosterhub::audit::{Entry, spawn_retention};
+use rosterhub::audit::{Entry, Filter, spawn_retention};
 use rosterhub::auth::Scopes;
 use rosterhub::domain::datetime::now_ms;
 use serde_json::{Value, json};
@@ -65,7 +64,7 @@ pub(super) fn the_audit_api_filters_and_pages_exactly(backend: Backend) {
         st.ensure_tenant("other", "Other").await.unwrap();
         let mut seed: Vec<Entry> = (0..30).map(|i| seeded("default", i)).collect();
         seed.extend((0..5).map(|i| seeded("other", i)));
-        store::insert(st, &seed).await.unwrap();
+        st.insert_audit_entries(&seed).await.unwrap();
         let TestClient {
             id: admin,
             token: tok,
@@ -207,14 +206,15 @@ pub(super) fn the_retention_sweep_removes_old_entries_only(backend: Backend) {
                 seed.push(e);
             }
         }
-        store::insert(&db.store, &seed).await.unwrap();
+        db.store.insert_audit_entries(&seed).await.unwrap();
         // Kept forever: nothing goes.
         spawn_retention(db.store.clone(), None).await.unwrap();
         let count = || async {
             let mut left = Vec::new();
             for t in ["default", "other"] {
                 left.extend(
-                    store::list(&db.store, t, &Filter::default(), 100, 0)
+                    db.store
+                        .audit_entries(t, &Filter::default(), 100, 0)
                         .await
                         .unwrap()
                         .0,
@@ -238,7 +238,7 @@ pub(super) fn the_retention_sweep_removes_old_entries_only(backend: Backend) {
             .map(String::from)
             .into();
         assert_eq!(count().await, want);
-        assert_eq!(store::sweep(&db.store, now - 365 * DAY).await.unwrap(), 0);
+        assert_eq!(db.store.sweep_audit_log(now - 365 * DAY).await.unwrap(), 0);
     });
 }
 

@@ -16,8 +16,7 @@ use api::{
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
-use rosterhub::audit::Entry;
-use rosterhub::audit::store::{self, Filter};
+use rosterhub::audit::{Entry, Filter};
 
 use crate::server::Server;
 
@@ -54,7 +53,10 @@ pub(crate) async fn send(rb: RequestBuilder, rid: &str) -> (u16, HeaderMap, Vec<
 /// The tenant's entries matching `filter`, newest first, once the writer has flushed.
 pub(crate) async fn entries(server: &Server, tenant: &str, filter: Filter) -> Vec<Entry> {
     server.state.audit.flush().await;
-    store::list(&server.state.store, tenant, &filter, 10_000, 0)
+    server
+        .state
+        .store
+        .audit_entries(tenant, &filter, 10_000, 0)
         .await
         .unwrap()
         .0

@@ -2,7 +2,6 @@
 
 use reqwest::Method;
 use rosterhub::users::Role;
-use rosterhub::users::store;
 use serde_json::{Value, json};
 
 use super::{Browser, PASSWORD, browser, login, ops_rows, send, start_with, user};
@@ -335,11 +334,11 @@ fn a_tenant_admin_manages_its_tenants_users(backend: Backend) {
         // Delete: the role goes; a user with no role left goes too.
         let r = b.write(&server, Method::DELETE, &path, None).await;
         assert_eq!(r.status, 204);
-        assert!(db.block_on(store::get(&db.store, &taro)).unwrap().is_none());
+        assert!(db.block_on(db.store.admin_user(&taro)).unwrap().is_none());
         let r = b.write(&server, Method::DELETE, &shared_path, None).await;
         assert_eq!(r.status, 204);
         let left = db
-            .block_on(store::get(&db.store, &shared.id))
+            .block_on(db.store.admin_user(&shared.id))
             .unwrap()
             .unwrap();
         assert_eq!(left.roles, vec![("t2".to_owned(), Role::Admin)]);

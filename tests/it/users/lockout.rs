@@ -20,10 +20,8 @@ fn wrong_credentials_get_one_answer_and_logins_pick_a_tenant(backend: Backend) {
     let server = start_with(&db, |_| {});
     let hanako = user(&db, "hanako", false, &[("default", Role::Admin)]);
     let gone = user(&db, "gone", false, &[("default", Role::Admin)]);
-    db.block_on(rosterhub::users::store::set_disabled(
-        &db.store, &gone.id, true,
-    ))
-    .unwrap();
+    db.block_on(db.store.set_admin_disabled(&gone.id, true))
+        .unwrap();
     user(
         &db,
         "two",

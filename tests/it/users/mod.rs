@@ -9,13 +9,13 @@ mod session;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
-use rosterhub::storage::value::Value as Cell;
-use rosterhub::users::store::{self, AdminUser, NewUser};
-use rosterhub::users::{Password, Role, Username};
+use rosterhub::users::store::{self, NewUser};
+use rosterhub::users::{AdminUser, Password, Role, Username};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::helpers::TestDb;
+pub use crate::raw_sql::{ops_exec, ops_rows};
 use crate::server::Server;
 // The harness's server without job workers, as this module's tests name it.
 pub use crate::server::start_with;
@@ -146,27 +146,4 @@ impl Browser {
 /// hex(SHA-256(text)): what the sessions table holds of a token.
 pub fn sha256_hex(text: &str) -> String {
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
-/// Rows of the operational tables as JSON-ish cells.
-pub fn ops_rows(db: &TestDb, sql: &str) -> Vec<Vec<Value>> {
-    db.block_on(db.store.ops_fetch(sql, vec![]))
-        .unwrap()
-        .into_iter()
-        .map(|row| {
-            row.0
-                .into_iter()
-                .map(|c| match c {
-                    Cell::Int(i) => json!(i),
-                    Cell::Text(t) => json!(t),
-                    Cell::Bytes(b) => json!(hex::encode(b)),
-                    Cell::NullInt | Cell::NullText => Value::Null,
-                })
-                .collect()
-        })
-        .collect()
-}
-
-pub fn ops_exec(db: &TestDb, sql: &str) {
-    db.block_on(db.store.ops_exec(sql, vec![])).unwrap();
 }

@@ -8,7 +8,8 @@ use super::{
     PASSWORD, browser, cookie_token, login, ops_exec, ops_rows, send, sha256_hex, start_with, user,
 };
 use crate::helpers::{Backend, TestDb, fixtures};
-use crate::server::{Server, ops_count, test_config, zip_dir};
+use crate::raw_sql::ops_count;
+use crate::server::{Server, test_config, zip_dir};
 
 fn login_sets_a_strict_cookie_and_the_session_reads(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
@@ -355,10 +356,8 @@ fn logout_and_expiry_end_sessions(backend: Backend) {
         );
 
         // Disabling the user ends its sessions at once.
-        db.block_on(rosterhub::users::store::set_disabled(
-            &db.store, &hanako.id, true,
-        ))
-        .unwrap();
+        db.block_on(db.store.set_admin_disabled(&hanako.id, true))
+            .unwrap();
         assert_eq!(live.get(&server, "/api/v1/session").await.status, 401);
     });
 }

@@ -1,12 +1,34 @@
-//! Every statement on `audit_log`: batch inserts, the filtered listing, the retention sweep.
-//! One SQL text for both backends (`storage::plain`); the table is never updated.
+//! The audit log (`audit_log`): the stored entry, and every statement on the table — batch
+//! inserts, the filtered listing, the retention sweep. The table is never updated (a trigger
+//! refuses it). Building entries and the queue that batches them are the `audit` feature's.
 
-use super::Entry;
+use super::Stmt;
+use crate::storage::value::{Row, Value, params};
 use crate::storage::{Store, StoreError};
-use crate::storage::{
-    plain::Stmt,
-    value::{Row, Value},
-};
+
+/// One audit log row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// A UUID v7 (time-ordered).
+    pub id: String,
+    pub tenant: String,
+    /// When the request arrived, epoch ms.
+    pub at: i64,
+    /// `client:<client_id>`, `user:<id>`, `login:<username>` or `anonymous`.
+    pub actor: String,
+    pub action: String,
+    pub method: String,
+    pub path: String,
+    /// The raw query string, with values of filters on personal fields redacted.
+    pub query: Option<String>,
+    pub status: u16,
+    /// Records a read returned (see `http::audit` for how it is decided).
+    pub result_count: Option<u64>,
+    pub target: Option<String>,
+    pub source_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 const COLUMNS: &str = "id, tenant_id, at, actor, action, method, path, query, status, \
                        result_count, target, source_ip, request_id, user_agent";
@@ -51,18 +73,6 @@ fn insert_stmt(entries: &[Entry]) -> Stmt {
         params.extend(values(e));
     }
     Stmt::new(sql, params)
-}
-
-/// Inserts `entries` in one transaction.
-pub async fn insert(store: &Store, entries: &[Entry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let stmts = entries
-        .chunks(ROWS_PER_STATEMENT)
-        .map(insert_stmt)
-        .collect();
-    store.ops_atomic(stmts).await.map(|_| ())
 }
 
 /// Which entries `GET /api/v1/audit` lists; every field narrows.
@@ -123,76 +133,91 @@ impl Filter {
     }
 }
 
-fn entry(r: &Row) -> Entry {
-    Entry {
-        id: r.text(0),
-        tenant: r.text(1),
-        at: r.int(2),
-        actor: r.text(3),
-        action: r.text(4),
-        method: r.text(5),
-        path: r.text(6),
-        query: r.opt_text(7),
-        status: r.int(8).clamp(0, i64::from(u16::MAX)) as u16,
-        result_count: r.opt_int(9).map(|c| c.max(0) as u64),
-        target: r.opt_text(10),
-        source_ip: r.opt_text(11),
-        request_id: r.opt_text(12),
-        user_agent: r.opt_text(13),
+impl Entry {
+    /// A row selected as [`COLUMNS`].
+    fn from_row(r: &Row) -> Result<Entry, StoreError> {
+        Ok(Entry {
+            id: r.text(0)?,
+            tenant: r.text(1)?,
+            at: r.int(2)?,
+            actor: r.text(3)?,
+            action: r.text(4)?,
+            method: r.text(5)?,
+            path: r.text(6)?,
+            query: r.opt_text(7)?,
+            status: r.int_as(8, "an HTTP status")?,
+            result_count: r.opt_int_as(9, "a count")?,
+            target: r.opt_text(10)?,
+            source_ip: r.opt_text(11)?,
+            request_id: r.opt_text(12)?,
+            user_agent: r.opt_text(13)?,
+        })
     }
 }
 
-/// A page of the tenant's entries matching `filter`, newest first, and how many match.
-pub async fn list(
-    store: &Store,
-    tenant: &str,
-    filter: &Filter,
-    limit: u64,
-    offset: u64,
-) -> Result<(Vec<Entry>, u64), StoreError> {
-    let (clause, params) = filter.clause(tenant);
-    let total = store
-        .ops_fetch_opt(
-            &format!("SELECT COUNT(*) FROM audit_log WHERE {clause}"),
-            params.clone(),
-        )
-        .await?
-        .map_or(0, |r| r.int(0).max(0) as u64);
-    if total <= offset {
-        return Ok((Vec::new(), total));
+impl Store {
+    /// Inserts `entries` in one transaction.
+    pub async fn insert_audit_entries(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let stmts = entries
+            .chunks(ROWS_PER_STATEMENT)
+            .map(insert_stmt)
+            .collect();
+        self.ops_atomic(stmts).await.map(|_| ())
     }
-    let n = params.len();
-    let mut params = params;
-    params.push(limit.into());
-    params.push(offset.into());
-    let rows = store
-        .ops_fetch(
-            &format!(
-                "SELECT {COLUMNS} FROM audit_log WHERE {clause} \
-                 ORDER BY at DESC, id DESC LIMIT ${} OFFSET ${}",
-                n + 1,
-                n + 2
-            ),
-            params,
-        )
-        .await?;
-    Ok((rows.iter().map(entry).collect(), total))
-}
 
-/// Deletes every entry (of every tenant) older than `before` (epoch ms); returns how many.
-pub async fn sweep(store: &Store, before: i64) -> Result<u64, StoreError> {
-    let mut deleted = 0;
-    loop {
-        let n = store
-            .ops_exec(
-                "DELETE FROM audit_log WHERE id IN \
-                 (SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2)",
-                crate::params![before, SWEEP_BATCH],
+    /// A page of the tenant's entries matching `filter`, newest first, and how many match.
+    pub async fn audit_entries(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<Entry>, u64), StoreError> {
+        let (clause, params) = filter.clause(tenant);
+        let total = self
+            .ops_count(
+                &format!("SELECT COUNT(*) FROM audit_log WHERE {clause}"),
+                params.clone(),
             )
             .await?;
-        deleted += n;
-        if n < SWEEP_BATCH as u64 {
-            return Ok(deleted);
+        if total <= offset {
+            return Ok((Vec::new(), total));
+        }
+        let n = params.len();
+        let mut params = params;
+        params.push(limit.into());
+        params.push(offset.into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {clause} \
+             ORDER BY at DESC, id DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        Ok((
+            self.ops_fetch_as(&sql, params, Entry::from_row).await?,
+            total,
+        ))
+    }
+
+    /// Deletes every entry (of every tenant) older than `before` (epoch ms), in batches;
+    /// returns how many.
+    pub async fn sweep_audit_log(&self, before: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let n = self
+                .ops_exec(
+                    "DELETE FROM audit_log WHERE id IN \
+                     (SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2)",
+                    params![before, SWEEP_BATCH],
+                )
+                .await?;
+            deleted += n;
+            if n < SWEEP_BATCH as u64 {
+                return Ok(deleted);
+            }
         }
     }
 }
@@ -257,10 +282,13 @@ mod tests {
             })
             .chain([e("z", "t2", 1100, "oneroster.read", 200)])
             .collect();
-        insert(&store, &rows).await.unwrap();
+        store.insert_audit_entries(&rows).await.unwrap();
         let ids = |v: &[Entry]| v.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
 
-        let (page, total) = list(&store, "t1", &Filter::default(), 3, 0).await.unwrap();
+        let (page, total) = store
+            .audit_entries("t1", &Filter::default(), 3, 0)
+            .await
+            .unwrap();
         assert_eq!(total, 250);
         assert_eq!(ids(&page), ["0249", "0248", "0247"], "newest first");
         assert_eq!(page[0], rows[249]);
@@ -272,7 +300,7 @@ mod tests {
             until: Some(1200),
             ..Filter::default()
         };
-        let (page, total) = list(&store, "t1", &f, 100, 1).await.unwrap();
+        let (page, total) = store.audit_entries("t1", &f, 100, 1).await.unwrap();
         // Odd i in [100, 200) divisible by 5: 105, 115, …, 195 — the first skipped.
         assert_eq!(total, 10);
         assert_eq!(page.len(), 9);
@@ -282,13 +310,14 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(
-            list(&store, "t1", &f, 10, 0).await.unwrap().1,
+            store.audit_entries("t1", &f, 10, 0).await.unwrap().1,
             0,
             "other tenant"
         );
-        assert_eq!(list(&store, "t2", &f, 10, 0).await.unwrap().1, 1);
+        assert_eq!(store.audit_entries("t2", &f, 10, 0).await.unwrap().1, 1);
         assert_eq!(
-            list(&store, "t1", &Filter::default(), 10, 250)
+            store
+                .audit_entries("t1", &Filter::default(), 10, 250)
                 .await
                 .unwrap(),
             (vec![], 250)
@@ -297,20 +326,22 @@ mod tests {
         // Append-only: the database refuses an update.
         assert!(
             store
-                .ops_exec("UPDATE audit_log SET status = 200", vec![])
+                .ops_exec("UPDATE audit_log SET status = 200", params![])
                 .await
                 .is_err()
         );
-        assert_eq!(sweep(&store, 1100).await.unwrap(), 100);
+        assert_eq!(store.sweep_audit_log(1100).await.unwrap(), 100);
         assert_eq!(
-            list(&store, "t1", &Filter::default(), 1, 0)
+            store
+                .audit_entries("t1", &Filter::default(), 1, 0)
                 .await
                 .unwrap()
                 .1,
             150
         );
         assert_eq!(
-            list(&store, "t2", &Filter::default(), 1, 0)
+            store
+                .audit_entries("t2", &Filter::default(), 1, 0)
                 .await
                 .unwrap()
                 .1,

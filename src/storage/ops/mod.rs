@@ -1,43 +1,58 @@
-//! Plain SQL for the operational tables (jobs, files, webhooks): each statement is written once
-//! for both backends.
+//! The operational tables — jobs and their files, webhooks and their deliveries, admin users
+//! and sessions, the audit log — and every statement on them, one file per table family:
+//! [`jobs`], [`blobs`], [`webhooks`] (subscriptions), [`deliveries`] (the webhooks' outbox, its
+//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins) and [`audit`].
+//! Each exposes typed methods on [`Store`] and the row types they return (decoded strictly: see
+//! [`Row`]); the features (`jobs`, `webhooks`, `users`, `audit`) keep their rules, re-export
+//! the types and call these.
 //!
-//! Parameters are written `$1`, `$2`, … (on SQLite they become `?1`, `?2`, …); values are
-//! integers, texts and bytes only — booleans are 0/1 and times epoch milliseconds — so one text
-//! means the same on both. Only what cannot be said alike (`FOR UPDATE SKIP LOCKED`) is
-//! chosen per backend by the caller.
+//! This file holds the machinery they share, private to them: each statement is written once
+//! for both backends. Parameters are written `$1`, `$2`, … (on SQLite they become `?1`, `?2`,
+//! …); values are integers, texts and bytes only — booleans are 0/1 and times epoch
+//! milliseconds — so one text means the same on both. Only what cannot be said alike (`FOR
+//! UPDATE SKIP LOCKED`) is chosen per backend.
 //!
 //! On SQLite these tables live in a second file beside the database (`<name>-ops.db`): an import
 //! holds the main file's write lock for its whole run, and uploads, progress, heartbeats and
 //! webhook deliveries must not wait for it. On PostgreSQL they are tables of the same database.
+//!
+//! Times are stamped by each replica's own clock (`now_ms`), never the database's: leases
+//! assume clocks in sync within a fraction of the lease (NTP).
+
+pub mod audit;
+pub mod blobs;
+pub mod deliveries;
+pub mod jobs;
+pub mod users;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::value::{Row, Value, blocking, pg_query, pg_row, sqlite_exec, sqlite_fetch};
+use super::value::{Row, Value, blocking, pg_query, pg_rows, sqlite_exec, sqlite_fetch};
 use super::{Store, StoreError};
-use crate::domain::datetime::now_ms;
 use rusqlite::Connection;
 
 /// A statement of an atomic batch.
 #[derive(Debug, Clone)]
-pub struct Stmt {
-    pub sql: Cow<'static, str>,
-    pub params: Vec<Value>,
+struct Stmt {
+    sql: Cow<'static, str>,
+    params: Vec<Value>,
     /// The batch is rolled back (and fails with [`StoreError::Conflict`]) when this statement
     /// changes no row: the guard of a state transition.
-    pub must_change: bool,
+    must_change: bool,
 }
 
 impl Stmt {
-    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
+    fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
         Stmt {
             sql: sql.into(),
             params,
             must_change: false,
         }
     }
-    pub fn guard(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
+    fn guard(sql: impl Into<Cow<'static, str>>, params: Vec<Value>) -> Stmt {
         Stmt {
             must_change: true,
             ..Stmt::new(sql, params)
@@ -46,14 +61,14 @@ impl Stmt {
 }
 
 /// The SQLite operational file and its idle connections.
-pub struct SqliteOps {
+pub(super) struct SqliteOps {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl SqliteOps {
     /// Opens (and migrates) the operational file that belongs beside `main`.
-    pub fn open(main: &Path) -> Result<SqliteOps, StoreError> {
+    pub(super) fn open(main: &Path) -> Result<SqliteOps, StoreError> {
         let stem = main
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -68,7 +83,7 @@ impl SqliteOps {
         Ok(ops)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -115,7 +130,7 @@ where
 
 impl Store {
     /// Runs one statement on the operational tables; returns the rows it changed.
-    pub async fn ops_exec(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+    async fn ops_exec(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => {
                 let sql = sql.to_owned();
@@ -129,23 +144,18 @@ impl Store {
     }
 
     /// Runs one query on the operational tables.
-    pub async fn ops_fetch(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+    async fn ops_fetch(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
             Store::Sqlite(s) => {
                 let sql = sql.to_owned();
                 on_sqlite_ops(s.ops(), move |c| sqlite_fetch(c, &sql, &params)).await
             }
-            Store::Postgres(p) => pg_query(sql, params)
-                .fetch_all(p.pool())
-                .await?
-                .iter()
-                .map(pg_row)
-                .collect(),
+            Store::Postgres(p) => pg_rows(&pg_query(sql, params).fetch_all(p.pool()).await?),
         }
     }
 
     /// The first row of a query, if any.
-    pub async fn ops_fetch_opt(
+    async fn ops_fetch_opt(
         &self,
         sql: &str,
         params: Vec<Value>,
@@ -153,9 +163,45 @@ impl Store {
         Ok(self.ops_fetch(sql, params).await?.into_iter().next())
     }
 
+    /// The rows of a query, each read by `decode`.
+    async fn ops_fetch_as<T>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        decode: impl Fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.ops_fetch(sql, params)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    /// The first row of a query read by `decode`, if any.
+    async fn ops_fetch_opt_as<T>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        decode: impl FnOnce(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.ops_fetch_opt(sql, params)
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    /// The `COUNT(*)` a query selects as its one column.
+    async fn ops_count(&self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
+        match self.ops_fetch_opt(sql, params).await? {
+            Some(row) => row.int_as(0, "a count"),
+            None => Ok(0),
+        }
+    }
+
     /// Runs the statements in one transaction: all or nothing. A [`Stmt::guard`] that changes
     /// no row rolls everything back with [`StoreError::Conflict`].
-    pub async fn ops_atomic(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
+    async fn ops_atomic(&self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
         match self {
             Store::Sqlite(s) => {
                 on_sqlite_ops(s.ops(), move |c| {
@@ -192,12 +238,6 @@ impl Store {
             }
         }
     }
-
-    /// The database clock is not used: every replica stamps with its own `now_ms`, so leases
-    /// assume clocks in sync within a fraction of the lease (NTP).
-    pub fn ops_now(&self) -> i64 {
-        now_ms()
-    }
 }
 
 /// The first words of a statement, to say which guard failed.
@@ -208,6 +248,7 @@ fn guard_name(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::value::params;
 
     #[tokio::test]
     async fn one_text_runs_on_sqlite_with_guards() {
@@ -220,7 +261,7 @@ mod tests {
         let n = store
             .ops_exec(
                 sql,
-                crate::params!["b1", "t1", 3_i64, None::<String>, false, 7_i64],
+                params!["b1", "t1", 3_i64, None::<String>, false, 7_i64],
             )
             .await
             .unwrap();
@@ -228,38 +269,32 @@ mod tests {
         let row = store
             .ops_fetch_opt(
                 "SELECT id, size_bytes, sha256 FROM blobs WHERE id = $1",
-                crate::params!["b1"],
+                params!["b1"],
             )
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.text(0), "b1");
-        assert_eq!(row.int(1), 3);
-        assert_eq!(row.opt_text(2), None);
+        assert_eq!(row.text(0).unwrap(), "b1");
+        assert_eq!(row.int(1).unwrap(), 3);
+        assert_eq!(row.opt_text(2).unwrap(), None);
         // A failing guard rolls back the statements before it.
         let err = store
             .ops_atomic(vec![
-                Stmt::new(
-                    "UPDATE blobs SET complete = 1 WHERE id = $1",
-                    crate::params!["b1"],
-                ),
+                Stmt::new("UPDATE blobs SET complete = 1 WHERE id = $1", params!["b1"]),
                 Stmt::guard(
                     "UPDATE blobs SET size_bytes = 9 WHERE id = $1",
-                    crate::params!["nope"],
+                    params!["nope"],
                 ),
             ])
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
         let row = store
-            .ops_fetch_opt(
-                "SELECT complete FROM blobs WHERE id = $1",
-                crate::params!["b1"],
-            )
+            .ops_fetch_opt("SELECT complete FROM blobs WHERE id = $1", params!["b1"])
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(row.int(0), 0);
+        assert_eq!(row.int(0).unwrap(), 0);
         assert!(dir.path().join("t-ops.db").exists());
     }
 }
