@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use super::commands::open;
 use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
-use crate::auth::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::auth::token::TOKEN_LIFETIME_SECS;
 use crate::domain::datetime::{format_ms, now_ms};
+use crate::domain::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::storage::clients::{ClientRecord, ClientSettings, ClientUpdate, KeyInfo};
 use crate::storage::{Store, StoreError};
 

@@ -280,7 +280,7 @@ fn guard_config(a: &super::GuardArgs) -> anyhow::Result<crate::http::guard::Guar
     }
     let trusted_proxies = match a.trusted_proxies.as_deref() {
         None | Some("") => Vec::new(),
-        Some(list) => crate::auth::restrict::parse_allowed_ips(list)
+        Some(list) => crate::domain::restrict::parse_allowed_ips(list)
             .map_err(|e| anyhow::anyhow!("--trusted-proxies {e}"))?,
     };
     Ok(crate::http::guard::GuardConfig {

@@ -20,8 +20,8 @@ use super::auth::Caller;
 use super::error::AdminError;
 use crate::audit::AuditNote;
 use crate::auth::Scopes;
-use crate::auth::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::domain::datetime::{format_ms, now_ms};
+use crate::domain::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::http::AppState;
 use crate::storage::clients::{ClientRecord, ClientSettings, ClientUpdate, NewClient};
 

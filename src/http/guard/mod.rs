@@ -46,7 +46,7 @@ use super::AppState;
 use super::admin::error::AdminError;
 use super::error::ApiError;
 use crate::auth::endpoint::{refusal, requested_client_id};
-use crate::auth::restrict::ip_allowed;
+use crate::domain::restrict::ip_allowed;
 use crate::storage::clients::ClientRecord;
 use crate::storage::{Store, StoreError};
 
