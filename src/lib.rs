@@ -16,6 +16,7 @@
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
 //! - [`pii`]: PII encrypted at rest (AES-256-GCM), blind indexes for filters, key rotation.
 //! - [`users`]: admin users of the web UI: argon2id passwords, roles per tenant, sessions.
+//! - [`web`]: where the APIs are mounted and the one percent/form decoder (a leaf).
 
 pub mod audit;
 pub mod auth;
@@ -32,4 +33,5 @@ pub mod pii;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 pub mod webhooks;

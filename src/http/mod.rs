@@ -119,7 +119,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .route("/oauth/token", post(token).layer(timeout()))
+        .route(crate::web::TOKEN_PATH, post(token).layer(timeout()))
         .route("/metrics", get(metrics::render))
         .nest(oneroster::BASE_PATH, oneroster::routes().layer(timeout()))
         .nest(admin::BASE_PATH, admin::routes())

@@ -3,20 +3,24 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::RawQuery;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value as Json_;
 
 use super::error::AdminError;
+use crate::web::form::pairs_lossy;
 
-/// The query string as a map; a malformed one is a 400 in the admin API's format.
-pub fn query(
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<HashMap<String, String>, AdminError> {
-    q.map(|Query(m)| m)
-        .map_err(|e| AdminError::bad_request("bad_query", e.body_text()))
+/// The query string as a map, a repeated parameter holding its last value. Decoded as forms
+/// are (`+` is a space; a malformed escape is kept as written, invalid UTF-8 replaced), so no
+/// query string is refused as a whole: each parameter is checked by its own rule ([`uint`],
+/// [`flag`], …) and answers `bad_query` in the admin API's format.
+pub fn query(RawQuery(raw): RawQuery) -> HashMap<String, String> {
+    raw.as_deref()
+        .map(pairs_lossy)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// A non-negative integer parameter, `default` when absent, at most `max`.

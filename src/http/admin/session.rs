@@ -44,6 +44,7 @@ use crate::http::AppState;
 use crate::users::session::{COOKIE, SessionToken, cookie_value, tokens_match};
 use crate::users::store::{self, Session};
 use crate::users::{Role, SESSION_IDLE_MS, SESSION_MAX_MS};
+use crate::web::form::pairs_lossy;
 
 /// The header a request names its tenant with (system admins, users of several tenants).
 pub const TENANT_HEADER: &str = "x-rosterhub-tenant";
@@ -152,39 +153,10 @@ pub async fn form_csrf(req: Request, next: Next) -> Response {
         .await
 }
 
-/// The fields of an `application/x-www-form-urlencoded` body, decoded.
+/// The fields of an `application/x-www-form-urlencoded` body, decoded; malformed escapes are
+/// kept as written (browsers send none).
 pub(super) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &[u8]) -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    match std::str::from_utf8(&s[i + 1..i + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (decode(&pair[..eq]), decode(&pair[eq + 1..])),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    pairs_lossy(&String::from_utf8_lossy(body)).collect()
 }
 
 /// The verified session of a request that came with the session cookie. Extracting it checks

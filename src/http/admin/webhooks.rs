@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -285,11 +284,10 @@ async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let Query(query) =
-        query.map_err(|e| AdminError::bad_request("invalid_query", e.body_text()))?;
+    let query = super::common::query(q);
     // A limit above the maximum is served as the maximum.
     let limit = paging(&query, "limit", DEFAULT_LIMIT, 1)?.min(MAX_LIMIT);
     let offset = paging(&query, "offset", 0, 0)?;

@@ -49,6 +49,7 @@ use crate::auth::endpoint::{refusal, requested_client_id};
 use crate::domain::restrict::ip_allowed;
 use crate::storage::clients::ClientRecord;
 use crate::storage::{Store, StoreError};
+use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH};
 
 /// Requests per minute of a client without a limit of its own, unless configured.
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
@@ -189,13 +190,13 @@ fn area(path: &str) -> Option<Area> {
         path.strip_prefix(base)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    if path == "/oauth/token" {
+    if path == TOKEN_PATH {
         Some(Area::Token)
-    } else if under(super::oneroster::BASE_PATH) {
+    } else if under(ONEROSTER_BASE_PATH) {
         Some(Area::OneRoster)
-    } else if under(super::admin::BASE_PATH) {
+    } else if under(ADMIN_BASE_PATH) {
         // The OpenAPI document and the Swagger UI are public.
-        let rest = &path[super::admin::BASE_PATH.len()..];
+        let rest = &path[ADMIN_BASE_PATH.len()..];
         let public = rest == "/openapi.json" || rest == "/docs" || rest.starts_with("/docs/");
         (!public).then_some(Area::Admin)
     } else {
