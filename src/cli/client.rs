@@ -5,7 +5,7 @@
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::commands::open;
+use super::db::open;
 use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
 use crate::auth::token::TOKEN_LIFETIME_SECS;

@@ -36,7 +36,7 @@ use axum::response::Response;
 use base64::Engine as _;
 
 use super::AppState;
-use super::guard::ClientIp;
+use super::credentials::{ClientIp, VerifiedPrincipal, bearer_token};
 use crate::audit::redact::redact_query;
 use crate::audit::{AuditNote, AuditSlot, Entry, truncate};
 use crate::domain::datetime::now_ms;
@@ -89,7 +89,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
 
     let principal = response
         .extensions()
-        .get::<crate::http::guard::VerifiedPrincipal>()
+        .get::<VerifiedPrincipal>()
         .map(|v| v.0.clone())
         .or_else(|| token.and_then(|t| state.auth.verify(&t).ok()));
     let mut note = slot.take();
@@ -166,12 +166,6 @@ fn route_of_path(path: &str) -> String {
         }
         None => path.to_owned(),
     }
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {

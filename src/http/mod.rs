@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod hardening;
@@ -79,6 +80,23 @@ pub struct Shared {
     pub guard: guard::Guard,
     /// The server speaks TLS itself: responses carry `Strict-Transport-Security`.
     pub tls: bool,
+}
+
+impl Shared {
+    /// The base URL (scheme + host [+ prefix]) of absolute links — `href`s, `Link`s,
+    /// `Location`s, webhook payloads: `--public-url`, else `http://` and the request's Host.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        }
+    }
 }
 
 impl AppState {

@@ -5,6 +5,7 @@ mod checks;
 pub mod context;
 pub mod layout;
 pub mod pipeline;
+pub mod reader;
 pub mod report;
 pub mod resolve;
 pub mod rows;

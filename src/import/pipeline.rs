@@ -16,9 +16,10 @@ use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, JobRef, Stor
 
 use super::context::Context;
 use super::layout::{self, Layout};
+use super::reader::FileReader;
 use super::report::{DEFAULT_FINDINGS_PER_CODE, Finding, Findings, Outcome, Report, Severity};
 use super::resolve;
-use super::rows::{self, FileReader, RowProgress};
+use super::rows::{self, RowProgress};
 
 /// What the caller wants from an import.
 #[derive(Debug, Clone)]

@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(clients::routes())
         .merge(audit::routes())
-        .merge(session::routes())
+        .merge(login::routes())
         .merge(users::routes())
         .merge(tenants::routes())
         .merge(docs::routes())

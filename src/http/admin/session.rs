@@ -26,14 +26,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -58,13 +56,6 @@ const FORM_LIMIT: usize = 64 * 1024;
 /// Password checks running at once: each takes ~19 MiB and a core for tens of milliseconds.
 pub(super) static HASHING: Semaphore = Semaphore::const_new(4);
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/session",
-        get(show).post(super::login::login).delete(logout),
-    )
-}
-
 /// Whether a method changes nothing (and so needs no CSRF token).
 pub fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -75,7 +66,7 @@ pub fn is_safe(method: &Method) -> bool {
 /// proxy's back-off: configure `--trusted-proxies`.
 pub fn source_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<crate::http::guard::ClientIp>()
+        .get::<crate::http::credentials::ClientIp>()
         .map(|c| c.0)
         .or_else(|| {
             extensions
@@ -297,7 +288,7 @@ pub(super) fn session_json(session: &Session, acting: Option<&(String, Role)>) -
     })
 }
 
-async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     logged: LoggedIn,
     headers: HeaderMap,
@@ -306,7 +297,10 @@ async fn show(
     Ok(Json(session_json(&logged.session, acting.as_ref())))
 }
 
-async fn logout(State(state): State<AppState>, logged: LoggedIn) -> Result<Response, AdminError> {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    logged: LoggedIn,
+) -> Result<Response, AdminError> {
     store::close_session(&state.store, &logged.session.id).await?;
     tracing::info!(user_id = %logged.session.user.id, "admin user logged out");
     let mut response = (

@@ -44,6 +44,10 @@ use ipnet::IpNet;
 use self::bucket::{Buckets, Decision};
 use super::AppState;
 use super::admin::error::AdminError;
+use super::credentials::bearer_token;
+// What the guard leaves in requests and responses; defined apart so that the handlers need
+// not import the guard.
+pub use super::credentials::{ClientIp, VerifiedPrincipal};
 use super::error::ApiError;
 use crate::auth::endpoint::{refusal, requested_client_id};
 use crate::domain::restrict::ip_allowed;
@@ -67,19 +71,10 @@ pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-re
 pub const RATE_LIMIT_HEADERS: [HeaderName; 3] =
     [RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET];
 
-/// The address the guard decided a request comes from (in request and response extensions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
 /// The active client a guarded request speaks for, as the guard read it (cached for up to
 /// [`SETTINGS_TTL`]), in the request's extensions: its settings without another query.
 #[derive(Debug, Clone)]
 pub struct GuardedClient(pub Arc<ClientRecord>);
-
-/// The bearer token's principal as the guard verified it, in the request's and the response's
-/// extensions: the handlers and the audit layer need not verify the token again.
-#[derive(Debug, Clone)]
-pub struct VerifiedPrincipal(pub crate::auth::Principal);
 
 #[derive(Debug, Clone)]
 pub struct GuardConfig {
@@ -204,13 +199,6 @@ fn area(path: &str) -> Option<Area> {
     }
 }
 
-/// The bearer token of a request, if it has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 /// The middleware. See the module documentation.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let peer = req
@@ -262,7 +250,7 @@ async fn guarded(
             (Request::from_parts(parts, Body::from(bytes)), id, None)
         }
         Area::OneRoster | Area::Admin => {
-            let principal = match bearer(req.headers()) {
+            let principal = match bearer_token(req.headers()) {
                 Some(token) => state.auth.verify_fresh(token).await.ok(),
                 None => None,
             };
@@ -411,18 +399,6 @@ mod tests {
         ] {
             assert_eq!(area(path), want, "{path}");
         }
-    }
-
-    #[test]
-    fn bearer_tokens_are_found_in_any_case_of_the_scheme() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, "Bearer  abc ".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer(&h), None);
     }
 
     #[test]
