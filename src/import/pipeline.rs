@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use crate::csv::bundle::Bundle;
 use crate::csv::decode::{self, Detected, EncodingChoice};
-use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
+use crate::csv::manifest::{Manifest, Mode};
 use crate::csv::profile::{self, Profile};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
+use crate::domain::entity::FILE_NAMES;
 use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, JobRef, Store, StoreError};
 
 use super::context::Context;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
 
-use rosterhub::csv::manifest::FILE_NAMES;
 use rosterhub::domain::datetime::{now_ms, parse_datetime};
+use rosterhub::domain::entity::FILE_NAMES;
 use rosterhub::export::{ExportOptions, ExportProfile, ExportSummary, export_zip};
 use rosterhub::import::{self, ImportOptions, Outcome};
 

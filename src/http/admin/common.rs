@@ -1,4 +1,5 @@
-//! Small pieces every admin handler uses: query parameters, paging, idempotency keys, links.
+//! Small pieces every admin handler uses: query parameters, paging, idempotency keys, links,
+//! JSON bodies.
 
 use std::collections::HashMap;
 
@@ -6,7 +7,7 @@ use axum::Json;
 use axum::extract::RawQuery;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value as Json_;
+use serde_json::{Map, Value as Json_};
 
 use super::error::AdminError;
 use crate::web::form::pairs_lossy;
@@ -82,4 +83,46 @@ pub fn accepted(location: String, body: Json_, replayed: bool) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     r
+}
+
+/// The body as a JSON object (else 400 `invalid_json`).
+pub fn json_object(body: &[u8]) -> Result<Map<String, Json_>, AdminError> {
+    let value: Json_ = serde_json::from_slice(body).map_err(|e| {
+        AdminError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    match value {
+        Json_::Object(map) => Ok(map),
+        _ => Err(AdminError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+/// 400 `unknown_field` naming the first key of `map` that is not one of `fields`.
+pub fn only_fields(map: &Map<String, Json_>, fields: &[&str]) -> Result<(), AdminError> {
+    match map.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(unknown) => Err(AdminError::bad_request(
+            "unknown_field",
+            format!(
+                "{unknown}: unknown field; expected any of {}",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The body as a JSON object holding only `fields`; an empty body is `{}` when `empty_ok`.
+pub fn object(
+    body: &[u8],
+    fields: &[&str],
+    empty_ok: bool,
+) -> Result<Map<String, Json_>, AdminError> {
+    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let map = json_object(body)?;
+    only_fields(&map, fields)?;
+    Ok(map)
 }

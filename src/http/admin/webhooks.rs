@@ -94,25 +94,7 @@ const FIELDS: [&str; 5] = ["url", "events", "secret", "active", "description"];
 
 /// The body as a JSON object with only known fields.
 fn object(body: &[u8]) -> Result<Map<String, Value>, AdminError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        AdminError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let Value::Object(map) = value else {
-        return Err(AdminError::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(AdminError::bad_request(
-            "unknown_field",
-            format!(
-                "{unknown}: unknown field; expected any of {}",
-                FIELDS.join(", ")
-            ),
-        ));
-    }
-    Ok(map)
+    super::common::object(body, &FIELDS, false)
 }
 
 fn url_field(v: &Value) -> Result<WebhookUrl, AdminError> {
