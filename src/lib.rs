@@ -1,13 +1,14 @@
 //! RosterHub: a OneRoster 1.2 roster hub (Japan Profile).
 //!
 //! Codemap:
-//! - [`domain`]: entities, columns, vocabularies, ids, dates. Pure.
+//! - [`domain`]: entities, columns, vocabularies, ids, dates; API clients' scopes and restrictions.
+//!   Pure.
 //! - [`csv`]: bundles (ZIP/folder), manifest, encodings, profile detection. Pure.
 //! - [`import`]: the pipeline — validate, stage, plan, apply, report.
 //! - [`storage`]: SQLite and PostgreSQL; the only place that writes SQL.
 //! - [`generate`]: realistic, deterministic Japan Profile bundles for demos and benchmarks.
 //! - [`export`]: a tenant's records as a OneRoster CSV ZIP (bulk or delta).
-//! - [`http`]: the HTTP server (health probes for now).
+//! - [`http`]: the HTTP server: the OneRoster API, the admin API, the token endpoint, probes.
 //! - [`cli`]: the `rosterhub` commands.
 //! - [`telemetry`]: logging set-up.
 //! - [`filter`]: OneRoster `filter`/`sort`/`fields` parameters → typed values.
