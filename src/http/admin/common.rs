@@ -12,16 +12,12 @@ use serde_json::{Map, Value as Json_};
 use super::error::AdminError;
 use crate::web::form::pairs_lossy;
 
-/// The query string as a map, a repeated parameter holding its last value. Decoded as forms
-/// are (`+` is a space; a malformed escape is kept as written, invalid UTF-8 replaced), so no
-/// query string is refused as a whole: each parameter is checked by its own rule ([`uint`],
-/// [`flag`], …) and answers `bad_query` in the admin API's format.
+/// The query string as a map, a repeated parameter holding its last value. Decoded as axum's
+/// query extractor did (`+` is a space; a malformed escape is kept as written, invalid UTF-8
+/// replaced), so no query string is refused as a whole: the handler checks each parameter it
+/// reads ([`uint`], [`flag`], …) and answers a 400 in the admin API's format.
 pub fn query(RawQuery(raw): RawQuery) -> HashMap<String, String> {
-    raw.as_deref()
-        .map(pairs_lossy)
-        .into_iter()
-        .flatten()
-        .collect()
+    pairs_lossy(raw.as_deref().unwrap_or("")).collect()
 }
 
 /// A non-negative integer parameter, `default` when absent, at most `max`.
@@ -125,4 +121,35 @@ pub fn object(
     let map = json_object(body)?;
     only_fields(&map, fields)?;
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_as_forms_and_the_last_repeat_wins() {
+        let q = |raw: &str| query(RawQuery(Some(raw.to_owned())));
+        let want = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            q("a=1&a=2&b=x+y%2Bz&c=%zz&d&&e==f"),
+            want(&[
+                ("a", "2"),
+                ("b", "x y+z"),
+                ("c", "%zz"),
+                ("d", ""),
+                ("e", "=f")
+            ])
+        );
+        assert_eq!(
+            q("k%20ey=%E5%B1%B1&x=%FF%4"),
+            want(&[("k ey", "山"), ("x", "\u{fffd}%4")])
+        );
+        assert!(query(RawQuery(None)).is_empty());
+    }
 }
