@@ -1,13 +1,14 @@
 //! RosterHub: a OneRoster 1.2 roster hub (Japan Profile).
 //!
 //! Codemap:
-//! - [`domain`]: entities, columns, vocabularies, ids, dates. Pure.
+//! - [`domain`]: entities, columns, vocabularies, ids, dates; API clients' scopes and restrictions.
+//!   Pure.
 //! - [`csv`]: bundles (ZIP/folder), manifest, encodings, profile detection. Pure.
 //! - [`import`]: the pipeline — validate, stage, plan, apply, report.
 //! - [`storage`]: SQLite and PostgreSQL; the only place that writes SQL.
 //! - [`generate`]: realistic, deterministic Japan Profile bundles for demos and benchmarks.
 //! - [`export`]: a tenant's records as a OneRoster CSV ZIP (bulk or delta).
-//! - [`http`]: the HTTP server (health probes for now).
+//! - [`http`]: the HTTP server: the OneRoster API, the admin API, the token endpoint, probes.
 //! - [`cli`]: the `rosterhub` commands.
 //! - [`telemetry`]: logging set-up.
 //! - [`filter`]: OneRoster `filter`/`sort`/`fields` parameters → typed values.
@@ -16,6 +17,7 @@
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
 //! - [`pii`]: PII encrypted at rest (AES-256-GCM), blind indexes for filters, key rotation.
 //! - [`users`]: admin users of the web UI: argon2id passwords, roles per tenant, sessions.
+//! - [`web`]: where the APIs are mounted and the one percent/form decoder (a leaf).
 
 pub mod audit;
 pub mod auth;
@@ -32,4 +34,5 @@ pub mod pii;
 pub mod storage;
 pub mod telemetry;
 pub mod users;
+pub mod web;
 pub mod webhooks;

@@ -3,7 +3,7 @@
 //! default) is stored with that value replaced by `***`, so the audit table never holds in
 //! clear what the rostering tables hold encrypted.
 
-use crate::http::oneroster::params::percent_decode;
+use crate::web::form::percent_decode;
 
 /// Filter fields whose compared values are not stored (the default PII columns).
 const PERSONAL_FIELDS: &[&str] = &["email", "phone", "sms", "password", "birthDate"];

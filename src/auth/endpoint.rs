@@ -15,6 +15,7 @@ use serde_json::json;
 use super::{Auth, Scopes};
 use crate::domain::datetime::now_ms;
 use crate::storage::Store;
+use crate::web::form::{form_decode, pairs};
 
 /// The only grant this server supports.
 const CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -202,8 +203,8 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, To
         .decode(encoded.trim())
         .map_err(|_| MALFORMED)?;
     let colon = decoded.iter().position(|&b| b == b':').ok_or(MALFORMED)?;
-    let id = form_decode(&decoded[..colon]).ok_or(MALFORMED)?;
-    let secret = form_decode(&decoded[colon + 1..]).ok_or(MALFORMED)?;
+    let id = form_decode(&decoded[..colon]).map_err(|_| MALFORMED)?;
+    let secret = form_decode(&decoded[colon + 1..]).map_err(|_| MALFORMED)?;
     if id.is_empty() {
         return Err(MALFORMED);
     }
@@ -213,14 +214,12 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, To
 /// An `application/x-www-form-urlencoded` body. A repeated parameter is an error (RFC 6749
 /// §3.2); unknown parameters are kept (and ignored by the caller).
 fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, &'static str> {
+    const NOT_A_FORM: &str = "the body is not valid form-urlencoded UTF-8";
+    let body = std::str::from_utf8(body).map_err(|_| NOT_A_FORM)?;
     let mut form = HashMap::new();
-    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, &b""[..]),
-        };
-        let key = form_decode(key).ok_or("the body is not valid form-urlencoded UTF-8")?;
-        let value = form_decode(value).ok_or("the body is not valid form-urlencoded UTF-8")?;
+    for (key, value) in pairs(body) {
+        let key = form_decode(key).map_err(|_| NOT_A_FORM)?;
+        let value = form_decode(value).map_err(|_| NOT_A_FORM)?;
         if form.insert(key, value).is_some() {
             return Err("a parameter is repeated");
         }
@@ -228,38 +227,9 @@ fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, &'static str> {
     Ok(form)
 }
 
-/// Decodes one form-urlencoded component: `+` is a space, `%XX` a byte; must be UTF-8.
-fn form_decode(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_components_decode_plus_and_percent() {
-        assert_eq!(form_decode(b"a+b%20c%2Bd").as_deref(), Some("a b c+d"));
-        assert_eq!(form_decode(b"%E3%81%82").as_deref(), Some("\u{3042}"));
-        assert_eq!(form_decode(b"%zz"), None);
-        assert_eq!(form_decode(b"%4"), None);
-        assert_eq!(form_decode(b"%FF"), None, "not UTF-8");
-    }
 
     #[test]
     fn forms_parse_and_refuse_repeats() {

@@ -1,24 +1,20 @@
 //! OAuth 2.0 client credentials: API clients, token issue and verification.
 //!
-//! - [`scopes`]: the rostering scopes as a set.
-//! - [`secret`]: the keyed hash of client secrets.
-//! - [`restrict`]: a client's IP allow-list, rate limit and org scope as typed values.
 //! - [`token`]: [`Auth`] issues and verifies HS256 access tokens ([`Principal`]).
 //! - [`keyring`]: the signing keys an `Auth` holds, reloaded after a rotation.
 //! - [`endpoint`]: `POST /oauth/token`.
 //!
-//! API clients, their hashed secrets and the signing keys are stored by
-//! `crate::storage::clients`.
+//! The value types of a client — its scopes ([`Scopes`]), its restrictions
+//! (`crate::domain::restrict`) and the keyed hash of its secret (`crate::domain::secret`) —
+//! live in `crate::domain`, so that `crate::storage::clients`, which stores the clients, their
+//! hashed secrets and the signing keys, never imports this module.
 
 pub mod endpoint;
 pub mod keyring;
-pub mod restrict;
-pub mod scopes;
-pub mod secret;
 pub mod token;
 
+pub use crate::domain::scopes::Scopes;
 pub use endpoint::token_endpoint;
-pub use scopes::Scopes;
 pub use token::{Auth, AuthError, IssuedToken, Principal};
 
 #[cfg(test)]

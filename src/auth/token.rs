@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Scopes;
 use super::keyring::{self, KeySet, Keyring};
-use crate::storage::clients::{Pepper, SigningKey};
+use crate::domain::secret::Pepper;
+use crate::storage::clients::SigningKey;
 use crate::storage::{Store, StoreError};
 
 /// The `iss` of every token this server issues.

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::DbArgs;
-use super::commands::open;
+use super::db::open;
 use crate::storage::Store;
 use crate::users::store::{self, NewUser, UserError};
 use crate::users::{Password, Role, Username, parse_display_name, user_json};

@@ -5,12 +5,12 @@
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::commands::open;
+use super::db::open;
 use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
-use crate::auth::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::auth::token::TOKEN_LIFETIME_SECS;
 use crate::domain::datetime::{format_ms, now_ms};
+use crate::domain::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::storage::clients::{ClientRecord, ClientSettings, ClientUpdate, KeyInfo};
 use crate::storage::{Store, StoreError};
 

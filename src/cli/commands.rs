@@ -2,18 +2,13 @@
 
 use anyhow::{Context as _, bail};
 
+use super::db::{open, runtime};
 use super::progress::TerminalProgress;
 use super::{Command, Format, TenantCommand};
 use crate::csv::EncodingChoice;
 use crate::generate::{GenProfile, GenerateOptions};
 use crate::import::{self, ImportOptions, Report};
-use crate::storage::{Store, redact_url};
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
+use crate::storage::redact_url;
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
     EncodingChoice::parse(s)
@@ -25,12 +20,6 @@ fn print_report(report: &Report, format: Format) {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text()),
     }
-}
-
-pub(super) async fn open(url: &str) -> anyhow::Result<Store> {
-    Store::open(url)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact_url(url)))
 }
 
 pub fn dispatch(command: Command) -> anyhow::Result<i32> {
@@ -280,7 +269,7 @@ fn guard_config(a: &super::GuardArgs) -> anyhow::Result<crate::http::guard::Guar
     }
     let trusted_proxies = match a.trusted_proxies.as_deref() {
         None | Some("") => Vec::new(),
-        Some(list) => crate::auth::restrict::parse_allowed_ips(list)
+        Some(list) => crate::domain::restrict::parse_allowed_ips(list)
             .map_err(|e| anyhow::anyhow!("--trusted-proxies {e}"))?,
     };
     Ok(crate::http::guard::GuardConfig {

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::DbArgs;
+use super::db::{opened, runtime};
 use crate::pii::{DEFAULT_COLUMNS, Key, PiiSettings};
-use crate::storage::{Store, redact_url};
+use crate::storage::Store;
 
 /// PII encryption at rest. The keys themselves are never flags (a command line is visible to
 /// every user of the machine): `ROSTERHUB_PII_KEY` / `ROSTERHUB_PII_KEY_PREVIOUS` (base64 of 32
@@ -46,9 +46,7 @@ impl PiiArgs {
 /// Opens the database with the PII keys of `pii`.
 pub async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
     let config = pii.settings().load()?;
-    Store::open_with_pii(url, config)
-        .await
-        .with_context(|| format!("cannot open the database {}", redact_url(url)))
+    opened(url, Store::open_with_pii(url, config).await)
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,12 +76,6 @@ pub enum KeysCommand {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
 pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
     match command {
         KeysCommand::Generate => {
@@ -97,10 +89,8 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
             let store = match &config {
                 Some(_) => Store::open_with_pii(&db.database_url, config.clone()).await,
                 None => Store::open_unchecked(&db.database_url).await,
-            }
-            .with_context(|| {
-                format!("cannot open the database {}", redact_url(&db.database_url))
-            })?;
+            };
+            let store = opened(&db.database_url, store)?;
             let status = store.pii_status().await?;
             let time = |ms: Option<i64>| ms.map(crate::domain::datetime::format_ms);
             let keys: Vec<serde_json::Value> = status

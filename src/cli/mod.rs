@@ -3,6 +3,7 @@
 mod admin;
 mod client;
 mod commands;
+mod db;
 mod keys;
 mod progress;
 

@@ -2,30 +2,7 @@
 
 use std::collections::BTreeMap;
 
-/// The 21 `file.*` names of OneRoster 1.2, in the binding's order.
-pub const FILE_NAMES: [&str; 21] = [
-    "academicSessions",
-    "categories",
-    "classes",
-    "classResources",
-    "courses",
-    "courseResources",
-    "demographics",
-    "enrollments",
-    "lineItemLearningObjectiveIds",
-    "lineItems",
-    "lineItemScoreScales",
-    "orgs",
-    "resources",
-    "resultLearningObjectiveIds",
-    "results",
-    "resultScoreScales",
-    "roles",
-    "scoreScales",
-    "userProfiles",
-    "userResources",
-    "users",
-];
+use crate::domain::entity::FILE_NAMES;
 
 /// A manifest row's mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -148,6 +148,33 @@ pub enum Kind {
     Grades,
 }
 
+/// The 21 `file.*` names of a OneRoster 1.2 manifest, in the binding's order (ONEROSTER.md
+/// §1.5): the nine [`Entity`] files and the gradebook and resources files this server ignores.
+/// The one list the manifest reader, the importer, the exporter and the generator use.
+pub const FILE_NAMES: [&str; 21] = [
+    "academicSessions",
+    "categories",
+    "classes",
+    "classResources",
+    "courses",
+    "courseResources",
+    "demographics",
+    "enrollments",
+    "lineItemLearningObjectiveIds",
+    "lineItems",
+    "lineItemScoreScales",
+    "orgs",
+    "resources",
+    "resultLearningObjectiveIds",
+    "results",
+    "resultScoreScales",
+    "roles",
+    "scoreScales",
+    "userProfiles",
+    "userResources",
+    "users",
+];
+
 /// One CSV column of a rostering file.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {

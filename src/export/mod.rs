@@ -19,8 +19,8 @@ use std::io::{Seek, Write};
 
 use anyhow::{Context as _, bail};
 
-use crate::csv::manifest::FILE_NAMES;
 use crate::domain::datetime::format_ms;
+use crate::domain::entity::FILE_NAMES;
 use crate::domain::entity::{Entity, LEADING};
 use crate::generate::GenProfile;
 use crate::storage::Store;

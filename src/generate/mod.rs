@@ -21,7 +21,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 
-use crate::domain::entity::{Entity, LEADING};
+use crate::domain::entity::{Entity, FILE_NAMES, LEADING};
 use plan::Plan;
 use rows::Gen;
 use sink::Sink;
@@ -79,31 +79,6 @@ pub struct GenerateSummary {
     /// Bytes written: the archive size for a ZIP, the sum of the file sizes for a folder.
     pub bytes: u64,
 }
-
-/// The 21 `file.*` rows of the manifest, in the order of ONEROSTER.md §1.5.
-const MANIFEST_FILES: [&str; 21] = [
-    "academicSessions",
-    "categories",
-    "classes",
-    "classResources",
-    "courses",
-    "courseResources",
-    "demographics",
-    "enrollments",
-    "lineItemLearningObjectiveIds",
-    "lineItems",
-    "lineItemScoreScales",
-    "orgs",
-    "resources",
-    "resultLearningObjectiveIds",
-    "results",
-    "resultScoreScales",
-    "roles",
-    "scoreScales",
-    "userProfiles",
-    "userResources",
-    "users",
-];
 
 /// The data files written (bulk), in manifest order.
 const WRITTEN: [Entity; 8] = [
@@ -163,7 +138,7 @@ fn manifest(sink: &mut Sink, profile: GenProfile) -> io::Result<()> {
     sink.raw("oneroster.version,");
     sink.raw(profile.oneroster_version());
     sink.end_row()?;
-    for name in MANIFEST_FILES {
+    for name in FILE_NAMES {
         let bulk = WRITTEN.iter().any(|e| e.name() == name);
         sink.raw("file.");
         sink.raw(name);

@@ -131,7 +131,7 @@ fn manifest_lists_every_file() {
             .iter()
             .map(|p| p.0.strip_prefix("file.").unwrap())
             .collect();
-        assert_eq!(files, MANIFEST_FILES);
+        assert_eq!(files, FILE_NAMES);
         for (name, mode) in &props[2..23] {
             let present = t.contains_key(&format!("{}.csv", &name[5..]));
             assert_eq!(*mode, if present { "bulk" } else { "absent" }, "{name}");

@@ -24,7 +24,7 @@
 //!   `X-Forwarded-For` address from a trusted proxy), else the TCP peer (`ConnectInfo`).
 //! - **Request id**: the `x-request-id` header as set (or kept) by the request-id layer, which
 //!   runs outside this one.
-//! - **Query**: the raw query string, except that values compared with personal fields in a
+//! - **The query string**, as sent, except that values compared with personal fields in a
 //!   `filter` are replaced by `***` ([`crate::audit::redact`]).
 
 use std::net::SocketAddr;
@@ -36,21 +36,20 @@ use axum::response::Response;
 use base64::Engine as _;
 
 use super::AppState;
-use super::guard::ClientIp;
+use super::credentials::{ClientIp, VerifiedPrincipal, bearer_token};
 use crate::audit::redact::redact_query;
 use crate::audit::{AuditNote, AuditSlot, Entry, truncate};
 use crate::domain::datetime::now_ms;
-use crate::http::oneroster::params::{self, DEFAULT_LIMIT, percent_decode};
-
-/// Where the token endpoint is routed.
-pub const TOKEN_PATH: &str = "/oauth/token";
+use crate::http::oneroster::params::{self, DEFAULT_LIMIT};
+use crate::web::form::{form_decode, percent_decode};
+use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH};
 
 /// Whether a request to `path` is audited.
 pub fn audited(path: &str) -> bool {
-    if path == TOKEN_PATH || path.starts_with(super::oneroster::BASE_PATH) {
+    if path == TOKEN_PATH || path.starts_with(ONEROSTER_BASE_PATH) {
         return true;
     }
-    match path.strip_prefix(super::admin::BASE_PATH) {
+    match path.strip_prefix(ADMIN_BASE_PATH) {
         Some(rest) => rest.starts_with('/') && rest != "/openapi.json" && !is_docs(rest),
         None => false,
     }
@@ -90,7 +89,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
 
     let principal = response
         .extensions()
-        .get::<crate::http::guard::VerifiedPrincipal>()
+        .get::<VerifiedPrincipal>()
         .map(|v| v.0.clone())
         .or_else(|| token.and_then(|t| state.auth.verify(&t).ok()));
     let mut note = slot.take();
@@ -122,7 +121,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     let route = route.unwrap_or_else(|| route_of_path(&path));
     let route = route.as_str();
     let status = response.status();
-    let oneroster = route.starts_with(super::oneroster::BASE_PATH);
+    let oneroster = route.starts_with(ONEROSTER_BASE_PATH);
     let entry = Entry {
         id: uuid::Uuid::now_v7().to_string(),
         tenant,
@@ -156,23 +155,17 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
 /// The route template of a path that matched no route: the second segment under the admin
 /// API is its `{id}`.
 fn route_of_path(path: &str) -> String {
-    match path.strip_prefix(super::admin::BASE_PATH) {
+    match path.strip_prefix(ADMIN_BASE_PATH) {
         Some(rest) => {
             let mut segments: Vec<&str> = rest.split('/').collect();
             // ["", resource, id, action…]
             if segments.len() > 2 {
                 segments[2] = "{id}";
             }
-            format!("{}{}", super::admin::BASE_PATH, segments.join("/"))
+            format!("{}{}", ADMIN_BASE_PATH, segments.join("/"))
         }
         None => path.to_owned(),
     }
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
@@ -184,7 +177,7 @@ fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
 
 /// The stable action name of a route (see [`crate::audit`]).
 pub fn action_for(method: &Method, route: &str) -> String {
-    if route.starts_with(super::oneroster::BASE_PATH) {
+    if route.starts_with(ONEROSTER_BASE_PATH) {
         // The rostering API is read-only (GET and HEAD).
         return "oneroster.read".to_owned();
     }
@@ -192,7 +185,7 @@ pub fn action_for(method: &Method, route: &str) -> String {
         return "token.request".to_owned();
     }
     let segments: Vec<&str> = route
-        .strip_prefix(super::admin::BASE_PATH)
+        .strip_prefix(ADMIN_BASE_PATH)
         .unwrap_or(route)
         .split('/')
         .filter(|s| !s.is_empty())
@@ -318,33 +311,14 @@ fn token_client_id(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let id = match basic {
         Some(decoded) => {
             let colon = decoded.iter().position(|&b| b == b':')?;
-            form_decode(&decoded[..colon])?
+            form_decode(&decoded[..colon]).ok()?
         }
         None => body
             .split(|&b| b == b'&')
             .find_map(|pair| pair.strip_prefix(b"client_id="))
-            .and_then(form_decode)?,
+            .and_then(|v| form_decode(v).ok())?,
     };
     (!id.is_empty() && id.len() <= 200).then_some(id)
-}
-
-/// One form-urlencoded component: `+` is a space, `%XX` a byte; must be UTF-8.
-fn form_decode(raw: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = std::str::from_utf8(raw.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum ApiError {
     UnknownObject(String),
     #[error("too many requests")]
     Busy { retry_after_secs: u64 },
+    /// A failure whose cause was logged where it happened (a panic).
+    #[error("internal server error")]
+    Internal,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,7 +41,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnknownObject(_) => StatusCode::NOT_FOUND,
             ApiError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -51,7 +54,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::UnknownObject(_) => "unknownobject",
             ApiError::Busy { .. } => "server_busy",
-            ApiError::Store(_) => "internal_server_error",
+            ApiError::Store(_) | ApiError::Internal => "internal_server_error",
         }
     }
 }
@@ -76,7 +79,7 @@ impl IntoResponse for ApiError {
             // A 5xx logs its cause once and tells the caller nothing internal.
             ApiError::Store(e) => {
                 tracing::error!(error = %e, "request failed");
-                "internal server error".to_owned()
+                ApiError::Internal.to_string()
             }
             other => other.to_string(),
         };
@@ -138,6 +141,7 @@ mod tests {
                 500,
                 "internal_server_error",
             ),
+            (ApiError::Internal, 500, "internal_server_error"),
         ];
         for (e, status, minor) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");

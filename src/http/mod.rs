@@ -2,11 +2,13 @@
 
 pub mod admin;
 pub mod audit;
+pub mod credentials;
 pub mod error;
 pub mod guard;
 pub mod hardening;
 pub mod metrics;
 pub mod oneroster;
+pub mod panic;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -81,6 +83,23 @@ pub struct Shared {
     pub tls: bool,
 }
 
+impl Shared {
+    /// The base URL (scheme + host [+ prefix]) of absolute links — `href`s, `Link`s,
+    /// `Location`s, webhook payloads: `--public-url`, else `http://` and the request's Host.
+    pub fn base_url(&self, headers: &HeaderMap) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        }
+    }
+}
+
 impl AppState {
     /// The state with default settings: the signing key is loaded from (or created in) the
     /// database.
@@ -107,6 +126,17 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
+    app(state, Router::new(), Router::new(), Router::new())
+}
+
+/// The server: its routes with `top`, `oneroster` and `admin` merged in at the root and under
+/// each API's base path (tests add handlers there), inside the middleware.
+fn app(
+    state: AppState,
+    top: Router<AppState>,
+    oneroster: Router<AppState>,
+    admin: Router<AppState>,
+) -> Router {
     let tls = state.tls;
     // Reads answer within the timeout or get 408; uploads, downloads and event streams are
     // long by nature and are bounded by their size limits instead.
@@ -119,10 +149,31 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .route("/oauth/token", post(token).layer(timeout()))
+        // `crate::web::TOKEN_PATH`, written out: the OpenAPI test reads this table's paths.
+        .route(
+            "/oauth/token",
+            post(token).layer(
+                tower::ServiceBuilder::new()
+                    .layer(panic::layer(panic::Format::Token))
+                    .layer(timeout()),
+            ),
+        )
         .route("/metrics", get(metrics::render))
-        .nest(oneroster::BASE_PATH, oneroster::routes().layer(timeout()))
-        .nest(admin::BASE_PATH, admin::routes())
+        .merge(top)
+        // A panic in a handler answers 500 in its API's error format.
+        .nest(
+            oneroster::BASE_PATH,
+            oneroster::routes()
+                .merge(oneroster)
+                .layer(timeout())
+                .layer(panic::layer(panic::Format::OneRoster)),
+        )
+        .nest(
+            admin::BASE_PATH,
+            admin::routes()
+                .merge(admin)
+                .layer(panic::layer(panic::Format::Admin)),
+        )
         .fallback(not_found)
         // JSON bodies, forms and token requests are small; the upload route lifts this limit
         // for its own streamed body (`--upload-limit-mb`).
@@ -133,6 +184,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .with_state(state)
         .route_layer(axum::middleware::from_fn(metrics::track))
+        // Any other panic (health, metrics, the guard, the audit layer) answers a plain 500,
+        // still inside the layers that add request ids and security headers.
+        .layer(panic::layer(panic::Format::Plain))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -193,20 +247,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Serves on `listener` until SIGINT/SIGTERM, then drains in-flight requests.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    metrics::handle();
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, "listening");
-    let audit = state.audit.clone();
-    // `/users/` works like `/users`: the slash is trimmed before routing.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    // The TCP peer's address reaches the guard as `ConnectInfo`.
-    let app = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    // The last requests' audit entries are written before the process ends.
-    audit.flush().await;
-    served
+    serve_on(listener, state).await
 }
 
 /// Like [`serve`], speaking TLS with `config` (HTTP/2 and HTTP/1.1 by ALPN).
@@ -216,17 +257,32 @@ pub async fn serve_tls(
     config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt as _;
+    // `tap_io` gives the TLS listener the same `ConnectInfo<SocketAddr>` as plain TCP.
+    serve_on(
+        tls::TlsListener::new(listener, config)?.tap_io(|_| {}),
+        state,
+    )
+    .await
+}
+
+/// [`serve`] on any listener: plain TCP, or TLS (`serve_tls`).
+async fn serve_on<L>(listener: L, state: AppState) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    for<'a> SocketAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     metrics::handle();
     let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, "listening (TLS)");
+    tracing::info!(?addr, tls = state.tls, "listening");
     let audit = state.audit.clone();
-    // `tap_io` gives the TLS listener the same `ConnectInfo<SocketAddr>` as plain TCP.
-    let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+    // `/users/` works like `/users`: the slash is trimmed before routing.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    // The TCP peer's address reaches the guard as `ConnectInfo`.
     let app = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    // The last requests' audit entries are written before the process ends.
     audit.flush().await;
     served
 }

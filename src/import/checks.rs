@@ -12,8 +12,8 @@ use crate::domain::{Column, Entity, Kind};
 use crate::storage::FileMode;
 
 use super::context::{Context, Deferred, IdSet};
+use super::reader::{FileReader, Row, push};
 use super::report::{Findings, Severity};
-use super::rows::{FileReader, Row, push};
 
 pub(super) fn check_status(fr: &FileReader<'_>, row: &Row<'_>, findings: &mut Findings) -> Status {
     let cell = row.record.get(1).unwrap_or("");

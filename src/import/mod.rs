@@ -7,6 +7,7 @@ pub mod layout;
 pub mod pipeline;
 #[cfg(test)]
 mod proptests;
+pub mod reader;
 pub mod report;
 pub mod resolve;
 pub mod rows;

@@ -9,17 +9,19 @@ use std::time::Instant;
 use crate::csv::bundle::{Bundle, BundleError};
 use crate::csv::decode::{self, Detected, EncodingChoice};
 use crate::csv::limits::{ReadLimits, RecordTooLong};
-use crate::csv::manifest::{FILE_NAMES, Manifest, Mode};
+use crate::csv::manifest::{Manifest, Mode};
 use crate::csv::profile::{self, Profile};
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
+use crate::domain::entity::FILE_NAMES;
 use crate::storage::{FileMode, ImportRecord, ImportStamp, ImportTx, JobRef, Store, StoreError};
 
 use super::context::Context;
 use super::layout::{self, Layout};
+use super::reader::FileReader;
 use super::report::{DEFAULT_FINDINGS_PER_CODE, Finding, Findings, Outcome, Report, Severity};
 use super::resolve;
-use super::rows::{self, FileReader, RowProgress};
+use super::rows::{self, RowProgress};
 
 /// What the caller wants from an import.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::csv::limits::{ReadLimits, RecordTooLong, control_character};
+use crate::csv::limits::{RecordTooLong, control_character};
 use crate::domain::vocab::Status;
 use crate::domain::{Entity, Kind};
 use crate::storage::{FileMode, ImportTx, StageRow, StoreError};
@@ -15,7 +15,8 @@ use super::checks::{
     check_status, has_halfwidth_katakana,
 };
 use super::context::Context;
-use super::layout::{Layout, MetaKind};
+use super::layout::MetaKind;
+use super::reader::{FileReader, Row, finding, push};
 use super::report::{Finding, Findings, Severity};
 
 /// The position of `parentSourcedId` among the orgs columns.
@@ -28,22 +29,6 @@ pub trait RowProgress {
 
 impl RowProgress for () {
     fn rows(&self, _: &str, _: u64, _: u64) {}
-}
-
-/// One file being read.
-pub struct FileReader<'a> {
-    pub entity: Entity,
-    pub mode: FileMode,
-    pub file: &'a str,
-    pub layout: &'a Layout,
-    /// The file was converted from CP932: a U+FFFD in a cell marks bytes that were not CP932.
-    pub converted: bool,
-    pub limits: ReadLimits,
-}
-
-pub(super) struct Row<'r> {
-    pub(super) line: u64,
-    pub(super) record: &'r csv::StringRecord,
 }
 
 /// The finding for a file the CSV reader cannot go on reading: a record past the size limit,
@@ -296,48 +281,6 @@ pub fn content_hash(values: &[String], metadata: Option<&str>) -> [u8; 16] {
         h.update(m.as_bytes());
     }
     h.digest128().to_le_bytes()
-}
-
-pub(super) fn finding(
-    severity: Severity,
-    code: &'static str,
-    file: &str,
-    line: u64,
-    column: Option<&str>,
-    value: Option<&str>,
-    message: String,
-) -> Finding {
-    Finding {
-        severity,
-        code,
-        file: Some(file.to_owned()),
-        line: Some(line),
-        column: column.map(str::to_owned),
-        value: value.map(str::to_owned),
-        message,
-    }
-}
-
-#[expect(clippy::too_many_arguments, reason = "every part of a finding")]
-pub(super) fn push(
-    fr: &FileReader<'_>,
-    row: &Row<'_>,
-    findings: &mut Findings,
-    severity: Severity,
-    code: &'static str,
-    column: &str,
-    value: &str,
-    message: String,
-) {
-    findings.push(finding(
-        severity,
-        code,
-        fr.file,
-        row.line,
-        Some(column),
-        Some(value),
-        message,
-    ));
 }
 
 /// Builds the row's `metadata` JSON object into `out`; returns whether it has any value.

@@ -112,7 +112,7 @@ fn links(job: &Job) -> Json {
         JobKind::Import => "imports",
         JobKind::Export => "exports",
     };
-    let this = format!("{base}{}/{kind}/{}", crate::http::admin::BASE_PATH, job.id);
+    let this = format!("{base}{}/{kind}/{}", crate::web::ADMIN_BASE_PATH, job.id);
     match job.kind {
         JobKind::Import => json!({"self": this, "findings": format!("{this}/findings.csv")}),
         JobKind::Export => json!({"self": this, "download": format!("{this}/download")}),

@@ -28,12 +28,12 @@ use rand::RngExt as _;
 
 use super::value::{Row, Value, params};
 use super::{Store, StoreError};
-use crate::auth::Scopes;
-use crate::auth::restrict::{
+use crate::domain::datetime::{EpochMs, now_ms};
+use crate::domain::restrict::{
     allowed_ips_text, org_scope_text, stored_allowed_ips, stored_org_scope,
 };
-pub use crate::auth::secret::Pepper;
-use crate::domain::datetime::{EpochMs, now_ms};
+use crate::domain::scopes::Scopes;
+use crate::domain::secret::Pepper;
 pub use keys::{KeyInfo, KeyRotation, SigningKey, StoredKey};
 
 /// The environment variable holding the server-wide pepper of client secrets.

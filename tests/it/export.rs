@@ -1,7 +1,7 @@
 //! CSV export against real databases: bulk round trip, the binding's rules, delta.
 
-use rosterhub::csv::manifest::FILE_NAMES;
 use rosterhub::domain::datetime::{now_ms, parse_datetime};
+use rosterhub::domain::entity::FILE_NAMES;
 use rosterhub::export::ExportOptions;
 use rosterhub::import::{self, ImportOptions, Outcome};
 

@@ -20,6 +20,7 @@ mod hostile;
 mod import;
 mod isolation;
 mod jobs;
+mod layout;
 mod openapi;
 mod pii;
 mod raw_sql;

@@ -2,8 +2,8 @@
 
 use super::TestStore;
 use crate::auth::Scopes;
-use crate::auth::restrict::parse_allowed_ips;
 use crate::domain::datetime::now_ms;
+use crate::domain::restrict::parse_allowed_ips;
 use crate::storage::Store;
 use crate::storage::clients::{ClientSettings, ClientUpdate};
 use crate::storage::test_db::expire_previous_secret;

@@ -10,8 +10,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -130,10 +129,10 @@ fn parse(q: &HashMap<String, String>) -> Result<(Filter, u64, u64), AdminError> 
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let (filter, limit, offset) = parse(&query(q)?)?;
+    let (filter, limit, offset) = parse(&query(q))?;
     let (entries, total) = state
         .store
         .audit_entries(&caller.tenant, &filter, limit, offset)

@@ -13,6 +13,7 @@ use super::session::{LoggedIn, is_safe};
 use crate::audit::{AuditNote, annotate};
 use crate::auth::Scopes;
 use crate::http::AppState;
+use crate::http::credentials::principal;
 use crate::users::Role;
 
 /// The verified caller of an admin operation.
@@ -95,7 +96,7 @@ impl Caller {
             return Err(read_only());
         }
         Ok(Caller {
-            base: base_url(state, parts),
+            base: state.base_url(&parts.headers),
             tenant,
             client_id: logged.actor(),
             scopes: role.scopes(),
@@ -117,21 +118,6 @@ fn read_only() -> AdminError {
     )
 }
 
-/// The base URL of links in responses and webhook payloads.
-pub fn base_url(state: &AppState, parts: &Parts) -> String {
-    match &state.public_url {
-        Some(u) => u.trim_end_matches('/').to_owned(),
-        None => {
-            let host = parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    }
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AdminError;
 
@@ -141,14 +127,8 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Caller::from_session(parts, state).await;
         }
-        let principal = match parts
-            .extensions
-            .get::<crate::http::guard::VerifiedPrincipal>()
-        {
-            Some(v) => v.0.clone(),
-            None => crate::http::oneroster::handler::bearer(&parts.headers, state)
-                .map_err(|e| AdminError::unauthorised(e.to_string()))?,
-        };
+        let principal = principal(&parts.extensions, &parts.headers, &state.auth)
+            .map_err(AdminError::unauthorised)?;
         let client = state
             .store
             .request_state(&principal.tenant, &principal.client_id)
@@ -165,7 +145,7 @@ impl FromRequestParts<AppState> for Caller {
             ));
         }
         Ok(Caller {
-            base: base_url(state, parts),
+            base: state.base_url(&parts.headers),
             tenant: principal.tenant,
             client_id: principal.client_id,
             scopes: principal.scopes,

@@ -14,14 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ipnet::IpNet;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::auth::Caller;
+use super::common::object;
 use super::error::AdminError;
 use crate::audit::AuditNote;
 use crate::auth::Scopes;
-use crate::auth::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::domain::datetime::{format_ms, now_ms};
+use crate::domain::restrict::{check_rate_limit, parse_allowed_ips, parse_org_scope};
 use crate::http::AppState;
 use crate::storage::clients::{ClientRecord, ClientSettings, ClientUpdate, NewClient};
 
@@ -84,32 +85,6 @@ fn invalid(field: &str, message: impl std::fmt::Display) -> AdminError {
         _ => "invalid_field",
     };
     AdminError::bad_request(code, format!("{field}: {message}"))
-}
-
-/// The body as a JSON object holding only `fields`; an empty body is `{}` when `empty_ok`.
-fn object(body: &[u8], fields: &[&str], empty_ok: bool) -> Result<Map<String, Value>, AdminError> {
-    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        AdminError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let Value::Object(map) = value else {
-        return Err(AdminError::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(AdminError::bad_request(
-            "unknown_field",
-            format!(
-                "{unknown}: unknown field; expected any of {}",
-                fields.join(", ")
-            ),
-        ));
-    }
-    Ok(map)
 }
 
 /// A list field: an array of strings, or one string of space/comma-separated items.

@@ -1,22 +1,23 @@
-//! Small pieces every admin handler uses: query parameters, paging, idempotency keys, links.
+//! Small pieces every admin handler uses: query parameters, paging, idempotency keys, links,
+//! JSON bodies.
 
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::Query;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::RawQuery;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value as Json_;
+use serde_json::{Map, Value as Json_};
 
 use super::error::AdminError;
+use crate::web::form::pairs_lossy;
 
-/// The query string as a map; a malformed one is a 400 in the admin API's format.
-pub fn query(
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Result<HashMap<String, String>, AdminError> {
-    q.map(|Query(m)| m)
-        .map_err(|e| AdminError::bad_request("bad_query", e.body_text()))
+/// The query string as a map, a repeated parameter holding its last value. Decoded as axum's
+/// query extractor did (`+` is a space; a malformed escape is kept as written, invalid UTF-8
+/// replaced), so no query string is refused as a whole: the handler checks each parameter it
+/// reads ([`uint`], [`flag`], …) and answers a 400 in the admin API's format.
+pub fn query(RawQuery(raw): RawQuery) -> HashMap<String, String> {
+    pairs_lossy(raw.as_deref().unwrap_or("")).collect()
 }
 
 /// A non-negative integer parameter, `default` when absent, at most `max`.
@@ -78,4 +79,77 @@ pub fn accepted(location: String, body: Json_, replayed: bool) -> Response {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     r
+}
+
+/// The body as a JSON object (else 400 `invalid_json`).
+pub fn json_object(body: &[u8]) -> Result<Map<String, Json_>, AdminError> {
+    let value: Json_ = serde_json::from_slice(body).map_err(|e| {
+        AdminError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    match value {
+        Json_::Object(map) => Ok(map),
+        _ => Err(AdminError::bad_request(
+            "invalid_json",
+            "the body must be a JSON object",
+        )),
+    }
+}
+
+/// 400 `unknown_field` naming the first key of `map` that is not one of `fields`.
+pub fn only_fields(map: &Map<String, Json_>, fields: &[&str]) -> Result<(), AdminError> {
+    match map.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(unknown) => Err(AdminError::bad_request(
+            "unknown_field",
+            format!(
+                "{unknown}: unknown field; expected any of {}",
+                fields.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The body as a JSON object holding only `fields`; an empty body is `{}` when `empty_ok`.
+pub fn object(
+    body: &[u8],
+    fields: &[&str],
+    empty_ok: bool,
+) -> Result<Map<String, Json_>, AdminError> {
+    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let map = json_object(body)?;
+    only_fields(&map, fields)?;
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_as_forms_and_the_last_repeat_wins() {
+        let q = |raw: &str| query(RawQuery(Some(raw.to_owned())));
+        let want = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            q("a=1&a=2&b=x+y%2Bz&c=%zz&d&&e==f"),
+            want(&[
+                ("a", "2"),
+                ("b", "x y+z"),
+                ("c", "%zz"),
+                ("d", ""),
+                ("e", "=f")
+            ])
+        );
+        assert_eq!(
+            q("k%20ey=%E5%B1%B1&x=%FF%4"),
+            want(&[("k ey", "山"), ("x", "\u{fffd}%4")])
+        );
+        assert!(query(RawQuery(None)).is_empty());
+    }
 }

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -46,11 +45,11 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
     req: Request,
 ) -> Result<Response, AdminError> {
     caller.require(Scopes::IMPORT)?;
-    let q = query(q)?;
+    let q = query(q);
     let dry_run = flag(&q, "dry_run")?;
     let encoding = match q.get("encoding") {
         Some(e) if crate::csv::decode::EncodingChoice::parse(e).is_none() => {
@@ -149,10 +148,10 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::IMPORT)?;
-    let q = query(q)?;
+    let q = query(q);
     let offset = uint(&q, "findings_offset", 0, u64::MAX)? as usize;
     let limit = uint(&q, "findings_limit", 100, 1000)? as usize;
     let job = find(&state, &caller, &id).await?;
@@ -162,10 +161,10 @@ async fn show(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::IMPORT)?;
-    let q = query(q)?;
+    let q = query(q);
     list_jobs(&state, &caller, JobKind::Import, &q)
         .await
         .map(Json)

@@ -1,19 +1,29 @@
-//! `POST /session`: a login (`session` describes the rules it follows).
+//! `POST /session`: a login (`session` describes the rules it follows), and the `/session`
+//! routes (`GET` and `DELETE` are `session`'s; they live here so that `session`, which this
+//! file uses, does not import it back).
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::{Map, Value};
 
 use super::error::AdminError;
-use super::session::{HASHING, form_fields, session_json, set_cookie, source_ip};
+use super::session::{self, HASHING, form_fields, session_json, set_cookie, source_ip};
 use crate::audit::AuditNote;
 use crate::domain::datetime::now_ms;
 use crate::http::AppState;
 use crate::users::store;
 use crate::users::{Password, Role};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/session",
+        get(session::show).post(login).delete(session::logout),
+    )
+}
 
 /// What a login request says.
 struct LoginForm {

@@ -24,7 +24,7 @@ use axum::Router;
 use super::AppState;
 
 /// Where the admin API is mounted.
-pub const BASE_PATH: &str = "/api/v1";
+pub use crate::web::ADMIN_BASE_PATH as BASE_PATH;
 
 /// The admin API's routes, relative to [`BASE_PATH`].
 pub fn routes() -> Router<AppState> {
@@ -35,7 +35,7 @@ pub fn routes() -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(clients::routes())
         .merge(audit::routes())
-        .merge(session::routes())
+        .merge(login::routes())
         .merge(users::routes())
         .merge(tenants::routes())
         .merge(docs::routes())

@@ -26,14 +26,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -44,6 +42,7 @@ use crate::http::AppState;
 use crate::users::session::{COOKIE, SessionToken, cookie_value, tokens_match};
 use crate::users::store::{self, Session};
 use crate::users::{Role, SESSION_IDLE_MS, SESSION_MAX_MS};
+use crate::web::form::pairs_lossy;
 
 /// The header a request names its tenant with (system admins, users of several tenants).
 pub const TENANT_HEADER: &str = "x-rosterhub-tenant";
@@ -57,13 +56,6 @@ const FORM_LIMIT: usize = 64 * 1024;
 /// Password checks running at once: each takes ~19 MiB and a core for tens of milliseconds.
 pub(super) static HASHING: Semaphore = Semaphore::const_new(4);
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/session",
-        get(show).post(super::login::login).delete(logout),
-    )
-}
-
 /// Whether a method changes nothing (and so needs no CSRF token).
 pub fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -74,7 +66,7 @@ pub fn is_safe(method: &Method) -> bool {
 /// proxy's back-off: configure `--trusted-proxies`.
 pub fn source_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
-        .get::<crate::http::guard::ClientIp>()
+        .get::<crate::http::credentials::ClientIp>()
         .map(|c| c.0)
         .or_else(|| {
             extensions
@@ -152,39 +144,10 @@ pub async fn form_csrf(req: Request, next: Next) -> Response {
         .await
 }
 
-/// The fields of an `application/x-www-form-urlencoded` body, decoded.
+/// The fields of an `application/x-www-form-urlencoded` body, decoded; malformed escapes are
+/// kept as written (browsers send none).
 pub(super) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &[u8]) -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    match std::str::from_utf8(&s[i + 1..i + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (decode(&pair[..eq]), decode(&pair[eq + 1..])),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    pairs_lossy(&String::from_utf8_lossy(body)).collect()
 }
 
 /// The verified session of a request that came with the session cookie. Extracting it checks
@@ -325,7 +288,7 @@ pub(super) fn session_json(session: &Session, acting: Option<&(String, Role)>) -
     })
 }
 
-async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     logged: LoggedIn,
     headers: HeaderMap,
@@ -334,7 +297,10 @@ async fn show(
     Ok(Json(session_json(&logged.session, acting.as_ref())))
 }
 
-async fn logout(State(state): State<AppState>, logged: LoggedIn) -> Result<Response, AdminError> {
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    logged: LoggedIn,
+) -> Result<Response, AdminError> {
     state.store.close_admin_session(&logged.session.id).await?;
     tracing::info!(user_id = %logged.session.user.id, "admin user logged out");
     let mut response = (

@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::auth::base_url;
 use super::error::AdminError;
 use super::session::LoggedIn;
 use crate::audit::AuditNote;
@@ -53,7 +52,7 @@ impl FromRequestParts<AppState> for SystemAdmin {
         }
         Ok(SystemAdmin {
             logged,
-            base: base_url(state, parts),
+            base: state.base_url(&parts.headers),
         })
     }
 }

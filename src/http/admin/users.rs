@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
+use super::common::{json_object, only_fields};
 use super::error::AdminError;
 use super::session::HASHING;
 use crate::audit::AuditNote;
@@ -72,27 +73,14 @@ fn bad_field(e: Invalid) -> AdminError {
 
 /// The body as a JSON object with only `fields`.
 fn object(body: &[u8], fields: &[&str]) -> Result<Map<String, Value>, AdminError> {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        return Err(AdminError::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    };
+    let map = json_object(body)?;
     if map.contains_key("system_admin") {
         return Err(AdminError::bad_request(
             "unknown_field",
             "system_admin: system admins are created with `rosterhub admin create --system` only",
         ));
     }
-    if let Some(unknown) = map.keys().find(|k| !fields.contains(&k.as_str())) {
-        return Err(AdminError::bad_request(
-            "unknown_field",
-            format!(
-                "{unknown}: unknown field; expected any of {}",
-                fields.join(", ")
-            ),
-        ));
-    }
+    only_fields(&map, fields)?;
     Ok(map)
 }
 

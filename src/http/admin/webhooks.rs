@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -95,25 +94,7 @@ const FIELDS: [&str; 5] = ["url", "events", "secret", "active", "description"];
 
 /// The body as a JSON object with only known fields.
 fn object(body: &[u8]) -> Result<Map<String, Value>, AdminError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
-        AdminError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let Value::Object(map) = value else {
-        return Err(AdminError::bad_request(
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(AdminError::bad_request(
-            "unknown_field",
-            format!(
-                "{unknown}: unknown field; expected any of {}",
-                FIELDS.join(", ")
-            ),
-        ));
-    }
-    Ok(map)
+    super::common::object(body, &FIELDS, false)
 }
 
 fn url_field(v: &Value) -> Result<WebhookUrl, AdminError> {
@@ -287,11 +268,10 @@ async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    q: RawQuery,
 ) -> Result<Json<Value>, AdminError> {
     caller.require(Scopes::ADMIN)?;
-    let Query(query) =
-        query.map_err(|e| AdminError::bad_request("invalid_query", e.body_text()))?;
+    let query = super::common::query(q);
     // A limit above the maximum is served as the maximum.
     let limit = paging(&query, "limit", DEFAULT_LIMIT, 1)?.min(MAX_LIMIT);
     let offset = paging(&query, "offset", 0, 0)?;

@@ -44,11 +44,16 @@ use ipnet::IpNet;
 use self::bucket::{Buckets, Decision};
 use super::AppState;
 use super::admin::error::AdminError;
+use super::credentials::bearer_token;
+// What the guard leaves in requests and responses; defined apart so that the handlers need
+// not import the guard.
+pub use super::credentials::{ClientIp, VerifiedPrincipal};
 use super::error::ApiError;
 use crate::auth::endpoint::{refusal, requested_client_id};
-use crate::auth::restrict::ip_allowed;
+use crate::domain::restrict::ip_allowed;
 use crate::storage::clients::ClientRecord;
 use crate::storage::{Store, StoreError};
+use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH};
 
 /// Requests per minute of a client without a limit of its own, unless configured.
 pub const DEFAULT_RATE_LIMIT_PER_MIN: u32 = 600;
@@ -66,19 +71,10 @@ pub const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-re
 pub const RATE_LIMIT_HEADERS: [HeaderName; 3] =
     [RATE_LIMIT_LIMIT, RATE_LIMIT_REMAINING, RATE_LIMIT_RESET];
 
-/// The address the guard decided a request comes from (in request and response extensions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
 /// The active client a guarded request speaks for, as the guard read it (cached for up to
 /// [`SETTINGS_TTL`]), in the request's extensions: its settings without another query.
 #[derive(Debug, Clone)]
 pub struct GuardedClient(pub Arc<ClientRecord>);
-
-/// The bearer token's principal as the guard verified it, in the request's and the response's
-/// extensions: the handlers and the audit layer need not verify the token again.
-#[derive(Debug, Clone)]
-pub struct VerifiedPrincipal(pub crate::auth::Principal);
 
 #[derive(Debug, Clone)]
 pub struct GuardConfig {
@@ -189,25 +185,18 @@ fn area(path: &str) -> Option<Area> {
         path.strip_prefix(base)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    if path == "/oauth/token" {
+    if path == TOKEN_PATH {
         Some(Area::Token)
-    } else if under(super::oneroster::BASE_PATH) {
+    } else if under(ONEROSTER_BASE_PATH) {
         Some(Area::OneRoster)
-    } else if under(super::admin::BASE_PATH) {
+    } else if under(ADMIN_BASE_PATH) {
         // The OpenAPI document and the Swagger UI are public.
-        let rest = &path[super::admin::BASE_PATH.len()..];
+        let rest = &path[ADMIN_BASE_PATH.len()..];
         let public = rest == "/openapi.json" || rest == "/docs" || rest.starts_with("/docs/");
         (!public).then_some(Area::Admin)
     } else {
         None
     }
-}
-
-/// The bearer token of a request, if it has one.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The middleware. See the module documentation.
@@ -261,7 +250,7 @@ async fn guarded(
             (Request::from_parts(parts, Body::from(bytes)), id, None)
         }
         Area::OneRoster | Area::Admin => {
-            let principal = match bearer(req.headers()) {
+            let principal = match bearer_token(req.headers()) {
                 Some(token) => state.auth.verify_fresh(token).await.ok(),
                 None => None,
             };
@@ -410,18 +399,6 @@ mod tests {
         ] {
             assert_eq!(area(path), want, "{path}");
         }
-    }
-
-    #[test]
-    fn bearer_tokens_are_found_in_any_case_of_the_scheme() {
-        let mut h = HeaderMap::new();
-        assert_eq!(bearer(&h), None);
-        h.insert(header::AUTHORIZATION, "Bearer  abc ".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
-        assert_eq!(bearer(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
-        assert_eq!(bearer(&h), None);
     }
 
     #[test]

@@ -141,17 +141,7 @@ impl FromRequestParts<AppState> for Req {
             Ok(Path(v)) => v.into_iter().map(|(_, v)| v).collect(),
             Err(_) => Vec::new(),
         };
-        let base = match &state.public_url {
-            Some(u) => u.trim_end_matches('/').to_owned(),
-            None => {
-                let host = parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            }
-        };
+        let base = state.base_url(&parts.headers);
         Ok(Req {
             state: state.clone(),
             principal,
@@ -169,20 +159,7 @@ impl FromRequestParts<AppState> for Req {
 
 /// The verified principal of a `Bearer` token, or 401.
 pub(crate) fn bearer(headers: &HeaderMap, state: &AppState) -> Result<Principal, ApiError> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::Unauthorised("a Bearer token is required".into()))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| {
-            ApiError::Unauthorised("the Authorization header must be `Bearer <token>`".into())
-        })?;
-    state
-        .auth
-        .verify(token.trim())
-        .map_err(|e| ApiError::Unauthorised(format!("the token is not valid: {e}")))
+    crate::http::credentials::verify_bearer(headers, &state.auth).map_err(ApiError::Unauthorised)
 }
 
 type BoxResponse = Pin<Box<dyn Future<Output = Response> + Send>>;

@@ -14,7 +14,8 @@ use crate::http::AppState;
 use crate::storage::select::{Selection, TERM_TYPES};
 use handler::{Need, Spec, collection, single};
 
-pub const BASE_PATH: &str = "/ims/oneroster/rostering/v1p2";
+/// Where the rostering API is mounted (defined in `crate::web`, which the audit log shares).
+pub use crate::web::ONEROSTER_BASE_PATH as BASE_PATH;
 
 const SESSIONS: Entity = Entity::AcademicSessions;
 const SCHOOL: Selection = Selection::OrgsOfType("school");

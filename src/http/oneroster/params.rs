@@ -2,6 +2,7 @@
 //! `fields` (ONEROSTER.md §3.5). Malformed values are a 400, never a 500.
 
 use crate::http::error::ApiError;
+use crate::web::form::{DecodeError, pairs, percent_decode};
 
 /// The default and the largest page size. Clients send 5000 and 10000.
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -21,33 +22,16 @@ pub struct Params {
 }
 
 /// Percent-decodes without turning `+` into a space: `+` is literal in e-mail filters.
-pub fn percent_decode(s: &str) -> Result<String, ApiError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(v) => {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-                None => {
-                    return Err(ApiError::InvalidData(
-                        "malformed percent-encoding in the query string".into(),
-                    ));
-                }
+fn decoded(s: &str) -> Result<String, ApiError> {
+    percent_decode(s).map_err(|e| {
+        ApiError::InvalidData(
+            match e {
+                DecodeError::MalformedEscape => "malformed percent-encoding in the query string",
+                DecodeError::NotUtf8 => "the query string is not UTF-8",
             }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8(out)
-        .map_err(|_| ApiError::InvalidData("the query string is not UTF-8".into()))
+            .into(),
+        )
+    })
 }
 
 fn number(name: &str, value: &str, min: u64) -> Result<u64, ApiError> {
@@ -64,11 +48,10 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
     let mut p = Params::default();
     let mut fields: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
-    for pair in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+    for (k, v) in pairs(query.unwrap_or("")) {
         p.raw.push((k.to_owned(), v.to_owned()));
-        let key = percent_decode(k)?;
-        let value = percent_decode(v)?;
+        let key = decoded(k)?;
+        let value = decoded(v)?;
         if key != "fields" {
             if seen.contains(&key)
                 && ["limit", "offset", "sort", "orderBy", "filter"].contains(&key.as_str())

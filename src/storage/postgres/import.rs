@@ -20,7 +20,6 @@ use crate::storage::pg_copy::{
 use crate::storage::sql::EntitySql;
 use crate::storage::{
     Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
-    reference_columns,
 };
 
 pub struct PgImportTx {
@@ -389,27 +388,7 @@ impl ImportTx for PgImportTx {
         entity: Entity,
         ids: &[&str],
     ) -> Result<HashMap<String, bool>, StoreError> {
-        // What was stored before this import: not the new records it has copied already.
-        let sql = format!(
-            "SELECT sourced_id, status = 'active' FROM {} WHERE tenant_id = $1 \
-             AND sourced_id = ANY($2) AND import_id IS DISTINCT FROM $3",
-            entity.table()
-        );
-        let tenant = self.tenant.clone();
-        let import_id = self.stamp.import_id.clone();
-        let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let rows = handle.block_on(
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(tenant)
-                .bind(ids)
-                .bind(import_id)
-                .fetch_all(&mut **tx),
-        )?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<bool, _>(1)?)))
-            .collect()
+        self.status_of(entity, ids)
     }
 
     fn active_referrers(
@@ -418,56 +397,11 @@ impl ImportTx for PgImportTx {
         ids: &[&str],
         limit: usize,
     ) -> Result<Vec<Referrer>, StoreError> {
-        let tenant = self.tenant.clone();
-        let ids: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
-        let handle = self.handle.clone();
-        let mut out = Vec::new();
-        for (entity, column) in reference_columns(target) {
-            if out.len() >= limit {
-                break;
-            }
-            let sql = format!(
-                "SELECT sourced_id, {col} FROM {table} WHERE tenant_id = $1 AND status = 'active' \
-                 AND {col} = ANY($2) ORDER BY sourced_id LIMIT {}",
-                limit - out.len(),
-                col = column.db,
-                table = entity.table(),
-            );
-            let tx = self.tx()?;
-            let rows = handle.block_on(
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(&tenant)
-                    .bind(&ids)
-                    .fetch_all(&mut **tx),
-            )?;
-            for r in rows {
-                out.push(Referrer {
-                    entity,
-                    sourced_id: r.try_get(0)?,
-                    column: column.csv,
-                    target_id: r.try_get(1)?,
-                });
-            }
-        }
-        Ok(out)
+        self.referrers_of(target, ids, limit)
     }
 
     fn stored_org_parents(&mut self) -> Result<HashMap<String, String>, StoreError> {
-        let tenant = self.tenant.clone();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let rows = handle.block_on(
-            sqlx::query(
-                "SELECT sourced_id, parent_sourced_id FROM orgs WHERE tenant_id = $1 \
-                 AND status = 'active' AND parent_sourced_id IS NOT NULL \
-                 AND parent_sourced_id <> ''",
-            )
-            .bind(tenant)
-            .fetch_all(&mut **tx),
-        )?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .collect()
+        self.org_parents()
     }
 
     fn stored_org_types(&mut self, ids: &[&str]) -> Result<HashMap<String, String>, StoreError> {

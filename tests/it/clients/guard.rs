@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use rosterhub::auth::Scopes;
-use rosterhub::auth::restrict::parse_allowed_ips;
+use rosterhub::domain::restrict::parse_allowed_ips;
 use rosterhub::http::error::status_info;
 use rosterhub::http::guard::GuardConfig;
 use rosterhub::storage::clients::ClientSettings;

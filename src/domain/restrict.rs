@@ -27,29 +27,41 @@ fn items(text: &str) -> impl Iterator<Item = &str> {
 /// (as /32 or /128). Host bits are cleared (`10.1.2.3/8` is `10.0.0.0/8`), duplicates dropped;
 /// an empty list is an error (no restriction is `None`, not an empty list).
 pub fn parse_allowed_ips(text: &str) -> Result<Vec<IpNet>, String> {
-    let mut out: Vec<IpNet> = Vec::new();
-    for item in items(text) {
-        let net = match item.parse::<IpNet>() {
-            Ok(net) => net.trunc(),
-            Err(_) => match item.parse::<IpAddr>() {
-                Ok(ip) => IpNet::from(ip.to_canonical()),
-                Err(_) => {
-                    return Err(format!(
-                        "{item:?} is not an IP address or a CIDR range (like 192.0.2.0/24 or \
-                         2001:db8::/32)"
-                    ));
-                }
-            },
-        };
-        if !out.contains(&net) {
-            out.push(net);
+    let nets = items(text).map(|item| match item.parse::<IpNet>() {
+        Ok(net) => Ok(net.trunc()),
+        Err(_) => match item.parse::<IpAddr>() {
+            Ok(ip) => Ok(IpNet::from(ip.to_canonical())),
+            Err(_) => Err(format!(
+                "{item:?} is not an IP address or a CIDR range (like 192.0.2.0/24 or \
+                 2001:db8::/32)"
+            )),
+        },
+    });
+    distinct(nets, MAX_ALLOWED_IPS, "names no address range", || {
+        format!("has more than {MAX_ALLOWED_IPS} ranges")
+    })
+}
+
+/// The items without duplicates (else the first item's error), at least one (else `none`) and
+/// at most `max` (else `too_many`).
+fn distinct<T: PartialEq>(
+    items: impl Iterator<Item = Result<T, String>>,
+    max: usize,
+    none: &str,
+    too_many: impl FnOnce() -> String,
+) -> Result<Vec<T>, String> {
+    let mut out: Vec<T> = Vec::new();
+    for item in items {
+        let item = item?;
+        if !out.contains(&item) {
+            out.push(item);
         }
     }
     if out.is_empty() {
-        return Err("names no address range".into());
+        return Err(none.into());
     }
-    if out.len() > MAX_ALLOWED_IPS {
-        return Err(format!("has more than {MAX_ALLOWED_IPS} ranges"));
+    if out.len() > max {
+        return Err(too_many());
     }
     Ok(out)
 }
@@ -102,20 +114,13 @@ pub fn check_rate_limit(n: i64) -> Result<u32, String> {
 
 /// An org scope from `org-1, org-2`: org sourcedIds, duplicates dropped, at least one.
 pub fn parse_org_scope<'a>(ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::new();
-    for id in ids.into_iter().flat_map(items) {
+    let ids = ids.into_iter().flat_map(items).map(|id| {
         check_sourced_id(id).map_err(|e| format!("{id:?} is not a sourcedId: {e}"))?;
-        if !out.iter().any(|o| o == id) {
-            out.push(id.to_owned());
-        }
-    }
-    if out.is_empty() {
-        return Err("names no org".into());
-    }
-    if out.len() > MAX_ORG_SCOPE {
-        return Err(format!("names more than {MAX_ORG_SCOPE} orgs"));
-    }
-    Ok(out)
+        Ok(id.to_owned())
+    });
+    distinct(ids, MAX_ORG_SCOPE, "names no org", || {
+        format!("names more than {MAX_ORG_SCOPE} orgs")
+    })
 }
 
 /// The stored form of an org scope, and the list it holds.
