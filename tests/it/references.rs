@@ -2,6 +2,7 @@
 //! (in the bundle or stored), a delta cannot tombstone a record that active stored records
 //! still reference, org parents form no cycle, and tombstoning an unknown id is a warning.
 
+use rosterhub::domain::Entity;
 use rosterhub::import::{Outcome, Report};
 
 use crate::helpers::{Backend, TempBundle, TestDb, errors, fixtures, opts};
@@ -17,16 +18,12 @@ const WHEN: &str = "2025-06-01T00:00:00.000Z";
 /// the fixture's header and the given rows.
 fn delta(files: &[(&str, Vec<String>)]) -> TempBundle {
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    for f in [
-        "orgs",
-        "academicSessions",
-        "courses",
-        "classes",
-        "users",
-        "roles",
-        "enrollments",
-        "demographics",
-    ] {
+    // Every rostering file the fixture has.
+    for f in Entity::ALL
+        .iter()
+        .map(|e| e.name())
+        .filter(|f| b.has(&format!("{f}.csv")))
+    {
         let header = b
             .read(&format!("{f}.csv"))
             .lines()

@@ -50,6 +50,10 @@ impl TempBundle {
         self.dir.path()
     }
 
+    pub fn has(&self, file: &str) -> bool {
+        self.dir.path().join(file).is_file()
+    }
+
     pub fn read(&self, file: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(file)).unwrap()
     }
