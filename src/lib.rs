@@ -17,6 +17,7 @@
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
 //! - [`pii`]: PII encrypted at rest (AES-256-GCM), blind indexes for filters, key rotation.
 //! - [`users`]: admin users of the web UI: argon2id passwords, roles per tenant, sessions.
+//! - [`audit`]: the audit log: what each request adds, the batch writer, masked filters.
 //! - [`web`]: where the APIs are mounted and the one percent/form decoder (a leaf).
 
 pub mod audit;
