@@ -72,3 +72,19 @@ fn a_dry_run_table_says_would() {
     let applied = db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
     assert!(applied.to_text().contains(" inserted "));
 }
+
+#[test]
+fn a_file_finding_does_not_repeat_the_file_name() {
+    let report = import::validate(&fixtures().join("encodings/sjis.zip"), &opts(), &());
+    let sjis: Vec<&import::Finding> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "encoding_shift_jis")
+        .collect();
+    assert!(!sjis.is_empty(), "{}", report.to_text());
+    for f in sjis {
+        let file = f.file.as_deref().unwrap();
+        assert!(!f.message.contains(&format!("{file}:")), "{}", f.message);
+    }
+    assert!(!report.to_text().contains(".csv: orgs.csv:"));
+}
