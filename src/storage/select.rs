@@ -345,12 +345,9 @@ impl Store {
     pub async fn expand_orgs(&self, tenant: &str, orgs: &[String]) -> Result<OrgScope, StoreError> {
         let mut all: std::collections::BTreeSet<String> = orgs.iter().cloned().collect();
         let mut frontier: Vec<String> = orgs.to_vec();
-        // Org trees are shallow (national → prefecture → district → school); the bound only
-        // guards against a cycle in bad data.
-        for _ in 0..8 {
-            if frontier.is_empty() {
-                break;
-            }
+        // Level by level until a level adds no org: however deep the tree is. An org seen
+        // before is not visited again, so a cycle in bad data ends the walk too.
+        while !frontier.is_empty() {
             let parents: Vec<&str> = frontier.iter().map(String::as_str).collect();
             let children = self.children_ids(tenant, Entity::Orgs, &parents).await?;
             frontier = children

@@ -27,6 +27,7 @@ mod raw_sql;
 mod reads;
 mod references;
 mod report;
+mod requests;
 mod scaleout;
 mod serve;
 mod server;
