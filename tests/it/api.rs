@@ -36,7 +36,7 @@ fn schema(name: &str) -> jsonschema::Validator {
     jsonschema::validator_for(&root).unwrap()
 }
 
-fn assert_valid(name: &str, body: &Value) {
+pub(crate) fn assert_valid(name: &str, body: &Value) {
     let v = schema(name);
     let errors: Vec<String> = v
         .iter_errors(body)

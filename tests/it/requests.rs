@@ -139,4 +139,116 @@ fn an_org_scope_covers_orgs_twenty_levels_down(backend: Backend) {
     assert_eq!(all.body, unscoped.body);
 }
 
-crate::on_both_backends!(an_org_scope_covers_orgs_twenty_levels_down);
+/// A OneRoster error answer: its status, codeMinor and description, the body valid against
+/// the 1.2 document.
+fn error_of(a: &crate::isolation::Answer) -> (u16, String, String) {
+    crate::api::assert_valid("imsx_StatusInfoDType", &a.body);
+    (
+        a.status,
+        a.body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        a.body["imsx_description"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn jp_side(backend: Backend) -> Option<Side> {
+    side_with(backend, "jp-profile-v1.2.1", |_| {})
+}
+
+/// `limit` and `offset` are int32 in the binding: past it, a 400 naming the range.
+fn paging_values_past_int32_are_400(backend: Backend) {
+    let Some(side) = jp_side(backend) else {
+        return;
+    };
+    for (query, name, min, value) in [
+        ("offset=2147483648", "offset", 0, "2147483648"),
+        ("limit=60625940799447", "limit", 1, "60625940799447"),
+        (
+            "limit=99999999999999999999999",
+            "limit",
+            1,
+            "99999999999999999999999",
+        ),
+    ] {
+        let a = side.get(&format!("/users?{query}"), &side.token);
+        assert_eq!(
+            error_of(&a),
+            (
+                400,
+                "invaliddata".to_owned(),
+                format!(
+                    "`{name}` must be a whole number from {min} to 2147483647; `{value}` is not"
+                )
+            ),
+            "{query}"
+        );
+    }
+    let edge = side.get("/users?offset=2147483647&limit=2147483647", &side.token);
+    assert_eq!(edge.status, 200, "{}", edge.body);
+    assert_eq!(edge.body["users"], serde_json::json!([]));
+}
+
+/// A `fields`, `filter` or `sort` past 4 KiB is a 400; within it, the `Link` stays small and
+/// leaves out the parameters that do not shape the answer.
+fn long_parameters_are_400_and_link_stays_small(backend: Backend) {
+    let Some(side) = jp_side(backend) else {
+        return;
+    };
+    // The issue's request: 24,059 characters of `fields`.
+    let fields = "sourcedId,".repeat(2406);
+    let fields = &fields[..24_059];
+    let a = side.get(&format!("/users?fields={fields}"), &side.token);
+    let (status, minor, description) = error_of(&a);
+    assert_eq!((status, minor.as_str()), (400, "invaliddata"));
+    assert_eq!(
+        description,
+        "`fields` is 24059 bytes long; at most 4096 are accepted: shorten it (a long filter or \
+         fields list can be split over several requests)"
+    );
+    let filter = format!("givenName='{}'", "x".repeat(4100));
+    let a = side.get(&format!("/users?filter={filter}"), &side.token);
+    assert_eq!(error_of(&a).0, 400);
+    assert!(
+        error_of(&a).2.starts_with("`filter` is 4112 bytes long"),
+        "{}",
+        a.body
+    );
+    let a = side.get(&format!("/users?sort={}", "a".repeat(5000)), &side.token);
+    assert!(
+        error_of(&a).2.starts_with("`sort` is 5000 bytes long"),
+        "{}",
+        a.body
+    );
+
+    // At the limit: served, with a Link within its bound or none at all.
+    let fields = "givenName,".repeat(410);
+    let a = side.get(
+        &format!("/users?limit=2&fields={}", &fields[..4096]),
+        &side.token,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.link.as_ref().is_none_or(|l| l.len() <= 16 * 1024));
+
+    // A long filter of a common size and a long unknown parameter: the Link repeats the
+    // filter, not the unknown parameter.
+    let filter = format!("familyName!='{}'", "y".repeat(1000));
+    let junk = "z".repeat(30_000);
+    let a = side.get(
+        &format!("/users?limit=2&filter={filter}&vendorJunk={junk}"),
+        &side.token,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let link = a.link.unwrap();
+    assert!(link.len() < 5_000, "{} bytes", link.len());
+    assert!(link.contains(&"y".repeat(1000)), "{link}");
+    assert!(!link.contains("vendorJunk"), "{link}");
+    assert_eq!(link.matches("rel=").count(), 3, "{link}");
+}
+
+crate::on_both_backends!(
+    an_org_scope_covers_orgs_twenty_levels_down,
+    paging_values_past_int32_are_400,
+    long_parameters_are_400_and_link_stays_small
+);

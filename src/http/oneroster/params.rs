@@ -17,7 +17,9 @@ pub struct Params {
     pub filter: Option<String>,
     /// `fields`, joined with commas when repeated.
     pub fields: Option<String>,
-    /// Every pair as received (still encoded), to rebuild `Link` URLs.
+    /// The pairs of `filter`, `sort`, `orderBy` and `fields` as received (still encoded), to
+    /// rebuild `Link` URLs. Other parameters change nothing in the answer, so the links leave
+    /// them out (however long they are).
     pub raw: Vec<(String, String)>,
 }
 
@@ -34,12 +36,44 @@ fn decoded(s: &str) -> Result<String, ApiError> {
     })
 }
 
+/// The largest `limit` and `offset`: the REST binding declares both as int32, and clients
+/// built from its OpenAPI document cannot send more.
+pub const MAX_PAGING_VALUE: u64 = i32::MAX as u64;
+
+/// The longest `filter`, `sort` and `fields` (decoded, in bytes; repeated `fields` counted
+/// together). Generous for any real request; it keeps the query text and the `Link` header
+/// that repeats it small (a 60 KB header breaks curl and most proxies).
+pub const MAX_TEXT_PARAM_BYTES: usize = 4096;
+
+/// `filter`, `sort` or `fields` within [`MAX_TEXT_PARAM_BYTES`].
+fn bounded(name: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() <= MAX_TEXT_PARAM_BYTES {
+        return Ok(());
+    }
+    Err(ApiError::InvalidData(format!(
+        "`{name}` is {} bytes long; at most {MAX_TEXT_PARAM_BYTES} are accepted: shorten it \
+         (a long filter or fields list can be split over several requests)",
+        value.len()
+    )))
+}
+
+/// `limit` or `offset`: a whole number from `min` to [`MAX_PAGING_VALUE`]. Anything else —
+/// text, a sign, a value past int32 or past u64 — gets one message naming the range.
 fn number(name: &str, value: &str, min: u64) -> Result<u64, ApiError> {
     match value.parse::<u64>() {
-        Ok(n) if n >= min => Ok(n),
+        Ok(n) if (min..=MAX_PAGING_VALUE).contains(&n) => Ok(n),
         _ => Err(ApiError::InvalidData(format!(
-            "`{name}` must be a whole number ≥ {min}; `{value}` is not"
+            "`{name}` must be a whole number from {min} to {MAX_PAGING_VALUE}; `{}` is not",
+            shortened(value)
         ))),
+    }
+}
+
+/// A value quoted in an error message, cut to its first 64 characters.
+fn shortened(value: &str) -> String {
+    match value.char_indices().nth(64) {
+        Some((i, _)) => format!("{}…", &value[..i]),
+        None => value.to_owned(),
     }
 }
 
@@ -49,9 +83,11 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
     let mut fields: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (k, v) in pairs(query.unwrap_or("")) {
-        p.raw.push((k.to_owned(), v.to_owned()));
         let key = decoded(k)?;
         let value = decoded(v)?;
+        if ["sort", "orderBy", "filter", "fields"].contains(&key.as_str()) {
+            p.raw.push((k.to_owned(), v.to_owned()));
+        }
         if key != "fields" {
             if seen.contains(&key)
                 && ["limit", "offset", "sort", "orderBy", "filter"].contains(&key.as_str())
@@ -68,7 +104,10 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
                 p.limit = Some(n.min(max_limit));
             }
             "offset" => p.offset = Some(number("offset", &value, 0)?),
-            "sort" => p.sort = Some(value),
+            "sort" => {
+                bounded("sort", &value)?;
+                p.sort = Some(value);
+            }
             "orderBy" => {
                 p.desc = match value.as_str() {
                     "asc" => false,
@@ -80,13 +119,18 @@ pub fn parse(query: Option<&str>, max_limit: u64) -> Result<Params, ApiError> {
                     }
                 }
             }
-            "filter" => p.filter = Some(value),
+            "filter" => {
+                bounded("filter", &value)?;
+                p.filter = Some(value);
+            }
             "fields" => fields.push(value),
             _ => {}
         }
     }
     if !fields.is_empty() {
-        p.fields = Some(fields.join(","));
+        let joined = fields.join(",");
+        bounded("fields", &joined)?;
+        p.fields = Some(joined);
     }
     Ok(p)
 }
@@ -122,6 +166,10 @@ mod tests {
             "limit=abc",
             "limit=1e3",
             "limit=99999999999999999999999",
+            "limit=2147483648",
+            "limit=60625940799447",
+            "offset=2147483648",
+            "offset=18446744073709551616",
             "offset=-5",
             "limit=1&limit=2",
             "orderBy=up",
@@ -129,6 +177,34 @@ mod tests {
         ] {
             let e = parse(Some(q), 10_000).unwrap_err();
             assert_eq!(e.status().as_u16(), 400, "{q}");
+        }
+    }
+
+    #[test]
+    fn paging_values_past_int32_name_the_range() {
+        let p = parse(Some("limit=2147483647&offset=2147483647"), u64::MAX).unwrap();
+        assert_eq!(
+            (p.limit, p.offset),
+            (Some(2_147_483_647), Some(2_147_483_647))
+        );
+        for (q, want) in [
+            (
+                "offset=2147483648",
+                "`offset` must be a whole number from 0 to 2147483647; `2147483648` is not",
+            ),
+            (
+                "limit=99999999999999999999999",
+                "`limit` must be a whole number from 1 to 2147483647; \
+                 `99999999999999999999999` is not",
+            ),
+            (
+                "limit=0",
+                "`limit` must be a whole number from 1 to 2147483647; `0` is not",
+            ),
+        ] {
+            let e = parse(Some(q), 10_000).unwrap_err();
+            assert_eq!(e.code_minor(), "invaliddata", "{q}");
+            assert_eq!(e.to_string(), want, "{q}");
         }
     }
 
