@@ -16,7 +16,7 @@ mod tests;
 use std::fmt;
 
 pub use fields::{ColumnRef, Field, ValueKind};
-pub use params::{FieldsError, SortField, parse_fields, parse_sort};
+pub use params::{FieldsError, SortError, SortField, parse_fields, parse_sort, sortable_fields};
 pub use parse::{MAX_DEPTH, MAX_PREDICATES, parse_filter};
 
 /// The REST resource kinds a filter applies to. Schools are `Orgs`, terms and grading periods

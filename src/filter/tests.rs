@@ -424,13 +424,16 @@ fn sort_accepts_scalar_fields_only() {
     ];
     for (r, input, column) in cases {
         assert_eq!(
-            parse_sort(r, input).map(|s| s.column()),
+            parse_sort(r, input).ok().flatten().map(|s| s.column()),
             column,
             "sort={input:?}"
         );
     }
     assert_eq!(
-        parse_sort(Resource::Users, "familyName").unwrap().name(),
+        parse_sort(Resource::Users, "familyName")
+            .unwrap()
+            .unwrap()
+            .name(),
         "familyName"
     );
 }
@@ -454,4 +457,22 @@ fn fields_reject_blank_entries_and_keep_names_as_given() {
         let want = expected.map(|v| v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(got, want, "fields={input:?}");
     }
+}
+
+#[test]
+fn an_unsortable_sort_names_the_field_and_the_sortable_ones() {
+    let e = parse_sort(Resource::Orgs, "nosuch").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot sort by `nosuch` (invalid_sort_field): this collection has no such field; \
+         sortable fields: sourcedId, status, dateLastModified, name, type, identifier, \
+         parent.sourcedId"
+    );
+    let e = parse_sort(Resource::Users, "familyName,grades").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("cannot sort by `grades` (invalid_sort_field): lists, roles"),
+        "{e}"
+    );
+    assert_eq!(parse_sort(Resource::Users, " , ").unwrap(), None);
 }

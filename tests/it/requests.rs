@@ -247,7 +247,37 @@ fn long_parameters_are_400_and_link_stays_small(backend: Backend) {
     assert_eq!(link.matches("rel=").count(), 3, "{link}");
 }
 
+/// `sort` naming no sortable field is a 400 `invaliddata` (the 1.2 vocabulary has no
+/// `invalid_sort_field`) that says which fields sort.
+fn an_unknown_sort_field_is_400_listing_the_sortable_ones(backend: Backend) {
+    let Some(side) = jp_side(backend) else {
+        return;
+    };
+    let a = side.get("/orgs?sort=nosuch", &side.token);
+    assert_eq!(
+        error_of(&a),
+        (
+            400,
+            "invaliddata".to_owned(),
+            "cannot sort by `nosuch` (invalid_sort_field): this collection has no such field; \
+             sortable fields: sourcedId, status, dateLastModified, name, type, identifier, \
+             parent.sourcedId"
+                .to_owned()
+        )
+    );
+    let a = side.get(
+        "/schools/90547f17-4e22-48f2-9c47-bff459705477/students?sort=roles.role",
+        &side.token,
+    );
+    let (status, minor, description) = error_of(&a);
+    assert_eq!((status, minor.as_str()), (400, "invaliddata"));
+    assert!(description.contains("familyName"), "{description}");
+    let sorted = side.get("/orgs?sort=name&orderBy=desc", &side.token);
+    assert_eq!(sorted.status, 200, "{}", sorted.body);
+}
+
 crate::on_both_backends!(
+    an_unknown_sort_field_is_400_listing_the_sortable_ones,
     an_org_scope_covers_orgs_twenty_levels_down,
     paging_values_past_int32_are_400,
     long_parameters_are_400_and_link_stays_small

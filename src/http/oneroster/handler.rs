@@ -391,7 +391,12 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
         entity: spec.entity,
         selection: &spec.selection,
         filter: expr.as_ref(),
-        sort: p.sort.as_deref().and_then(|s| filter::parse_sort(res, s)),
+        sort: match p.sort.as_deref() {
+            Some(s) => {
+                filter::parse_sort(res, s).map_err(|e| ApiError::InvalidData(e.to_string()))?
+            }
+            None => None,
+        },
         desc: p.desc,
         scope: req.scope.as_deref(),
     };

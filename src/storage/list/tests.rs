@@ -22,7 +22,7 @@ fn base() -> Parts {
             school: None,
         },
         filter: Some(parse_filter(Resource::Users, "givenName='Taro'").unwrap()),
-        sort: parse_sort(Resource::Users, "familyName"),
+        sort: parse_sort(Resource::Users, "familyName").unwrap(),
         desc: false,
         scope: Some(OrgScope(vec!["s1".into()])),
     }
@@ -100,7 +100,7 @@ fn keys_differ_whenever_the_selected_rows_may() {
 fn the_order_changes_the_key_but_not_the_total_key() {
     let orders: &[Change] = &[
         ("sort", |p| {
-            p.sort = parse_sort(Resource::Users, "givenName")
+            p.sort = parse_sort(Resource::Users, "givenName").unwrap()
         }),
         ("no sort", |p| p.sort = None),
         ("direction", |p| p.desc = true),

@@ -303,6 +303,8 @@ fn hand_built_predicates_are_still_checked() {
 
 #[test]
 fn sort_columns_come_from_the_field_table() {
-    let f = crate::filter::parse_sort(Resource::Users, "preferredLastName").unwrap();
+    let f = crate::filter::parse_sort(Resource::Users, "preferredLastName")
+        .unwrap()
+        .unwrap();
     assert_eq!(sort_column(&f), "preferred_family_name");
 }

@@ -175,7 +175,9 @@ fn email_filters_use_the_blind_index(backend: Backend) {
     }
     // Sorting on an encrypted field is refused too; on others it is not.
     let sort = |f: &str| {
-        let field = rosterhub::filter::parse_sort(Resource::Users, f).unwrap();
+        let field = rosterhub::filter::parse_sort(Resource::Users, f)
+            .unwrap()
+            .unwrap();
         db.store
             .list_query(&request("enc", Entity::Users, None, Some(field)))
             .map(|q| q.sort_column().expect("a sort was asked for"))
