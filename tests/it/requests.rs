@@ -32,6 +32,7 @@ fn side_with(backend: Backend, fixture: &str, edit: impl FnOnce(&TempBundle)) ->
 
 /// The district of the Japan Profile fixture, the root of its org tree.
 const ROOT: &str = "ffbc937e-0853-49ce-a7c6-66177a2c28b5";
+const CLASS: &str = "63df3d0e-1fa9-4601-b56a-a91ad2346995";
 const TEACHER: &str = "570aa3c8-cd28-498c-b2b3-dab02cc3bddf";
 const SCHOOL: &str = "90547f17-4e22-48f2-9c47-bff459705477";
 /// A copy of the teacher whose only role is at the deepest org of [`deep_orgs`].
@@ -276,7 +277,49 @@ fn an_unknown_sort_field_is_400_listing_the_sortable_ones(backend: Backend) {
     assert_eq!(sorted.status, 200, "{}", sorted.body);
 }
 
+/// A 403 names the scope that would open the operation.
+fn a_403_names_the_scope_that_covers_the_operation(backend: Backend) {
+    let Some(side) = jp_side(backend) else {
+        return;
+    };
+    let (_, core) = side.token_for("a", Scopes::CORE);
+    let (_, demographics) = side.token_for("a", Scopes::DEMOGRAPHICS);
+    let prefix = "https://purl.imsglobal.org/spec/or/v1p2/scope/";
+    for (path, token, needs) in [
+        (
+            format!("/classes/{CLASS}/students"),
+            &core,
+            format!("{prefix}roster.readonly"),
+        ),
+        (
+            "/demographics".to_owned(),
+            &core,
+            format!("{prefix}roster-demographics.readonly"),
+        ),
+        (
+            "/users".to_owned(),
+            &demographics,
+            format!("{prefix}roster-core.readonly or {prefix}roster.readonly"),
+        ),
+    ] {
+        let a = side.get(&path, token);
+        assert_eq!(
+            error_of(&a),
+            (
+                403,
+                "forbidden".to_owned(),
+                format!(
+                    "the token's scopes do not cover this operation (it needs {needs}): request \
+                     a token with that scope, for a client that holds it"
+                )
+            ),
+            "{path}"
+        );
+    }
+}
+
 crate::on_both_backends!(
+    a_403_names_the_scope_that_covers_the_operation,
     an_unknown_sort_field_is_400_listing_the_sortable_ones,
     an_org_scope_covers_orgs_twenty_levels_down,
     paging_values_past_int32_are_400,

@@ -43,6 +43,16 @@ impl Need {
             Need::Demographics => scopes.contains(Scopes::DEMOGRAPHICS),
         }
     }
+
+    /// The scopes that open the operation, for the 403 that tells the client what to ask for
+    /// (the admin API names its scope the same way).
+    fn covering(self) -> String {
+        match self {
+            Need::Core => format!("{} or {}", Scopes::CORE_URI, Scopes::ROSTER_URI),
+            Need::Roster => Scopes::ROSTER_URI.to_owned(),
+            Need::Demographics => Scopes::DEMOGRAPHICS_URI.to_owned(),
+        }
+    }
 }
 
 /// What one collection operation selects.
@@ -325,9 +335,11 @@ fn check_scope(req: &Req, need: Need) -> Result<(), ApiError> {
     if need.allowed(req.principal.scopes) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
-            "the token's scopes do not cover this operation".into(),
-        ))
+        Err(ApiError::Forbidden(format!(
+            "the token's scopes do not cover this operation (it needs {}): request a token \
+             with that scope, for a client that holds it",
+            need.covering()
+        )))
     }
 }
 
