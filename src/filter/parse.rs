@@ -20,8 +20,98 @@ pub const MAX_DEPTH: usize = 16;
 /// A filter may hold this many predicates.
 pub const MAX_PREDICATES: usize = 100;
 
+/// What the messages about an unquoted value say.
+const QUOTES: &str = "values go in single quotes";
+
 /// Parses a percent-decoded `filter` value (in which `+` was not turned into a space).
 pub fn parse_filter(resource: Resource, input: &str) -> Result<Expr, FilterError> {
+    parse_exact(resource, input).map_err(|e| match e {
+        // The commonest mistake is a value without quotes (`givenName=Bob`, `status:active`,
+        // an unquoted date whose ':' stops the lexer): say so, with the filter as it should
+        // be written when quoting the values makes it parse.
+        FilterError::Syntax { position, message } => match requoted(input) {
+            Some(fixed) if parse_exact(resource, &fixed).is_ok() => {
+                let rule = if message.contains(QUOTES) {
+                    String::new()
+                } else {
+                    format!(" ({QUOTES})")
+                };
+                FilterError::Syntax {
+                    position,
+                    message: format!("{message}{rule}; did you mean {fixed}"),
+                }
+            }
+            _ => FilterError::Syntax { position, message },
+        },
+        other => other,
+    })
+}
+
+/// `input` with every unquoted value after an operator put in single quotes (a `:` between a
+/// field and its value read as `=`); `None` when there is none. A guess for the error
+/// message only: what it returns is parsed again before it is shown.
+fn requoted(input: &str) -> Option<String> {
+    let b = input.as_bytes();
+    let mut out = String::with_capacity(input.len() + 8);
+    let mut i = 0;
+    // Whether the last thing copied was a field name (a `:` after it is an operator).
+    let mut after_field = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' => {
+                // A quoted value, copied as is ('' inside it is a quote).
+                let mut j = i + 1;
+                while j < b.len() {
+                    if b[j] == b'\'' {
+                        if b.get(j + 1) == Some(&b'\'') {
+                            j += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    j += 1;
+                }
+                let end = (j + 1).min(b.len());
+                out.push_str(&input[i..end]);
+                i = end;
+                after_field = false;
+            }
+            b'=' | b'~' | b'!' | b'<' | b'>' | b':' if c != b':' || after_field => {
+                let mut j = i + 1;
+                if c != b':' && b.get(j) == Some(&b'=') {
+                    j += 1;
+                }
+                out.push_str(if c == b':' { "=" } else { &input[i..j] });
+                while j < b.len() && matches!(b[j], b' ' | b'+') {
+                    j += 1;
+                }
+                let v = j;
+                if v < b.len() && b[v] != b'\'' {
+                    while j < b.len() && !matches!(b[j], b' ' | b'\t' | b'+' | b'(' | b')') {
+                        j += 1;
+                    }
+                    // Quotes are ASCII: the slice falls on character boundaries.
+                    out.push('\'');
+                    out.push_str(&input[v..j].replace('\'', "''"));
+                    out.push('\'');
+                }
+                i = j;
+                after_field = false;
+            }
+            _ => {
+                let ch = input[i..].chars().next().unwrap_or(' ');
+                after_field = is_field_byte(c) || (after_field && c == b' ');
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    (out != input).then_some(out)
+}
+
+/// [`parse_filter`] without the hint.
+fn parse_exact(resource: Resource, input: &str) -> Result<Expr, FilterError> {
     let tokens = lex(input)?;
     let mut p = Parser {
         input,
@@ -153,7 +243,13 @@ fn lex(input: &str) -> Result<Vec<Token>, FilterError> {
             }
             _ => {
                 let ch = input[start..].chars().next().unwrap_or('?');
-                return Err(err(start, format!("unexpected character {ch:?}")));
+                let rule = match out.last() {
+                    Some(Token {
+                        tok: Tok::Op(_), ..
+                    }) => format!(" ({QUOTES})"),
+                    _ => String::new(),
+                };
+                return Err(err(start, format!("unexpected character {ch:?}{rule}")));
             }
         };
         out.push(Token { tok, start });
@@ -268,7 +364,7 @@ impl Parser<'_> {
             return Err(self.error(
                 t.start,
                 format!(
-                    "expected a value in single quotes after {name}{op} but found {}",
+                    "expected a value after {name}{op} but found {} ({QUOTES})",
                     describe(&t.tok)
                 ),
             ));

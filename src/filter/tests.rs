@@ -476,3 +476,43 @@ fn an_unsortable_sort_names_the_field_and_the_sortable_ones() {
     );
     assert_eq!(parse_sort(Resource::Users, " , ").unwrap(), None);
 }
+
+#[test]
+fn an_unquoted_value_is_answered_with_the_quoted_filter() {
+    let cases = [
+        (
+            "givenName=Bob",
+            "malformed filter at position 11: expected a value after givenName= but found \
+             \"Bob\" (values go in single quotes); did you mean givenName='Bob'",
+        ),
+        (
+            "status:active",
+            "malformed filter at position 7: unexpected character ':' (values go in single \
+             quotes); did you mean status='active'",
+        ),
+        (
+            "dateLastModified>2024-01-01T00:00:00Z AND status='active'",
+            "malformed filter at position 31: unexpected character ':' (values go in single \
+             quotes); did you mean dateLastModified>'2024-01-01T00:00:00Z' AND status='active'",
+        ),
+        (
+            "email=o'neil@x.jp",
+            "malformed filter at position 8: unterminated quoted value (values go in single \
+             quotes); did you mean email='o''neil@x.jp'",
+        ),
+        // No guess that parses: the rule alone.
+        (
+            "givenName=Bob AND",
+            "malformed filter at position 11: expected a value after givenName= but found \
+             \"Bob\" (values go in single quotes)",
+        ),
+        (
+            "givenName='Bob' :",
+            "malformed filter at position 17: unexpected character ':'",
+        ),
+    ];
+    for (input, want) in cases {
+        let e = parse_filter(Resource::Users, input).unwrap_err();
+        assert_eq!(e.to_string(), want, "{input}");
+    }
+}
