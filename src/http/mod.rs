@@ -182,6 +182,8 @@ fn app(
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         // One audit entry per API request (the guard's refusals too), inside the request-id layer.
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
+        // A NUL (or a path that is not UTF-8) is refused before anything reads the database.
+        .layer(axum::middleware::from_fn(hardening::refuse_unstorable))
         .with_state(state)
         .route_layer(axum::middleware::from_fn(metrics::track))
         // Any other panic (health, metrics, the guard, the audit layer) answers a plain 500,

@@ -1,12 +1,16 @@
 //! Request hardening and the API's error answers: input PostgreSQL cannot store (NUL) refused
 //! alike on both backends, bounded parameters, and 4xx bodies that say what to do.
 
+use axum::body::Body;
+use axum::http::Request;
 use rosterhub::auth::Scopes;
 use rosterhub::storage::clients::ClientSettings;
+use serde_json::{Value, json};
 
 use crate::helpers::tokens::client_with;
 use crate::helpers::{Backend, TempBundle, TestDb, opts};
-use crate::isolation::{Side, serve};
+use crate::isolation::{BASE, Side, serve};
+use crate::server::oneshot;
 
 /// Tenant `a` holding the fixture bundle `fixture` (edited by `edit`), served.
 fn side_with(backend: Backend, fixture: &str, edit: impl FnOnce(&TempBundle)) -> Option<Side> {
@@ -319,9 +323,178 @@ fn a_403_names_the_scope_that_covers_the_operation(backend: Backend) {
 }
 
 crate::on_both_backends!(
+    a_nul_is_refused_in_each_apis_error_format,
     a_403_names_the_scope_that_covers_the_operation,
     an_unknown_sort_field_is_400_listing_the_sortable_ones,
     an_org_scope_covers_orgs_twenty_levels_down,
     paging_values_past_int32_are_400,
     long_parameters_are_400_and_link_stays_small
 );
+
+/// One request through the side's router: the status and the JSON body (`Null` if none).
+fn send(
+    side: &Side,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = side
+        .db
+        .block_on(oneshot(&side.app, req.body(Body::from(body)).unwrap()));
+    (
+        r.status().as_u16(),
+        serde_json::from_slice(r.body()).unwrap_or(Value::Null),
+    )
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// A NUL anywhere — filter, path id, JSON body, form, Basic credentials — is a 400 in the
+/// format of the API asked, alike on both backends (PostgreSQL cannot store it; SQLite
+/// could, and would answer something else).
+fn a_nul_is_refused_in_each_apis_error_format(backend: Backend) {
+    let Some(side) = jp_side(backend) else {
+        return;
+    };
+    let (_, admin) = side.token_for("a", crate::server::admin_scopes());
+    let auth = bearer(&side.token);
+    let admin_auth = bearer(&admin);
+    let json = ("content-type", "application/json");
+    let form = ("content-type", "application/x-www-form-urlencoded");
+    let oneroster = |what: &str| {
+        json!({
+            "imsx_codeMajor": "failure",
+            "imsx_severity": "error",
+            "imsx_description": format!(
+                "the request's {what}, which no record can contain; remove it and send the \
+                 request again"
+            ),
+            "imsx_CodeMinor": {"imsx_codeMinorField": [
+                {"imsx_codeMinorFieldName": "TargetEndSystem", "imsx_codeMinorFieldValue": "invaliddata"}
+            ]}
+        })
+    };
+    let message = |what: &str| {
+        format!(
+            "the request's {what} holds a NUL character (%00 or \\u0000), which no record can \
+             contain; remove it and send the request again"
+        )
+    };
+    let path_nul = "path holds a NUL character (%00) or bytes that are not UTF-8";
+    for (uri, want) in [
+        (
+            format!("{BASE}/users?filter=givenName%3D%27a%00b%27"),
+            oneroster("query string holds a NUL character (%00 or \\u0000)"),
+        ),
+        (format!("{BASE}/users/a%00b"), oneroster(path_nul)),
+        (format!("{BASE}/orgs/%00"), oneroster(path_nul)),
+        (format!("{BASE}/schools/%00/classes"), oneroster(path_nul)),
+        (format!("{BASE}/users/%FF%FE"), oneroster(path_nul)),
+    ] {
+        let (status, body) = send(&side, "GET", &uri, &[("authorization", &auth)], vec![]);
+        assert_eq!((status, &body), (400, &want), "{uri}");
+        crate::api::assert_valid("imsx_StatusInfoDType", &body);
+    }
+    let admin_error = |what: &str| json!({"error": "invalid_request", "message": message(what)});
+    let (status, body) = send(
+        &side,
+        "GET",
+        "/api/v1/imports/a%00b",
+        &[("authorization", &admin_auth)],
+        vec![],
+    );
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error": "invalid_request", "message": format!(
+                "the request's {path_nul}, which no record can contain; remove it and send the \
+                 request again"
+            )})
+        )
+    );
+    let webhook = br#"{"url": "https://example.test/h\u0000", "events": ["import.applied"]}"#;
+    let (status, body) = send(
+        &side,
+        "POST",
+        "/api/v1/webhooks",
+        &[("authorization", &admin_auth), json],
+        webhook.to_vec(),
+    );
+    assert_eq!((status, body), (400, admin_error("body")));
+    // Unauthenticated: the login and the token endpoint.
+    for (headers, body) in [
+        (
+            vec![json],
+            br#"{"username": "a\u0000b", "password": "x"}"#.to_vec(),
+        ),
+        (vec![form], b"username=a%00b&password=x".to_vec()),
+    ] {
+        let (status, got) = send(&side, "POST", "/api/v1/session", &headers, body);
+        assert_eq!((status, got), (400, admin_error("body")));
+    }
+    let token_error =
+        |what: &str| json!({"error": "invalid_request", "error_description": message(what)});
+    let (status, body) = send(
+        &side,
+        "POST",
+        "/oauth/token",
+        &[form],
+        b"grant_type=client_credentials&client_id=a%00b&client_secret=x".to_vec(),
+    );
+    assert_eq!((status, body), (400, token_error("body")));
+    // Without a content type too: the token endpoint reads any body as a form.
+    let (status, body) = send(
+        &side,
+        "POST",
+        "/oauth/token",
+        &[],
+        b"grant_type=client_credentials&client_id=a%00b&client_secret=x".to_vec(),
+    );
+    assert_eq!((status, body), (400, token_error("body")));
+    let basic = format!("Basic {}", base64_encode(b"a%00b:secret"));
+    let (status, body) = send(
+        &side,
+        "POST",
+        "/oauth/token",
+        &[("authorization", &basic), form],
+        b"grant_type=client_credentials".to_vec(),
+    );
+    assert_eq!((status, body), (400, token_error("Basic credentials")));
+
+    // Text that merely looks like an escape is stored as written.
+    let (status, body) = send(
+        &side,
+        "GET",
+        &format!("{BASE}/users?filter=givenName%3D%27a%2500b%27"),
+        &[("authorization", &auth)],
+        vec![],
+    );
+    assert_eq!((status, &body["users"]), (200, &json!([])));
+    // An unquoted filter value: the rule and the filter as it should be.
+    let (status, body) = send(
+        &side,
+        "GET",
+        &format!("{BASE}/users?filter=givenName%3DBob"),
+        &[("authorization", &auth)],
+        vec![],
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["imsx_description"],
+        "malformed filter at position 11: expected a value after givenName= but found \"Bob\" \
+         (values go in single quotes); did you mean givenName='Bob'"
+    );
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -149,7 +150,14 @@ impl FromRequestParts<AppState> for Req {
         };
         let ids = match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
             Ok(Path(v)) => v.into_iter().map(|(_, v)| v).collect(),
-            Err(_) => Vec::new(),
+            Err(PathRejection::MissingPathParams(_)) => Vec::new(),
+            // An id that does not decode (not UTF-8): the route's ids would be missing.
+            Err(_) => {
+                return Err(ApiError::InvalidData(
+                    "a sourcedId in the path is not valid percent-encoded UTF-8".into(),
+                )
+                .into_response());
+            }
         };
         let base = state.base_url(&parts.headers);
         Ok(Req {
