@@ -3,6 +3,8 @@
 
 use axum::body::Body;
 use axum::http::Request;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use rosterhub::auth::Scopes;
 use rosterhub::storage::clients::ClientSettings;
 use serde_json::{Value, json};
@@ -497,4 +499,221 @@ fn a_nul_is_refused_in_each_apis_error_format(backend: Backend) {
 fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Bytes to put in a request: NUL and other controls, quotes, escapes, URL delimiters,
+/// bytes that are not UTF-8, non-ASCII text and plain letters.
+fn odd_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        3 => Just(0u8),
+        1 => Just(1u8),
+        1 => Just(0x7f),
+        1 => Just(0xff),
+        1 => Just(0xc3),
+        1 => Just(0xed), // with 0xa0 0x80 below: an encoded surrogate
+        1 => Just(0xa0),
+        1 => Just(0x80),
+        2 => prop::sample::select(b"%'\"\\/?#&=+ ,;:()<>~!*.".to_vec()),
+        2 => prop::sample::select("é漢".as_bytes().to_vec()),
+        3 => b'a'..=b'z',
+        1 => any::<u8>(),
+    ];
+    prop::collection::vec(byte, 0..24)
+}
+
+/// Every byte but the unreserved ones percent-encoded: the bytes reach the server as they are.
+fn encoded(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One request of a route family, built from odd bytes.
+#[derive(Debug, Clone)]
+enum Odd {
+    /// A OneRoster path with the bytes as its id(s).
+    RosterId(&'static str),
+    /// A OneRoster collection with the bytes as a query parameter's value.
+    RosterQuery(&'static str),
+    /// An admin API path with the bytes as its id.
+    AdminId(&'static str),
+    /// An admin API collection with the bytes as a query parameter's value.
+    AdminQuery(&'static str),
+    /// A JSON body whose every string is the bytes (read as lossy UTF-8, so a NUL is
+    /// `\u0000`), or the bytes themselves as the body.
+    AdminJson(&'static str, &'static str, bool),
+    /// The token endpoint with the bytes as client_id (form or Basic) or as the whole body.
+    Token(u8),
+}
+
+fn odd_request() -> impl Strategy<Value = (Odd, Vec<u8>)> {
+    let roster_ids = prop::sample::select(vec![
+        "/users/{}",
+        "/orgs/{}",
+        "/schools/{}",
+        "/classes/{}/students",
+        "/schools/{}/classes/{}/students",
+        "/terms/{}/classes",
+        "/students/{}/classes",
+        "/demographics/{}",
+        "/academicSessions/{}",
+    ]);
+    let roster_params = prop::sample::select(vec![
+        "filter",
+        "sort",
+        "fields",
+        "limit",
+        "offset",
+        "orderBy",
+        "vendorJunk",
+    ]);
+    let admin_ids = prop::sample::select(vec![
+        "/imports/{}",
+        "/imports/{}/findings.csv",
+        "/exports/{}",
+        "/exports/{}/download",
+        "/webhooks/{}",
+        "/webhooks/{}/deliveries",
+        "/clients/{}",
+        "/users/{}",
+        "/tenants/{}",
+    ]);
+    let admin_params = prop::sample::select(vec![
+        "/audit?since",
+        "/audit?path",
+        "/imports?state",
+        "/imports?limit",
+        "/webhooks?cursor",
+    ]);
+    let json_targets = prop::sample::select(vec![
+        ("POST", "/webhooks"),
+        ("POST", "/exports"),
+        ("POST", "/clients"),
+        ("PATCH", "/webhooks/{}"),
+        ("PATCH", "/clients/{}"),
+        ("POST", "/session"),
+    ]);
+    let odd = prop_oneof![
+        roster_ids.prop_map(Odd::RosterId),
+        roster_params.prop_map(Odd::RosterQuery),
+        admin_ids.prop_map(Odd::AdminId),
+        admin_params.prop_map(Odd::AdminQuery),
+        (json_targets, any::<bool>()).prop_map(|((m, p), raw)| Odd::AdminJson(m, p, raw)),
+        (0u8..3).prop_map(Odd::Token),
+    ];
+    (odd, odd_bytes())
+}
+
+/// A JSON object of the keys the admin API's bodies use, each holding `text`.
+fn json_body(text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "url": text, "events": [text], "secret": text, "description": text, "name": text,
+        "tenant": text, "since": text, "profile": text, "scopes": [text], "org_scope": [text],
+        "allowed_ips": [text], "username": text, "password": text, text: text,
+    }))
+    .unwrap()
+}
+
+/// Random path ids, parameters, JSON and form bodies and credentials with NUL and other odd
+/// bytes, over every route family, never make PostgreSQL answer a 5xx.
+#[test]
+fn odd_bytes_anywhere_never_answer_5xx_on_postgresql() {
+    let Some(side) = jp_side(Backend::Postgres) else {
+        return;
+    };
+    let (_, admin) = side.token_for("a", crate::server::admin_scopes());
+    let roster_auth = bearer(&side.token);
+    let admin_auth = bearer(&admin);
+    let mut runner = TestRunner::new(Config {
+        cases: 400,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let started = std::time::Instant::now();
+    runner
+        .run(&odd_request(), |(odd, bytes)| {
+            let text = encoded(&bytes);
+            let json = ("content-type", "application/json");
+            let form = ("content-type", "application/x-www-form-urlencoded");
+            let (method, uri, headers, body): (&str, String, Vec<(&str, String)>, Vec<u8>) =
+                match odd {
+                    Odd::RosterId(p) => (
+                        "GET",
+                        format!("{BASE}{}", p.replace("{}", &text)),
+                        vec![("authorization", roster_auth.clone())],
+                        vec![],
+                    ),
+                    Odd::RosterQuery(k) => (
+                        "GET",
+                        format!("{BASE}/users?{k}={text}"),
+                        vec![("authorization", roster_auth.clone())],
+                        vec![],
+                    ),
+                    Odd::AdminId(p) => (
+                        "GET",
+                        format!("/api/v1{}", p.replace("{}", &text)),
+                        vec![("authorization", admin_auth.clone())],
+                        vec![],
+                    ),
+                    Odd::AdminQuery(p) => (
+                        "GET",
+                        format!("/api/v1{p}={text}"),
+                        vec![("authorization", admin_auth.clone())],
+                        vec![],
+                    ),
+                    Odd::AdminJson(m, p, raw) => (
+                        m,
+                        format!("/api/v1{}", p.replace("{}", &text)),
+                        vec![
+                            ("authorization", admin_auth.clone()),
+                            (json.0, json.1.to_owned()),
+                        ],
+                        if raw {
+                            bytes.clone()
+                        } else {
+                            json_body(&String::from_utf8_lossy(&bytes))
+                        },
+                    ),
+                    Odd::Token(0) => (
+                        "POST",
+                        "/oauth/token".to_owned(),
+                        vec![(form.0, form.1.to_owned())],
+                        format!("grant_type=client_credentials&client_id={text}&client_secret={text}&scope={text}")
+                            .into_bytes(),
+                    ),
+                    Odd::Token(1) => {
+                        let mut creds = bytes.clone();
+                        creds.push(b':');
+                        creds.extend_from_slice(&bytes);
+                        (
+                            "POST",
+                            "/oauth/token".to_owned(),
+                            vec![
+                                ("authorization", format!("Basic {}", base64_encode(&creds))),
+                                (form.0, form.1.to_owned()),
+                            ],
+                            b"grant_type=client_credentials".to_vec(),
+                        )
+                    }
+                    Odd::Token(_) => (
+                        "POST",
+                        "/oauth/token".to_owned(),
+                        vec![(form.0, form.1.to_owned())],
+                        bytes.clone(),
+                    ),
+                };
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, answer) = send(&side, method, &uri, &headers, body);
+            prop_assert!(status < 500, "{status} for {method} {uri}: {answer}");
+            Ok(())
+        })
+        .unwrap();
+    // Bounded so that it runs in CI (measured: a few seconds).
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
