@@ -63,7 +63,7 @@ pub async fn security_headers(tls: bool, request: Request, next: Next) -> Respon
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
     Path,
-    Query,
+    QueryString,
     Body,
     Credentials,
 }
@@ -72,7 +72,7 @@ impl Part {
     fn name(self) -> &'static str {
         match self {
             Part::Path => "path",
-            Part::Query => "query string",
+            Part::QueryString => "query string",
             Part::Body => "body",
             Part::Credentials => "Basic credentials",
         }
@@ -125,7 +125,7 @@ fn unstorable_head(request: &Request) -> Option<Part> {
     if let Some(q) = request.uri().query()
         && form_decode_lossy(q).contains('\0')
     {
-        return Some(Part::Query);
+        return Some(Part::QueryString);
     }
     let basic = request
         .headers()
