@@ -30,5 +30,6 @@ mod report;
 mod scaleout;
 mod serve;
 mod server;
+mod throttle;
 mod users;
 mod webhooks;
