@@ -367,7 +367,8 @@ fn tokens_with_impossible_times_or_scopes_are_refused(backend: Backend) {
             let token = signed(times, Scopes::ROSTER);
             for path in [users.as_str(), "/api/v1/imports"] {
                 let (status, body) = call(&app, "GET", path, &token, None).await;
-                assert_eq!(status, 401, "{case} {path}: {body}");
+                let shown: String = body.to_string().chars().take(200).collect();
+                assert_eq!(status, 401, "{case} {path}: {shown}");
                 let message = body["imsx_description"]
                     .as_str()
                     .or(body["message"].as_str())
