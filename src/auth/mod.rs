@@ -3,6 +3,8 @@
 //! - [`token`]: [`Auth`] issues and verifies HS256 access tokens ([`Principal`]).
 //! - [`keyring`]: the signing keys an `Auth` holds, reloaded after a rotation.
 //! - [`endpoint`]: `POST /oauth/token`.
+//! - [`throttle`]: the limits on failed credentials (logins and token requests), counted in
+//!   the database.
 //!
 //! The value types of a client — its scopes ([`Scopes`]), its restrictions
 //! (`crate::domain::restrict`) and the keyed hash of its secret (`crate::domain::secret`) —
@@ -11,6 +13,7 @@
 
 pub mod endpoint;
 pub mod keyring;
+pub mod throttle;
 pub mod token;
 
 pub use crate::domain::scopes::Scopes;

@@ -23,6 +23,9 @@ use crate::storage::{Store, StoreError};
 pub const ISSUER: &str = "rosterhub";
 /// `expires_in` of the token response (the usual 3600 s, ONEROSTER.md §3.8).
 pub const TOKEN_LIFETIME_SECS: u64 = 3600;
+/// How far a replica's clock may run behind the one that issued a token: `iat` and `nbf` may be
+/// this far in the future, no more.
+pub const CLOCK_SKEW_SECS: u64 = 60;
 
 /// Why a bearer token was refused. The messages never contain the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,11 @@ pub enum AuthError {
     Expired,
     #[error("the token's claims are invalid")]
     Claims,
+    #[error(
+        "the token's times are not ones this server issues (issued or valid only in the \
+         future, or living longer than the token lifetime); request a new token"
+    )]
+    Lifetime,
     #[error("cannot sign a token: {0}")]
     Signing(String),
 }
@@ -67,6 +75,9 @@ struct Claims {
     scope: String,
     iat: u64,
     exp: u64,
+    /// Never issued by this server, but honoured if a token has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
     jti: String,
 }
 
@@ -192,6 +203,7 @@ impl Auth {
             scope: scopes.to_list_string(),
             iat,
             exp: iat + self.inner.lifetime_secs,
+            nbf: None,
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         let keys = self.inner.keyring.keys();
@@ -208,7 +220,10 @@ impl Auth {
 
     /// Checks a bearer token against the keys this copy holds: HS256 only (never `none` or
     /// another algorithm), a kid of a key that still verifies, a valid signature, our issuer,
-    /// not expired.
+    /// not expired, and times this server could have issued: `iat` and `nbf` not in the future
+    /// beyond [`CLOCK_SKEW_SECS`], `exp` no later than `iat` + the token lifetime. A token
+    /// signed with a leaked key therefore lives an hour at most, whatever it claims. The scopes
+    /// are what the token lists; the handlers narrow them to the client's current scopes.
     pub fn verify(&self, bearer_token: &str) -> Result<Principal, AuthError> {
         // `alg: none` and unknown algorithms already fail here: they are no `Algorithm`.
         let header = jsonwebtoken::decode_header(bearer_token).map_err(|_| AuthError::Malformed)?;
@@ -233,11 +248,24 @@ impl Auth {
             _ => AuthError::Claims,
         })?;
         let claims = data.claims;
+        self.check_times(&claims, now)?;
         Ok(Principal {
             tenant: claims.tenant,
             client_id: claims.sub,
             scopes: Scopes::parse_list(&claims.scope),
         })
+    }
+
+    fn check_times(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        let latest = now + CLOCK_SKEW_SECS;
+        let too_long = claims
+            .exp
+            .checked_sub(claims.iat)
+            .is_none_or(|life| life > self.inner.lifetime_secs);
+        if claims.iat > latest || claims.nbf.is_some_and(|nbf| nbf > latest) || too_long {
+            return Err(AuthError::Lifetime);
+        }
+        Ok(())
     }
 
     /// [`Auth::verify`] with keys kept fresh: reloads them first when they are old, and once
@@ -333,6 +361,73 @@ mod tests {
         let long_ago = jsonwebtoken::get_current_timestamp() - 3601;
         let t = auth.issue_at("t1", "c1", Scopes::ALL, long_ago).unwrap();
         assert_eq!(auth.verify(&t.access_token), Err(AuthError::Expired));
+    }
+
+    fn signed(payload: &serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(&header, payload, &EncodingKey::from_secret(&[7u8; 32])).unwrap()
+    }
+
+    #[test]
+    fn times_this_server_never_issues_are_refused() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let cases: [(&str, serde_json::Value, Result<(), AuthError>); 8] = [
+            (
+                "as issued",
+                serde_json::json!({"iat": now, "exp": now + 3600}),
+                Ok(()),
+            ),
+            (
+                "iat within the skew",
+                serde_json::json!({"iat": now + 30, "exp": now + 3630}),
+                Ok(()),
+            ),
+            (
+                "nbf now",
+                serde_json::json!({"iat": now, "exp": now + 600, "nbf": now}),
+                Ok(()),
+            ),
+            (
+                "ten years ahead",
+                serde_json::json!({"iat": now, "exp": now + 10 * 365 * 86_400}),
+                Err(AuthError::Lifetime),
+            ),
+            (
+                "an hour and a second",
+                serde_json::json!({"iat": now - 10, "exp": now + 3591}),
+                Err(AuthError::Lifetime),
+            ),
+            (
+                "iat in the future",
+                serde_json::json!({"iat": now + 600, "exp": now + 1200}),
+                Err(AuthError::Lifetime),
+            ),
+            (
+                "nbf in the future",
+                serde_json::json!({"iat": now, "exp": now + 600, "nbf": now + 300}),
+                Err(AuthError::Lifetime),
+            ),
+            (
+                "exp before iat",
+                serde_json::json!({"iat": now + 30, "exp": now + 10}),
+                Err(AuthError::Lifetime),
+            ),
+        ];
+        for (case, times, want) in cases {
+            let mut payload = valid_payload();
+            for (k, v) in times.as_object().unwrap() {
+                payload[k] = v.clone();
+            }
+            assert_eq!(auth().verify(&signed(&payload)).map(|_| ()), want, "{case}");
+        }
+        let mut payload = valid_payload();
+        payload.as_object_mut().unwrap().remove("iat");
+        assert_eq!(
+            auth().verify(&signed(&payload)),
+            Err(AuthError::Claims),
+            "no iat"
+        );
     }
 
     #[test]

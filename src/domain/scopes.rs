@@ -68,17 +68,45 @@ impl Scopes {
         Scopes(self.0 & other.0)
     }
 
+    /// The scopes of `self` that are not in `other`.
+    pub fn without(self, other: Scopes) -> Scopes {
+        Scopes(self.0 & !other.0)
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
 
-    /// The scopes named in a space-separated list of scope URIs (a token request's `scope`).
-    /// Unknown entries (gradebook, resources, typos) are ignored: a client may ask for more than
-    /// this server serves and still get what it serves (§3.8).
+    /// The scopes named in a space-separated list of scope URIs or their short names (a token
+    /// request's `scope`). Unknown entries (gradebook, resources, typos) are ignored: a client
+    /// may ask for more than this server serves and still get what it serves (§3.8).
     pub fn parse_list(list: &str) -> Scopes {
-        list.split_ascii_whitespace()
-            .filter_map(Scopes::from_uri)
-            .fold(Scopes::NONE, Scopes::union)
+        Scopes::parse_request(list).0
+    }
+
+    /// [`Scopes::parse_list`], with the entries it did not know (to tell the caller).
+    pub fn parse_request(list: &str) -> (Scopes, Vec<&str>) {
+        let mut scopes = Scopes::NONE;
+        let mut unknown = Vec::new();
+        for item in list.split_ascii_whitespace() {
+            match Scopes::from_name(item) {
+                Some(s) => scopes = scopes.union(s),
+                None => unknown.push(item),
+            }
+        }
+        (scopes, unknown)
+    }
+
+    /// A scope by its URI, or by the short name the README uses (`roster.readonly`: the URI's
+    /// last segment, as administrators type it) — an alias, never written back: tokens and
+    /// responses carry the URIs.
+    fn from_name(item: &str) -> Option<Scopes> {
+        Scopes::from_uri(item).or_else(|| {
+            let short = Scopes::EACH[..3]
+                .iter()
+                .find(|(_, uri)| uri.strip_prefix(PREFIX) == Some(item))?;
+            Some(short.0)
+        })
     }
 
     /// Like [`Scopes::parse_list`], for an administrator's input: also accepts the short names
@@ -160,7 +188,17 @@ mod tests {
                 "gradebook ignored, any whitespace",
             ),
             (GRADEBOOK, Scopes::NONE, "only unknown"),
-            ("roster.readonly", Scopes::NONE, "short names are not URIs"),
+            (
+                "roster.readonly",
+                Scopes::ROSTER,
+                "a short name is an alias",
+            ),
+            (
+                "roster-core.readonly roster-demographics.readonly",
+                Scopes::CORE.union(Scopes::DEMOGRAPHICS),
+                "short names",
+            ),
+            ("gradebook.readonly", Scopes::NONE, "an unknown short name"),
             (
                 &format!("{0} {0}", Scopes::DEMOGRAPHICS_URI),
                 Scopes::DEMOGRAPHICS,
@@ -189,6 +227,18 @@ mod tests {
             assert_eq!(Scopes::parse_list(&s.to_list_string()), s);
         }
         assert_eq!(Scopes::NONE.to_list_string(), "");
+    }
+
+    #[test]
+    fn a_request_says_which_entries_it_did_not_know() {
+        let list = format!("roster.readonly {GRADEBOOK} rosterhub.nothing");
+        let (scopes, unknown) = Scopes::parse_request(&list);
+        assert_eq!(scopes, Scopes::ROSTER);
+        assert_eq!(unknown, vec![GRADEBOOK, "rosterhub.nothing"]);
+        assert_eq!(
+            Scopes::ALL.without(Scopes::CORE),
+            Scopes::ROSTER.union(Scopes::DEMOGRAPHICS)
+        );
     }
 
     #[test]

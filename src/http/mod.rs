@@ -217,9 +217,15 @@ fn app(
         }))
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ip: Option<axum::Extension<credentials::ClientIp>>,
+    body: Bytes,
+) -> Response {
+    let ip = ip.map(|axum::Extension(credentials::ClientIp(ip))| ip);
     let response =
-        crate::auth::token_endpoint(&state.auth, &state.store, &headers, body.clone()).await;
+        crate::auth::token_endpoint(&state.auth, &state.store, &headers, body.clone(), ip).await;
     audit::note_token(&state, &headers, &body, response).await
 }
 

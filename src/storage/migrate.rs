@@ -48,6 +48,11 @@ pub const SQLITE: &[(i64, &str, &str)] = &[
         "pii",
         include_str!("../../migrations/sqlite/0009_pii.sql"),
     ),
+    (
+        10,
+        "throttle",
+        include_str!("../../migrations/sqlite/0010_throttle.sql"),
+    ),
 ];
 
 /// `(version, name, sql)` for the SQLite operational file (`<name>-ops.db`: jobs, files,
@@ -67,6 +72,11 @@ pub const SQLITE_OPS: &[(i64, &str, &str)] = &[
         3,
         "audit",
         include_str!("../../migrations/sqlite-ops/0003_audit.sql"),
+    ),
+    (
+        4,
+        "throttle",
+        include_str!("../../migrations/sqlite-ops/0004_throttle.sql"),
     ),
 ];
 
@@ -116,6 +126,11 @@ pub const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "pii",
         include_str!("../../migrations/postgres/0009_pii.sql"),
+    ),
+    (
+        10,
+        "throttle",
+        include_str!("../../migrations/postgres/0010_throttle.sql"),
     ),
 ];
 

@@ -5,6 +5,7 @@
 use super::read::{Query, Record};
 use super::{Store, StoreError};
 use crate::domain::Entity;
+use crate::domain::scopes::Scopes;
 
 /// The session types served under `/terms`. Japan Profile data has only `schoolYear`
 /// sessions, and clients follow `classes[].terms[0]` (a schoolYear) into `/terms/{id}/…`, so a
@@ -20,6 +21,9 @@ pub struct RequestState {
     pub client_active: bool,
     /// The orgs the client is limited to (before expansion), `None` for the whole tenant.
     pub org_scope: Option<Vec<String>>,
+    /// The scopes the client holds now (none when it is not active): a token grants at most
+    /// these, whatever it lists, so that taking a scope away applies on the next request.
+    pub scopes: Scopes,
 }
 
 /// The selection of one operation, before any `filter`.
@@ -267,7 +271,8 @@ impl Store {
 
     /// What every API request checks first, in one round trip: the tenant's data generation,
     /// whether the token's client still exists unrevoked in that tenant (so a revocation
-    /// takes effect on the next request, not at token expiry), and its org scope.
+    /// takes effect on the next request, not at token expiry), its org scope and its current
+    /// scopes (so does a scope taken away).
     pub async fn request_state(
         &self,
         tenant: &str,
@@ -276,7 +281,7 @@ impl Store {
         let mut q = Query::new(self.dialect());
         q.push(
             "SELECT t.data_generation, CASE WHEN c.client_id IS NULL THEN 0 ELSE 1 END, \
-             c.org_scope FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id \
+             c.org_scope, c.scopes FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id \
              AND c.revoked_at IS NULL AND c.client_id = ",
         )
         .bind(client_id)
@@ -294,6 +299,10 @@ impl Store {
                 .opt_text(2)?
                 .filter(|_| active)
                 .map(|s| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>()),
+            scopes: match row.opt_text(3)? {
+                Some(list) if active => Scopes::parse_list(&list),
+                _ => Scopes::NONE,
+            },
         })
     }
 

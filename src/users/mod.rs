@@ -41,8 +41,6 @@ pub const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const LOCK_AFTER_FAILURES: i64 = 5;
 /// How long a locked account stays locked.
 pub const LOCK_MS: i64 = 15 * 60 * 1000;
-/// Failed logins from one source address within the window after which it must wait.
-pub const IP_FAILURE_LIMIT: u64 = 20;
 
 impl Role {
     /// The admin API scopes the role opens (see the module's table).

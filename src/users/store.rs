@@ -1,13 +1,14 @@
 //! The users' rules over storage's admin tables (`storage::ops::users`): a user's tenants
-//! checked before its roles are written, usernames matched whatever their case, the lock-out
-//! after failed logins and the per-address back-off, and session lifetimes. Reads and writes
+//! checked before its roles are written, usernames matched whatever their case, the record of
+//! failed logins (shown on the users API; the limits themselves are `crate::auth::throttle`'s),
+//! and session lifetimes. Reads and writes
 //! that need no rule are `Store` methods (`admin_user`, `list_admin_users`,
 //! `set_admin_password`, …) called directly.
 
 use super::session::{SessionToken, csrf_token};
 use super::{
-    AdminUser, FAILURE_WINDOW_MS, IP_FAILURE_LIMIT, LOCK_AFTER_FAILURES, LOCK_MS, Role,
-    SESSION_IDLE_MS, SESSION_MAX_MS, Username,
+    AdminUser, FAILURE_WINDOW_MS, LOCK_AFTER_FAILURES, LOCK_MS, Role, SESSION_IDLE_MS,
+    SESSION_MAX_MS, Username,
 };
 use crate::domain::datetime::now_ms;
 use crate::storage::ops::users::{LoginFailure, NewAdminUser, SessionRecord};
@@ -86,19 +87,6 @@ pub async fn credentials(
     store
         .admin_user_credentials(&username.trim().to_ascii_lowercase())
         .await
-}
-
-/// `Some(ms)` to wait when `ip` has failed [`IP_FAILURE_LIMIT`] logins or more within the
-/// window.
-pub async fn ip_backoff(store: &Store, ip: &str, now: i64) -> Result<Option<i64>, StoreError> {
-    let (failures, oldest) = store
-        .login_failures_from(ip, now - FAILURE_WINDOW_MS)
-        .await?;
-    if failures < IP_FAILURE_LIMIT {
-        return Ok(None);
-    }
-    let oldest = oldest.unwrap_or(now);
-    Ok(Some((oldest + FAILURE_WINDOW_MS - now).max(1000)))
 }
 
 /// Records a failed login from `ip` (of `user_id`, when the user exists and was not locked

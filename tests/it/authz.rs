@@ -96,7 +96,7 @@ fn claims(client: &str, exp_offset_secs: i64) -> Value {
     json!({
         "iss": "rosterhub", "sub": client, "tenant": "default",
         "scope": Scopes::ALL.union(Scopes::ADMIN).to_list_string(),
-        "iat": now - 7200, "exp": now + exp_offset_secs, "jti": "t",
+        "iat": now + exp_offset_secs - 3600, "exp": now + exp_offset_secs, "jti": "t",
     })
 }
 
@@ -244,4 +244,227 @@ fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
     assert_eq!(send("GET", &format!("{BASE}/users"), Some(&demo)).0, 403);
 }
 
-crate::on_both_backends!(every_route_refuses_bad_tokens_without_data);
+/// (status, body) of one request through `app`.
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    let r = oneshot(app, req.body(body).unwrap()).await;
+    let json = serde_json::from_slice(r.body()).unwrap_or(Value::Null);
+    (r.status().as_u16(), json)
+}
+
+/// The OneRoster `imsx_codeMinorFieldValue` of a refusal, or the admin API's `error`.
+fn code(body: &Value) -> String {
+    let minor = &body["imsx_CodeMinor"]["imsx_codeMinorField"][0]["imsx_codeMinorFieldValue"];
+    minor
+        .as_str()
+        .or(body["error"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn a_scope_taken_away_applies_to_tokens_already_issued(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let state = db.block_on(state(&db, |_| {}));
+    let app = rosterhub::http::router(state.clone());
+    db.rt.block_on(async {
+        let c = client(&state, "default", Scopes::ALL.union(Scopes::ADMIN)).await;
+        let demographics = format!("{BASE}/demographics");
+        let users = format!("{BASE}/users");
+        let new_client = json!({"name": "x", "scopes": "roster.readonly"});
+        assert_eq!(
+            call(&app, "GET", "/api/v1/clients", &c.token, None).await.0,
+            200
+        );
+        assert_eq!(
+            call(&app, "GET", &demographics, &c.token, None).await.0,
+            200
+        );
+        let update = rosterhub::storage::clients::ClientUpdate {
+            scopes: Some(Scopes::ROSTER),
+            ..Default::default()
+        };
+        db.store
+            .update_client(Some("default"), &c.id, &update)
+            .await
+            .unwrap()
+            .unwrap();
+        // The same token, on the next request: only what the client holds now.
+        for (method, path, body, want) in [
+            ("GET", "/api/v1/clients", None, (403, "forbidden")),
+            (
+                "POST",
+                "/api/v1/clients",
+                Some(new_client),
+                (403, "forbidden"),
+            ),
+            ("GET", demographics.as_str(), None, (403, "forbidden")),
+            ("GET", users.as_str(), None, (200, "")),
+        ] {
+            let (status, body) = call(&app, method, path, &c.token, body).await;
+            assert_eq!(
+                (status, code(&body).as_str()),
+                want,
+                "{method} {path}: {body}"
+            );
+        }
+        let clients = db.store.list_clients(Some("default")).await.unwrap();
+        assert_eq!(clients.len(), 1, "no client was created");
+    });
+}
+
+fn tokens_with_impossible_times_or_scopes_are_refused(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let state = db.block_on(state(&db, |_| {}));
+    let app = rosterhub::http::router(state.clone());
+    db.rt.block_on(async {
+        let key = db.store.signing_key().await.unwrap();
+        let header = json!({"alg": "HS256", "typ": "JWT", "kid": key.kid});
+        let id = client(&state, "default", Scopes::ROSTER).await.id;
+        let now = rosterhub::domain::datetime::now_ms() / 1000;
+        let users = format!("{BASE}/users");
+        let signed = |times: Value, scopes: Scopes| {
+            let mut c = claims(&id, 3600);
+            c["scope"] = scopes.to_list_string().into();
+            for (k, v) in times.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            jwt(header.clone(), c, Some(&key.secret))
+        };
+        let times_refused = "the token is not valid: the token's times are not ones this server \
+            issues (issued or valid only in the future, or living longer than the token \
+            lifetime); request a new token";
+        for (case, times) in [
+            (
+                "exp ten years ahead",
+                json!({"iat": now, "exp": now + 315_360_000}),
+            ),
+            (
+                "iat in the future",
+                json!({"iat": now + 600, "exp": now + 1200}),
+            ),
+            (
+                "nbf in the future",
+                json!({"iat": now, "exp": now + 600, "nbf": now + 300}),
+            ),
+        ] {
+            let token = signed(times, Scopes::ROSTER);
+            for path in [users.as_str(), "/api/v1/imports"] {
+                let (status, body) = call(&app, "GET", path, &token, None).await;
+                let shown: String = body.to_string().chars().take(200).collect();
+                assert_eq!(status, 401, "{case} {path}: {shown}");
+                let message = body["imsx_description"]
+                    .as_str()
+                    .or(body["message"].as_str())
+                    .unwrap_or("");
+                assert_eq!(message, times_refused, "{case} {path}: {body}");
+            }
+        }
+        // Signed with the real key, listing scopes the client never had: only its own count.
+        let token = signed(json!({}), Scopes::ALL.union(Scopes::ADMIN));
+        for (path, want) in [
+            (users.as_str(), (200, "")),
+            (&format!("{BASE}/demographics"), (403, "forbidden")),
+            ("/api/v1/clients", (403, "forbidden")),
+        ] {
+            let (status, body) = call(&app, "GET", path, &token, None).await;
+            assert_eq!((status, code(&body).as_str()), want, "{path}: {body}");
+        }
+    });
+}
+
+/// A token request through `app`: (status, body).
+async fn token_request(app: &axum::Router, content_type: &str, body: &str) -> (u16, Value) {
+    let req = Request::post("/oauth/token")
+        .header("content-type", content_type)
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    let r = oneshot(app, req).await;
+    (
+        r.status().as_u16(),
+        serde_json::from_slice(r.body()).unwrap(),
+    )
+}
+
+fn short_scope_names_are_aliases_and_refusals_say_why(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let state = db.block_on(state(&db, |_| {}));
+    let app = rosterhub::http::router(state.clone());
+    db.rt.block_on(async {
+        let c = client(&state, "default", Scopes::CORE.union(Scopes::ROSTER)).await;
+        let form = |scope: &str| {
+            format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}&scope={scope}",
+                c.id, c.secret
+            )
+        };
+        const FORM: &str = "application/x-www-form-urlencoded";
+        let (status, body) = token_request(&app, FORM, &form("roster.readonly")).await;
+        assert_eq!(status, 200, "{body}");
+        // The token carries the full URI.
+        assert_eq!(body["scope"], Scopes::ROSTER_URI);
+        let p = state
+            .auth
+            .verify(body["access_token"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(p.scopes, Scopes::ROSTER);
+        let (status, body) = token_request(
+            &app,
+            FORM,
+            &form("roster-demographics.readonly+gradebook.readonly+rosterhub.admin"),
+        )
+        .await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"error": "invalid_scope", "error_description": format!(
+                    "none of the requested scopes can be granted to this client (unknown to \
+                     this server: gradebook.readonly; not held by this client: {} \
+                     rosterhub.admin); ask for scopes the client holds, or ask an \
+                     administrator to add them", Scopes::DEMOGRAPHICS_URI)})
+            )
+        );
+        // A JSON body is told which encoding to use, and how.
+        let json_body = json!({"grant_type": "client_credentials", "client_id": c.id,
+                               "client_secret": c.secret})
+        .to_string();
+        let (status, body) = token_request(&app, "application/json", &json_body).await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"error": "invalid_request", "error_description":
+                    "the body must be application/x-www-form-urlencoded, not JSON; for example: \
+                     curl -u CLIENT_ID:CLIENT_SECRET --data-urlencode \
+                     grant_type=client_credentials --data-urlencode \
+                     scope=roster-core.readonly https://HOST/oauth/token"})
+            )
+        );
+    });
+}
+
+crate::on_both_backends!(
+    every_route_refuses_bad_tokens_without_data,
+    a_scope_taken_away_applies_to_tokens_already_issued,
+    tokens_with_impossible_times_or_scopes_are_refused,
+    short_scope_names_are_aliases_and_refusals_say_why,
+);

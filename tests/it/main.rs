@@ -31,5 +31,6 @@ mod requests;
 mod scaleout;
 mod serve;
 mod server;
+mod throttle;
 mod users;
 mod webhooks;

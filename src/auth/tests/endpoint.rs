@@ -63,6 +63,7 @@ impl Env {
             &self.db.store,
             &headers,
             Bytes::from(body.to_owned()),
+            None,
         )
         .await;
         let status = response.status();

@@ -148,7 +148,9 @@ impl FromRequestParts<AppState> for Caller {
             base: state.base_url(&parts.headers),
             tenant: principal.tenant,
             client_id: principal.client_id,
-            scopes: principal.scopes,
+            // What the client holds now, not what the token once listed: a scope taken away
+            // applies on the next request.
+            scopes: principal.scopes.intersection(client.scopes),
             user: None,
         })
     }

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::error::AdminError;
 use super::session::{self, HASHING, form_fields, session_json, set_cookie, source_ip};
 use crate::audit::AuditNote;
+use crate::auth::throttle::Counter;
 use crate::domain::datetime::now_ms;
 use crate::http::AppState;
 use crate::users::store;
@@ -166,21 +167,15 @@ pub(super) async fn login(
         }),
     };
 
-    if let Some(wait) = store::ip_backoff(store, &ip_key, now).await? {
-        tracing::warn!("admin logins from one address refused: too many failures");
-        let e = AdminError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed logins from this address; try again later",
-        );
-        return Ok(retry_after(refused(e, &form.username, audit_tenant), wait));
-    }
-    if let Some((user, _)) = &found
-        && user.locked_at(now)
-    {
-        // Counts towards the address's back-off, not towards the account's lock.
-        store::login_failed(store, &ip_key, None, now).await?;
-        let until = user.locked_until.unwrap_or(now);
+    // Both counters count this attempt before the password is checked, in one statement each:
+    // parallel attempts (on any replica) cannot get more than the limit checked. The
+    // username's counter runs whether or not such a user exists, so the answers do not tell.
+    let by_address = Counter::login_address(&ip_key);
+    let address = by_address.count(store, now).await?;
+    let by_user = Counter::login_user(&form.username);
+    let account = by_user.count(store, now).await?;
+    if account.over() {
+        tracing::warn!("admin login refused: the username is locked after repeated failures");
         let e = AdminError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "account_locked",
@@ -188,7 +183,7 @@ pub(super) async fn login(
         );
         return Ok(retry_after(
             refused(e, &form.username, audit_tenant),
-            until - now,
+            account.retry_after_ms(),
         ));
     }
 
@@ -222,8 +217,27 @@ pub(super) async fn login(
         if locked.is_some() {
             tracing::warn!(user_id = user_id.unwrap_or(""), "admin account locked");
         }
+        if address.over() {
+            // Past the address's limit only wrong passwords are refused: everyone behind one
+            // school NAT must not be locked out by one person's guesses.
+            tracing::warn!("admin login refused: too many failures from one address");
+            let e = AdminError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed logins from this address; check the username and password \
+                 and try again later",
+            );
+            return Ok(retry_after(
+                refused(e, &form.username, audit_tenant),
+                address.retry_after_ms(),
+            ));
+        }
         return Ok(refused(wrong_credentials(), &form.username, audit_tenant));
     };
+    // The password is right: it is no failure of the address, and the username's failures
+    // count since this login.
+    by_address.release(store).await?;
+    by_user.clear(store).await?;
 
     // The password is right: which tenant does the session act on?
     let acting: Option<(String, Role)> = match &form.tenant {

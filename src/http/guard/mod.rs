@@ -11,9 +11,10 @@
 //!   settings go into the request's as [`GuardedClient`].
 //! - Allow-list: a client with `allowed_ips` is refused from any other address (and when the
 //!   address is unknown) with 403 in the area's error format: `imsx_StatusInfo` on OneRoster
-//!   routes, `{"error": "ip_not_allowed"}` on admin routes, `{"error": "invalid_client"}` on the
-//!   token endpoint (RFC 6749 has no code for this; 403 says "authenticated or not, not from
-//!   here"). Checked before the rate limit, so refused addresses cannot drain the bucket.
+//!   routes, `{"error": "ip_not_allowed"}` on admin routes. Checked before the rate limit, so
+//!   refused addresses cannot drain the bucket. The token endpoint checks it itself, after the
+//!   secret (`{"error": "invalid_client"}`, 403), so that the refusal tells nothing to a caller
+//!   without the secret.
 //! - Rate limit: one token bucket per client ([`bucket`]: capacity = its limit per minute or
 //!   `--rate-limit-per-min`, refilled continuously), shared by its token requests and API calls,
 //!   in memory per replica (each replica limits separately). Every response to a guarded
@@ -281,7 +282,9 @@ async fn guarded(
     let limit = state.guard.limit_of(&client);
     let now = Instant::now();
     let allowed_here = ip.is_some_and(|ip| ip_allowed(client.allowed_ips.as_deref(), ip));
-    if client.allowed_ips.is_some() && !allowed_here {
+    // On the token endpoint the allow-list is checked after the secret (by the endpoint): a
+    // 403 here would tell anyone without the secret that the client exists and is restricted.
+    if area != Area::Token && client.allowed_ips.is_some() && !allowed_here {
         tracing::info!(client_id = %client.client_id, "request refused: address not allowed");
         let mut response = not_allowed(area, ip);
         let decision = state

@@ -217,6 +217,9 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
                 "the token's client has been revoked".into(),
             ));
         }
+        // A token grants at most what its client holds now: a scope taken away since the
+        // token was issued (or one it lists that the client never had) opens nothing.
+        req.principal.scopes = req.principal.scopes.intersection(client.scopes);
         check_scope(&req, need)?;
         let generation = client.generation;
         req.generation = generation;

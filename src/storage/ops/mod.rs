@@ -1,7 +1,8 @@
 //! The operational tables — jobs and their files, webhooks and their deliveries, admin users
 //! and sessions, the audit log — and every statement on them, one file per table family:
 //! [`jobs`], [`blobs`], [`webhooks`] (subscriptions), [`deliveries`] (the webhooks' outbox, its
-//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins) and [`audit`].
+//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins), [`throttle`]
+//! (the failed-credential counters of the login and token endpoints) and [`audit`].
 //! Each exposes typed methods on [`Store`] and the row types they return (decoded strictly: see
 //! [`Row`]); the features (`jobs`, `webhooks`, `users`, `audit`) keep their rules, re-export
 //! the types and call these.
@@ -23,6 +24,7 @@ pub mod audit;
 pub mod blobs;
 pub mod deliveries;
 pub mod jobs;
+pub mod throttle;
 pub mod users;
 pub mod webhooks;
 

@@ -151,6 +151,15 @@ fn delete_failures_stmt(user_id: &str) -> Stmt {
     )
 }
 
+/// Lifts the login lock of a user's username (`auth_throttle`, counted per submitted name).
+fn lift_lock_stmt(user_id: &str) -> Stmt {
+    Stmt::new(
+        "DELETE FROM auth_throttle WHERE scope = 'login_user' AND subject = \
+         (SELECT username_key FROM admin_users WHERE id = $1)",
+        params![user_id],
+    )
+}
+
 impl Store {
     /// Creates a user and its roles, all or nothing; `None` when the username is taken
     /// (whatever its case).
@@ -277,6 +286,7 @@ impl Store {
                 ),
                 delete_sessions_stmt(id),
                 delete_failures_stmt(id),
+                lift_lock_stmt(id),
             ])
             .await?;
         Ok(counts[0] == 1)
@@ -303,6 +313,7 @@ impl Store {
                     params![id, now],
                 ),
                 delete_failures_stmt(id),
+                lift_lock_stmt(id),
             ]
         };
         Ok(self.ops_atomic(stmts).await?[0] == 1)
