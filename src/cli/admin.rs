@@ -186,7 +186,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 None => None,
             };
             let password = read_password()?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let new = NewUser {
                 username,
                 display_name,
@@ -203,7 +203,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         AdminCommand::List { tenant, db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let users = store
                 .list_admin_users(tenant.as_deref())
                 .await
@@ -215,7 +215,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
         }
         AdminCommand::SetPassword { username, db } => {
             let password = read_password()?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
@@ -234,7 +234,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             db,
         } => {
             let r = role(&r)?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
@@ -249,7 +249,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             tenant,
             db,
         } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
@@ -265,7 +265,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
 }
 
 async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Result<i32> {
-    let store = open(&db.database_url).await?;
+    let store = open(&db).await?;
     let Some(id) = user_id(&store, username).await? else {
         return Ok(no_user(username));
     };

@@ -2,13 +2,13 @@
 
 use anyhow::{Context as _, bail};
 
-use super::db::{open, runtime};
+use super::db::{Missing, database_url, describe, open, opened, runtime};
 use super::progress::TerminalProgress;
 use super::{Command, Format, TenantCommand};
 use crate::csv::EncodingChoice;
 use crate::generate::{GenProfile, GenerateOptions};
 use crate::import::{self, ImportOptions, Report};
-use crate::storage::redact_url;
+use crate::storage::{Store, redact_url};
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
     EncodingChoice::parse(s)
@@ -61,8 +61,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 threshold,
                 ..ImportOptions::default()
             };
+            let url = database_url(&db, Missing::Refuse)?;
             let rt = runtime()?;
-            let store = rt.block_on(super::keys::open(&db.database_url, &pii))?;
+            let store = rt.block_on(super::keys::open(&url, &pii))?;
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
@@ -72,7 +73,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 .await
                 .context("the import thread failed")
             })??;
-            print_report(&report, format);
+            match format {
+                // The database is part of the answer: an import into the wrong one is the
+                // mistake this field lets a script catch.
+                Format::Json => {
+                    let mut json = serde_json::to_value(&report)?;
+                    json["database"] = describe(&url).into();
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                Format::Text => print_report(&report, format),
+            }
             Ok(report.status.exit_code())
         }
         Command::Generate {
@@ -133,7 +143,8 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             };
             let rt = runtime()?;
             let summary = rt.block_on(async {
-                let store = super::keys::open(&db.database_url, &pii).await?;
+                let store =
+                    super::keys::open(&database_url(&db, Missing::Refuse)?, &pii).await?;
                 let file = std::fs::File::create(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?;
                 let result =
@@ -175,17 +186,18 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             }
             let rt = runtime()?;
             rt.block_on(async {
-                let store = super::keys::open(&db.database_url, &pii).await?;
+                let url = &database_url(&db, Missing::Create)?;
+                let store = super::keys::open(url, &pii).await?;
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
-                tracing::info!(database = %redact_url(&db.database_url), "database ready");
+                tracing::info!(database = %describe(url), "database ready");
                 if store.list_clients(None).await?.is_empty() {
                     eprintln!(
                         "No API clients yet. Create one with:\n  rosterhub client create --name NAME \
                          --database-url {}\nthen get a token at POST /oauth/token and call \
                          {}/users.",
-                        redact_url(&db.database_url),
+                        redact_url(url),
                         crate::http::oneroster::BASE_PATH
                     );
                 }
@@ -216,11 +228,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         }
         Command::Migrate { db } => {
             let rt = runtime()?;
-            rt.block_on(open(&db.database_url))?;
-            eprintln!(
-                "database schema is up to date: {}",
-                redact_url(&db.database_url)
-            );
+            let url = database_url(&db, Missing::Create)?;
+            rt.block_on(async { opened(&url, Store::open(&url).await) })?;
+            eprintln!("database schema is up to date: {}", describe(&url));
             Ok(0)
         }
         Command::Tenant {
@@ -228,7 +238,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         } => {
             let rt = runtime()?;
             let tenants = rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = open(&db).await?;
                 Ok::<_, anyhow::Error>(store.tenants().await?)
             })?;
             let list: Vec<serde_json::Value> = tenants
@@ -245,7 +255,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             crate::users::check_tenant_id(&id)?;
             let rt = runtime()?;
             rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = open(&db).await?;
                 store
                     .ensure_tenant(&id, name.as_deref().unwrap_or(&id))
                     .await?;

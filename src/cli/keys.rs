@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::DbArgs;
-use super::db::{opened, runtime};
+use super::db::{Missing, database_url, opened, runtime};
 use crate::pii::{DEFAULT_COLUMNS, Key, PiiSettings};
 use crate::storage::Store;
 
@@ -43,8 +43,8 @@ impl PiiArgs {
     }
 }
 
-/// Opens the database with the PII keys of `pii`.
-pub async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
+/// Opens the database at `url` (from [`database_url`]) with the PII keys of `pii`.
+pub(super) async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
     let config = pii.settings().load()?;
     opened(url, Store::open_with_pii(url, config).await)
 }
@@ -86,11 +86,12 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
         }
         KeysCommand::Status { pii, db } => runtime()?.block_on(async {
             let config = pii.settings().load()?;
+            let url = database_url(&db, Missing::Refuse)?;
             let store = match &config {
-                Some(_) => Store::open_with_pii(&db.database_url, config.clone()).await,
-                None => Store::open_unchecked(&db.database_url).await,
+                Some(_) => Store::open_with_pii(&url, config.clone()).await,
+                None => Store::open_unchecked(&url).await,
             };
-            let store = opened(&db.database_url, store)?;
+            let store = opened(&url, store)?;
             let status = store.pii_status().await?;
             let time = |ms: Option<i64>| ms.map(crate::domain::datetime::format_ms);
             let keys: Vec<serde_json::Value> = status
@@ -116,7 +117,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
             Ok(0)
         }),
         KeysCommand::Rotate { batch, pii, db } => runtime()?.block_on(async {
-            let store = open(&db.database_url, &pii).await?;
+            let store = open(&database_url(&db, Missing::Refuse)?, &pii).await?;
             let report = store.rotate_pii(batch).await?;
             println!("{}", serde_json::to_string(&report)?);
             if report.remaining > 0 {

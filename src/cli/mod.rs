@@ -11,8 +11,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::storage::DEFAULT_DATABASE_URL;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "rosterhub",
@@ -32,9 +30,10 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
-    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
-    #[arg(long, env = "ROSTERHUB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    /// sqlite://PATH or postgres://USER@HOST/DB. Default: sqlite://./data/rosterhub.db,
+    /// relative to the working directory; only `serve` and `migrate` create it when missing.
+    #[arg(long, env = "ROSTERHUB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
