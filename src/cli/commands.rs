@@ -22,6 +22,17 @@ fn print_report(report: &Report, format: Format) {
     }
 }
 
+/// The exit code of a validation or import: the report's, except that a bundle that cannot be
+/// read at all (missing, a folder without permission) is a usage error (2), not a bundle the
+/// checks rejected (1): a script must not tell the school its data is wrong when the path is.
+fn exit_code(report: &Report) -> i32 {
+    if report.findings.iter().any(|f| f.code == "bundle_unreadable") {
+        2
+    } else {
+        report.status.exit_code()
+    }
+}
+
 pub fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Validate {
@@ -37,7 +48,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             let report = import::validate(&bundle, &opts, &progress);
             progress.finish();
             print_report(&report, format);
-            Ok(report.status.exit_code())
+            Ok(exit_code(&report))
         }
         Command::Import {
             bundle,
@@ -83,7 +94,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 }
                 Format::Text => print_report(&report, format),
             }
-            Ok(report.status.exit_code())
+            Ok(exit_code(&report))
         }
         Command::Generate {
             out,

@@ -38,7 +38,8 @@ pub struct DbArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise.
+    /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise,
+    /// 2 if it cannot be read.
     Validate {
         bundle: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
@@ -47,7 +48,8 @@ pub enum Command {
         #[arg(long, default_value = "utf-8")]
         encoding: String,
     },
-    /// Validate, plan and apply a bundle. Exit 0 applied (or dry run fine), 1 rejected, 3 held.
+    /// Validate, plan and apply a bundle. Exit 0 applied (or dry run fine), 1 rejected, 3 held,
+    /// 2 other errors (a bundle that cannot be read, no database).
     Import {
         bundle: PathBuf,
         #[arg(long, default_value = "default")]

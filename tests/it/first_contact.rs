@@ -98,3 +98,41 @@ fn a_postgres_password_is_redacted() {
         );
     }
 }
+
+/// A missing bundle is a usage error (exit 2), not a rejected bundle (exit 1); a file that is not
+/// a ZIP is a rejected bundle with a finding that says so.
+#[test]
+fn a_missing_bundle_exits_2_and_a_non_zip_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let missing = dir.path().join("nowhere.zip");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["validate", missing, "--format", "json"],
+        vec!["import", missing, "--format", "json", "--database-url", &url],
+    ] {
+        let (code, out, err) = rosterhub(&args).run();
+        assert_eq!(code, 2, "{args:?}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["findings"][0]["code"], "bundle_unreadable", "{out}");
+        assert!(
+            v["findings"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("cannot read {missing}")),
+            "{out}"
+        );
+    }
+    let not_zip = dir.path().join("notes.zip");
+    std::fs::write(&not_zip, "hello").unwrap();
+    let (code, out, _) =
+        rosterhub(&["validate", not_zip.to_str().unwrap(), "--format", "json"]).run();
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "rejected");
+    assert_eq!(v["findings"][0]["code"], "not_a_zip");
+    assert_eq!(
+        v["findings"][0]["message"],
+        "notes.zip is not a ZIP file: a bundle is a ZIP of CSV files (or a folder of them)"
+    );
+}
