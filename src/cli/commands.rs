@@ -267,13 +267,30 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             let rt = runtime()?;
             rt.block_on(async {
                 let store = open(&db).await?;
+                // An existing tenant is kept as it is: creating it again is a no-op, but a
+                // different --name is refused rather than silently ignored (there is no
+                // rename, and a name is what people recognise a tenant by).
+                let existing = store.tenants().await?.into_iter().find(|(t, _)| *t == id);
+                if let Some((_, stored)) = existing {
+                    if name.as_ref().is_some_and(|n| *n != stored) {
+                        eprintln!(
+                            "tenant {id} exists already with the name {stored:?}; nothing was \
+                             changed. Leave out --name to use it as it is, or choose another id.\n\
+                             テナント {id} は名前 {stored:?} で既に存在します。何も変更していません。\
+                             そのまま使う場合は --name を外し、別のテナントにする場合は別の ID を\
+                             指定してください。"
+                        );
+                        return Ok(1);
+                    }
+                    eprintln!("tenant {id} exists already: {stored:?}");
+                    return Ok(0);
+                }
                 store
                     .ensure_tenant(&id, name.as_deref().unwrap_or(&id))
                     .await?;
-                Ok::<_, anyhow::Error>(())
-            })?;
-            eprintln!("tenant {id} is ready");
-            Ok(0)
+                eprintln!("tenant {id} is ready");
+                Ok::<_, anyhow::Error>(0)
+            })
         }
         Command::Client { command } => runtime()?.block_on(super::client::run(command)),
         Command::Admin { command } => runtime()?.block_on(super::admin::run(command)),

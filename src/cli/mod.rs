@@ -315,7 +315,8 @@ pub enum TenantCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Create a tenant (no-op if it exists).
+    /// Create a tenant. No-op if it exists; exit 1 (nothing changed) if it exists with
+    /// another --name.
     Create {
         id: String,
         #[arg(long)]

@@ -2,6 +2,8 @@
 //! of the commands, and the audit trail of what they do.
 
 use crate::helpers::cli::rosterhub;
+use rosterhub::auth::Scopes;
+
 use crate::helpers::{Backend, TestDb, fixtures};
 
 /// A command other than `serve` and `migrate`, run where no database was named and the
@@ -135,4 +137,100 @@ fn a_missing_bundle_exits_2_and_a_non_zip_is_rejected() {
         v["findings"][0]["message"],
         "notes.zip is not a ZIP file: a bundle is a ZIP of CSV files (or a folder of them)"
     );
+}
+
+/// `tenant create` of an existing tenant is a no-op, but with another `--name` it says so and
+/// exits 1 rather than silently keeping the old name.
+#[test]
+fn creating_a_tenant_again_with_another_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let create = |name: &str| {
+        rosterhub(&["tenant", "create", "kyoto", "--name", name, "--database-url", &url]).run()
+    };
+    assert_eq!(create("京都市").0, 0);
+    let (code, _, err) = create("京都府");
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("tenant kyoto exists already with the name \"京都市\"; nothing was changed"),
+        "{err}"
+    );
+    assert!(err.contains("テナント kyoto は名前 \"京都市\" で既に存在します"), "{err}");
+    let (code, _, err) = rosterhub(&["tenant", "create", "kyoto", "--database-url", &url]).run();
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]).run();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[1], serde_json::json!({"id": "kyoto", "name": "京都市"}));
+}
+
+/// A 403 names each scope that would open the operation once.
+#[test]
+fn a_missing_scope_is_named_once() {
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let server = crate::server::start_with(&db, |_| {});
+    db.block_on(async {
+        let token = server.token_for("default", Scopes::IMPORT).await;
+        for (path, needs) in [
+            ("/api/v1/audit", "rosterhub.admin"),
+            ("/api/v1/exports", "rosterhub.export or rosterhub.admin"),
+        ] {
+            let r = server
+                .http
+                .get(server.url(path))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403);
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(
+                body["message"],
+                format!("the token's scopes do not cover this operation (it needs {needs})")
+            );
+        }
+    });
+}
+
+/// `serve`'s log written to a file carries no colour codes and prints its address plainly.
+#[test]
+fn serve_logs_to_a_file_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let log_path = dir.path().join("serve.log");
+    let server = rosterhub(&["serve", "--database-url", &url])
+        .serve(Some(std::fs::File::create(&log_path).unwrap()));
+    let log = wait_for_log(&log_path, "listening");
+    drop(server);
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+    let addr = server_addr(&log);
+    assert!(
+        log.contains(&format!("listening addr={addr} tls=false")),
+        "{log}"
+    );
+    assert!(!log.contains("Some("), "{log}");
+}
+
+/// The log at `path` once it holds `needle` (the server writes it shortly after it listens).
+fn wait_for_log(path: &std::path::Path, needle: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no {needle:?} in the log: {log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The `127.0.0.1:PORT` in a log.
+fn server_addr(log: &str) -> String {
+    let start = log.find("127.0.0.1:").expect("an address in the log");
+    log[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect()
 }
