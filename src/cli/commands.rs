@@ -199,6 +199,13 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             rt.block_on(async {
                 let url = &database_url(&db, Missing::Create)?;
                 let store = super::keys::open(url, &pii).await?;
+                if store.pii().is_none() {
+                    tracing::warn!(
+                        "personal data encryption is off: e-mail addresses, phone numbers and \
+                         birth dates are stored in plaintext; {}",
+                        super::keys::TURN_ON
+                    );
+                }
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;

@@ -106,13 +106,21 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
                     })
                 })
                 .collect();
-            let out = serde_json::json!({
-                "current_key": config.as_ref().map(|c| c.current.id()),
-                "previous_key": config.as_ref().and_then(|c| c.previous.as_ref()).map(|k| k.id()),
-                "columns": config.as_ref().map(|c| c.columns.names()),
-                "keys": keys,
-                "plaintext_values": status.plaintext_values,
-            });
+            let out = match &config {
+                Some(c) => serde_json::json!({
+                    "encryption": "on",
+                    "current_key": c.current.id(),
+                    "previous_key": c.previous.as_ref().map(|k| k.id()),
+                    "columns": c.columns.names(),
+                    "keys": keys,
+                    "plaintext_values": status.plaintext_values,
+                }),
+                None => {
+                    let encrypted: u64 = status.keys.iter().map(|k| k.values).sum();
+                    eprintln!("{}", off_message(encrypted));
+                    serde_json::json!({"encryption": "off", "keys": keys})
+                }
+            };
             println!("{out}");
             Ok(0)
         }),
@@ -130,5 +138,25 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
             }
             Ok(0)
         }),
+    }
+}
+
+/// How to turn encryption on; said by `serve` at start and by `keys status` when no key is
+/// configured (it is off by default, and nothing else would tell).
+pub(super) const TURN_ON: &str = "to turn it on, create a key with `rosterhub keys generate` \
+     and give it to every rosterhub command as ROSTERHUB_PII_KEY (or a file: --pii-key-file); \
+     see SECURITY.md";
+
+/// `keys status` without a key: encryption is off for this command, and the values already
+/// encrypted in the database need the key to be read.
+fn off_message(encrypted: u64) -> String {
+    if encrypted == 0 {
+        format!("encryption is off: personal data is stored in plaintext; {TURN_ON}")
+    } else {
+        format!(
+            "encryption is off for this command (no key configured), but {encrypted} values in \
+             this database are encrypted: give every command their key as ROSTERHUB_PII_KEY (or \
+             --pii-key-file)"
+        )
     }
 }

@@ -41,7 +41,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
-    #[error("{0}")]
+    // Transparent: the message is the inner error's, and a report of the error chain
+    // (`{:#}`) would print it twice if it were also this error's source.
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The apply statements changed other rows than the plan counted: the import is aborted.
     #[error("applying {0} did not match its plan; nothing was written")]
@@ -66,7 +68,7 @@ pub enum StoreError {
         found: String,
     },
     /// PII encryption: a missing or wrong key, or a value that does not decrypt.
-    #[error("{0}")]
+    #[error(transparent)]
     Pii(#[from] crate::pii::PiiError),
 }
 

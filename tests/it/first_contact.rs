@@ -234,3 +234,74 @@ fn server_addr(log: &str) -> String {
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
         .collect()
 }
+
+/// Encryption at rest is off by default, and the commands say so: `serve` warns once (and not
+/// when a key is given), `keys status` says "off" instead of printing nulls.
+#[test]
+fn encryption_off_is_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("e.db").display());
+    let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url]).run();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        serde_json::json!({"encryption": "off", "keys": []})
+    );
+    assert!(
+        err.contains("encryption is off: personal data is stored in plaintext; to turn it on, create a key with `rosterhub keys generate`"),
+        "{err}"
+    );
+
+    let (_, key, _) = rosterhub(&["keys", "generate"]).run();
+    let key = key.trim();
+    for (with_key, warnings) in [(false, 1), (true, 0)] {
+        let log_path = dir.path().join(format!("serve-{with_key}.log"));
+        let mut serve = rosterhub(&["serve", "--database-url", &url]);
+        if with_key {
+            serve = serve.env(&[("ROSTERHUB_PII_KEY", key)]);
+        }
+        let server = serve.serve(Some(std::fs::File::create(&log_path).unwrap()));
+        let log = wait_for_log(&log_path, "listening");
+        drop(server);
+        assert_eq!(
+            log.matches("personal data encryption is off").count(),
+            warnings,
+            "{log}"
+        );
+        if warnings > 0 {
+            assert!(log.contains("WARN"), "{log}");
+            assert!(log.contains("ROSTERHUB_PII_KEY"), "{log}");
+        }
+    }
+
+    // With encrypted data and no key: the error says what to do, once.
+    let (code, _, err) = rosterhub(&[
+        "import",
+        fixtures().join("jp-profile-v1.2.1").to_str().unwrap(),
+        "--database-url",
+        &url,
+    ])
+    .env(&[("ROSTERHUB_PII_KEY", key)])
+    .run();
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = rosterhub(&["client", "list", "--database-url", &url]).run();
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.matches("this database holds encrypted PII").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("set ROSTERHUB_PII_KEY"), "{err}");
+    let (code, out, err) = rosterhub(&["keys", "status", "--database-url", &url]).run();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["encryption"], "off");
+    assert_eq!(v["keys"][0]["values"], 36);
+    assert!(err.contains("but 36 values in this database are encrypted"), "{err}");
+    let (_, out, _) = rosterhub(&["keys", "status", "--database-url", &url])
+        .env(&[("ROSTERHUB_PII_KEY", key)])
+        .run();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["encryption"], "on");
+    assert_eq!(v["plaintext_values"], 0);
+}
