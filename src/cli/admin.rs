@@ -9,6 +9,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::DbArgs;
+use super::audit;
 use super::db::open;
 use crate::storage::Store;
 use crate::users::store::{self, NewUser, UserError};
@@ -199,6 +200,12 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 Err(UserError::Exists(name)) => bail!("the username {name:?} is taken"),
                 Err(e) => return Err(tenant_error(e)),
             };
+            let tenants = if user.system_admin {
+                audit::all_tenants(&store).await
+            } else {
+                user.roles.iter().map(|(t, _)| t.clone()).collect()
+            };
+            user_action(&store, tenants, "users.create", "rosterhub admin create", &user.id).await;
             print(&user_json(&user, None))?;
             Ok(0)
         }
@@ -241,6 +248,8 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             store::grant(&store, &id, &tenant, r)
                 .await
                 .map_err(tenant_error)?;
+            let command = "rosterhub admin grant";
+            user_action(&store, vec![tenant.clone()], "users.update", command, &id).await;
             eprintln!("{username} is {r} in tenant {tenant}");
             Ok(0)
         }
@@ -254,6 +263,8 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 return Ok(no_user(&username));
             };
             if store.revoke_admin_role(&id, &tenant).await? {
+                let command = "rosterhub admin revoke-role";
+                user_action(&store, vec![tenant.clone()], "users.update", command, &id).await;
                 eprintln!("{username} has no role in tenant {tenant} any more");
                 Ok(0)
             } else {
@@ -262,6 +273,24 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+/// Records a change of admin user `id` in the audit log of `tenants`.
+async fn user_action(
+    store: &Store,
+    tenants: Vec<String>,
+    action: &'static str,
+    command: &'static str,
+    id: &str,
+) {
+    let action = audit::Action {
+        tenants,
+        action,
+        command,
+        target: Some(id.to_owned()),
+        status: 200,
+    };
+    audit::record(store, action).await;
 }
 
 async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Result<i32> {

@@ -5,6 +5,7 @@
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
+use super::audit;
 use super::db::open;
 use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
@@ -36,10 +37,11 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 org_scope: orgs.as_deref().map(org_scope).transpose()?,
             };
             let store = open(&db).await?;
-            println!(
-                "{}",
-                create(&store, &tenant, &name, scopes, settings).await?
-            );
+            let created = create(&store, &tenant, &name, scopes, settings).await?;
+            let id = created["client_id"].as_str().map(str::to_owned);
+            audit::record(&store, done(&tenant, "clients.create", "rosterhub client create", id))
+                .await;
+            println!("{created}");
             Ok(0)
         }
         ClientCommand::List { tenant, db } => {
@@ -55,11 +57,17 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
         }
         ClientCommand::Revoke { client_id, db } => {
             let store = open(&db).await?;
+            let tenant = store.find_client(&client_id).await?.map(|c| c.tenant);
             if store
                 .revoke_client(&client_id)
                 .await
                 .context("cannot revoke the client")?
             {
+                if let Some(tenant) = tenant {
+                    let target = Some(client_id.clone());
+                    let action = done(&tenant, "clients.revoke", "rosterhub client revoke", target);
+                    audit::record(&store, action).await;
+                }
                 eprintln!(
                     "client {client_id} is revoked: it gets no new tokens and its tokens are \
                      refused from now on"
@@ -120,6 +128,9 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 .context("cannot update the client")?
             {
                 Some(c) => {
+                        let target = Some(client_id.clone());
+                    let action = done(&c.tenant, "clients.update", "rosterhub client update", target);
+                    audit::record(&store, action).await;
                     println!(
                         "{}",
                         serde_json::to_string_pretty(&client_json(&c, now_ms()))?
@@ -148,6 +159,9 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 return Ok(1);
             };
             let r = &new.record;
+            let target = Some(client_id.clone());
+            let command = "rosterhub client rotate-secret";
+            audit::record(&store, done(&r.tenant, "clients.rotate_secret", command, target)).await;
             println!(
                 "{}",
                 json!({
@@ -177,6 +191,14 @@ pub(super) async fn run_signing_key(command: SigningKeyCommand) -> anyhow::Resul
                 .rotate_signing_key(lifetime_ms)
                 .await
                 .context("cannot rotate the signing key")?;
+            let action = audit::Action {
+                tenants: audit::all_tenants(&store).await,
+                action: "signing_keys.rotate",
+                command: "rosterhub signing-key rotate",
+                target: Some(r.kid.clone()),
+                status: 200,
+            };
+            audit::record(&store, action).await;
             println!(
                 "{}",
                 json!({"kid": r.kid, "retired": r.retired, "deleted": r.deleted})
@@ -246,6 +268,22 @@ fn overlap_ms(hours: f64) -> anyhow::Result<i64> {
         bail!("--overlap-hours must be from 0 to 720");
     }
     Ok((hours * 3_600_000.0) as i64)
+}
+
+/// A CLI action on one tenant that succeeded.
+fn done(
+    tenant: &str,
+    action: &'static str,
+    command: &'static str,
+    target: Option<String>,
+) -> audit::Action {
+    audit::Action {
+        tenants: vec![tenant.to_owned()],
+        action,
+        command,
+        target,
+        status: 200,
+    }
 }
 
 /// Creates the client; the JSON object to print, with the secret.

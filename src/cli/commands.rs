@@ -64,8 +64,14 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--threshold must be between 0 and 1 (a share, e.g. 0.3 for 30 %)");
             }
+            let params = crate::storage::ops::jobs::JobParams {
+                dry_run,
+                force,
+                encoding: Some(enc.clone()),
+                ..Default::default()
+            };
             let opts = ImportOptions {
-                tenant,
+                tenant: tenant.clone(),
                 dry_run,
                 force,
                 encoding: encoding(&enc)?,
@@ -78,12 +84,16 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
+                let bundle = bundle.clone();
                 tokio::task::spawn_blocking(move || {
                     import::import(&store, &bundle, &opts, &progress)
                 })
                 .await
                 .context("the import thread failed")
             })??;
+            rt.block_on(super::audit::record_import(
+                &store, &tenant, &bundle, params, &report,
+            ));
             match format {
                 // The database is part of the answer: an import into the wrong one is the
                 // mistake this field lets a script catch.
@@ -295,6 +305,14 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 store
                     .ensure_tenant(&id, name.as_deref().unwrap_or(&id))
                     .await?;
+                let action = super::audit::Action {
+                    tenants: vec![id.clone()],
+                    action: "tenants.create",
+                    command: "rosterhub tenant create",
+                    target: Some(id.clone()),
+                    status: 200,
+                };
+                super::audit::record(&store, action).await;
                 eprintln!("tenant {id} is ready");
                 Ok::<_, anyhow::Error>(0)
             })

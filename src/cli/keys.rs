@@ -127,6 +127,14 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
         KeysCommand::Rotate { batch, pii, db } => runtime()?.block_on(async {
             let store = open(&database_url(&db, Missing::Refuse)?, &pii).await?;
             let report = store.rotate_pii(batch).await?;
+            let action = super::audit::Action {
+                tenants: super::audit::all_tenants(&store).await,
+                action: "pii_keys.rotate",
+                command: "rosterhub keys rotate",
+                target: Some(report.current_key.clone()),
+                status: 200,
+            };
+            super::audit::record(&store, action).await;
             println!("{}", serde_json::to_string(&report)?);
             if report.remaining > 0 {
                 eprintln!(

@@ -1,6 +1,7 @@
 //! The `rosterhub` command line: parses arguments and calls the library.
 
 mod admin;
+mod audit;
 mod client;
 mod commands;
 mod db;

@@ -5,6 +5,7 @@ use crate::helpers::cli::rosterhub;
 use rosterhub::auth::Scopes;
 
 use crate::helpers::{Backend, TestDb, fixtures};
+use crate::on_both_backends;
 
 /// A command other than `serve` and `migrate`, run where no database was named and the
 /// default file does not exist, creates nothing and says where it looked and what to do.
@@ -305,3 +306,114 @@ fn encryption_off_is_said_plainly() {
     assert_eq!(v["encryption"], "on");
     assert_eq!(v["plaintext_values"], 0);
 }
+
+/// What the command line changes is in the tenant's audit log (actor `cli:<os user>`) and a
+/// CLI import in its import history with its report, as over the admin API.
+fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let cli = |args: &[&str]| {
+        let (code, out, err) = rosterhub(args).db(&db).env(&[("USER", "hanako")]).run();
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    cli(&["tenant", "create", "kyoto", "--name", "京都市"]);
+    let created: serde_json::Value =
+        serde_json::from_str(&cli(&["client", "create", "--name", "sis", "--tenant", "kyoto"]))
+            .unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    cli(&["client", "update", &client_id, "--name", "sis 2"]);
+    cli(&["client", "revoke", &client_id]);
+    let (code, out, err) = rosterhub(&["admin", "create", "taro", "--tenant", "kyoto", "--role", "viewer"])
+        .db(&db)
+        .env(&[("USER", "hanako")])
+        .stdin("a long enough password 1\n")
+        .run();
+    assert_eq!(code, 0, "{err}");
+    let user_id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotated: serde_json::Value =
+        serde_json::from_str(&cli(&["signing-key", "rotate"])).unwrap();
+    let bundle = fixtures().join("jp-profile-v1.2.1");
+    let report: serde_json::Value = serde_json::from_str(&cli(&[
+        "import",
+        bundle.to_str().unwrap(),
+        "--tenant",
+        "kyoto",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(report["status"], "applied");
+
+    let server = crate::server::start_with(&db, |_| {});
+    db.block_on(async {
+        let token = server
+            .token_for("kyoto", crate::server::admin_scopes())
+            .await;
+        let get = |path: &'static str| {
+            let r = server.http.get(server.url(path)).bearer_auth(&token).send();
+            async move {
+                let r = r.await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let imports = get("/api/v1/imports").await;
+        assert_eq!(imports["total"], 1, "{imports}");
+        let job = &imports["imports"][0];
+        assert_eq!(job["state"], "succeeded");
+        assert_eq!(job["file_name"], "jp-profile-v1.2.1");
+        assert_eq!(job["report"]["status"], "applied");
+        assert_eq!(job["report"]["entities"], report["entities"]);
+        let job_id = job["id"].as_str().unwrap().to_owned();
+        let one = server
+            .http
+            .get(server.url(&format!("/api/v1/imports/{job_id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(one["report"]["import_id"], report["import_id"], "{one}");
+        assert_eq!(one["report"]["warning_count"], report["warning_count"]);
+
+        let audit = get("/api/v1/audit?actor=cli:hanako&limit=100").await;
+        let mut got: Vec<(String, String, String, Option<String>)> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["method"], "CLI");
+                assert_eq!(e["status"], 200);
+                (
+                    e["action"].as_str().unwrap().to_owned(),
+                    e["path"].as_str().unwrap().to_owned(),
+                    e["actor"].as_str().unwrap().to_owned(),
+                    e["target"].as_str().map(str::to_owned),
+                )
+            })
+            .collect();
+        got.reverse();
+        let actor = || "cli:hanako".to_owned();
+        assert_eq!(
+            got,
+            [
+                ("tenants.create".into(), "rosterhub tenant create".into(), actor(), Some("kyoto".into())),
+                ("clients.create".into(), "rosterhub client create".into(), actor(), Some(client_id.clone())),
+                ("clients.update".into(), "rosterhub client update".into(), actor(), Some(client_id.clone())),
+                ("clients.revoke".into(), "rosterhub client revoke".into(), actor(), Some(client_id.clone())),
+                ("users.create".into(), "rosterhub admin create".into(), actor(), Some(user_id)),
+                ("signing_keys.rotate".into(), "rosterhub signing-key rotate".into(), actor(), rotated["kid"].as_str().map(str::to_owned)),
+                ("imports.create".into(), "rosterhub import".into(), actor(), Some(job_id)),
+            ]
+        );
+    });
+}
+
+on_both_backends!(cli_actions_are_audited_and_imports_listed);
