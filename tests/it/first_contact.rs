@@ -417,3 +417,50 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
 }
 
 on_both_backends!(cli_actions_are_audited_and_imports_listed);
+
+/// The official rostering document is served with this server as its server and token URL,
+/// beside the admin one, and the docs page offers both.
+#[test]
+fn the_rostering_document_names_this_server() {
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let server = crate::server::start_with(&db, |_| {});
+    db.block_on(async {
+        let r = server
+            .http
+            .get(server.url("/api/v1/rostering-openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let doc: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            doc["servers"],
+            serde_json::json!([{
+                "url": format!("{}/ims/oneroster/rostering/v1p2", server.base),
+                "description": "This server"
+            }])
+        );
+        assert_eq!(
+            doc["components"]["securitySchemes"]["OAuth2CC"]["flows"]["clientCredentials"]["tokenUrl"],
+            format!("{}/oauth/token", server.base)
+        );
+        let file: serde_json::Value =
+            serde_json::from_str(include_str!("../../openapi/rostering-v1p2.json")).unwrap();
+        assert_eq!(doc["paths"], file["paths"], "the paths as published");
+        assert_eq!(doc["components"]["schemas"], file["components"]["schemas"]);
+
+        let js = server
+            .http
+            .get(server.url("/api/v1/docs/swagger-initializer.js"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for document in ["/api/v1/openapi.json", "/api/v1/rostering-openapi.json"] {
+            assert!(js.contains(&format!("\"url\": \"{document}\"")), "{js}");
+        }
+    });
+}
