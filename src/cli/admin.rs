@@ -205,7 +205,14 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             } else {
                 user.roles.iter().map(|(t, _)| t.clone()).collect()
             };
-            user_action(&store, tenants, "users.create", "rosterhub admin create", &user.id).await;
+            user_action(
+                &store,
+                tenants,
+                "users.create",
+                "rosterhub admin create",
+                &user.id,
+            )
+            .await;
             print(&user_json(&user, None))?;
             Ok(0)
         }

@@ -109,9 +109,7 @@ pub(super) async fn record_import(
         ),
     };
     let params = JobParams {
-        file_name: bundle
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned()),
+        file_name: bundle.file_name().map(|n| n.to_string_lossy().into_owned()),
         size_bytes: std::fs::metadata(bundle)
             .ok()
             .filter(|m| m.is_file())

@@ -39,8 +39,11 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             let store = open(&db).await?;
             let created = create(&store, &tenant, &name, scopes, settings).await?;
             let id = created["client_id"].as_str().map(str::to_owned);
-            audit::record(&store, done(&tenant, "clients.create", "rosterhub client create", id))
-                .await;
+            audit::record(
+                &store,
+                done(&tenant, "clients.create", "rosterhub client create", id),
+            )
+            .await;
             println!("{created}");
             Ok(0)
         }
@@ -128,8 +131,13 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 .context("cannot update the client")?
             {
                 Some(c) => {
-                        let target = Some(client_id.clone());
-                    let action = done(&c.tenant, "clients.update", "rosterhub client update", target);
+                    let target = Some(client_id.clone());
+                    let action = done(
+                        &c.tenant,
+                        "clients.update",
+                        "rosterhub client update",
+                        target,
+                    );
                     audit::record(&store, action).await;
                     println!(
                         "{}",
@@ -161,7 +169,11 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             let r = &new.record;
             let target = Some(client_id.clone());
             let command = "rosterhub client rotate-secret";
-            audit::record(&store, done(&r.tenant, "clients.rotate_secret", command, target)).await;
+            audit::record(
+                &store,
+                done(&r.tenant, "clients.rotate_secret", command, target),
+            )
+            .await;
             println!(
                 "{}",
                 json!({

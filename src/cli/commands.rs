@@ -26,7 +26,11 @@ fn print_report(report: &Report, format: Format) {
 /// read at all (missing, a folder without permission) is a usage error (2), not a bundle the
 /// checks rejected (1): a script must not tell the school its data is wrong when the path is.
 fn exit_code(report: &Report) -> i32 {
-    if report.findings.iter().any(|f| f.code == "bundle_unreadable") {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.code == "bundle_unreadable")
+    {
         2
     } else {
         report.status.exit_code()
@@ -164,8 +168,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             };
             let rt = runtime()?;
             let summary = rt.block_on(async {
-                let store =
-                    super::keys::open(&database_url(&db, Missing::Refuse)?, &pii).await?;
+                let store = super::keys::open(&database_url(&db, Missing::Refuse)?, &pii).await?;
                 let file = std::fs::File::create(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?;
                 let result =

@@ -18,7 +18,10 @@ fn a_command_in_another_folder_refuses_to_create_the_default_database() {
         &["tenant", "create", "kyoto"],
         &["admin", "list"],
         &["keys", "status"],
-        &["import", fixtures().join("jp-profile-v1.2.1").to_str().unwrap()],
+        &[
+            "import",
+            fixtures().join("jp-profile-v1.2.1").to_str().unwrap(),
+        ],
     ] {
         let (code, out, err) = rosterhub(args).dir(dir.path()).run();
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -112,7 +115,14 @@ fn a_missing_bundle_exits_2_and_a_non_zip_is_rejected() {
     let missing = missing.to_str().unwrap();
     for args in [
         vec!["validate", missing, "--format", "json"],
-        vec!["import", missing, "--format", "json", "--database-url", &url],
+        vec![
+            "import",
+            missing,
+            "--format",
+            "json",
+            "--database-url",
+            &url,
+        ],
     ] {
         let (code, out, err) = rosterhub(&args).run();
         assert_eq!(code, 2, "{args:?}: {err}");
@@ -147,7 +157,16 @@ fn creating_a_tenant_again_with_another_name_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let create = |name: &str| {
-        rosterhub(&["tenant", "create", "kyoto", "--name", name, "--database-url", &url]).run()
+        rosterhub(&[
+            "tenant",
+            "create",
+            "kyoto",
+            "--name",
+            name,
+            "--database-url",
+            &url,
+        ])
+        .run()
     };
     assert_eq!(create("京都市").0, 0);
     let (code, _, err) = create("京都府");
@@ -156,7 +175,10 @@ fn creating_a_tenant_again_with_another_name_is_refused() {
         err.contains("tenant kyoto exists already with the name \"京都市\"; nothing was changed"),
         "{err}"
     );
-    assert!(err.contains("テナント kyoto は名前 \"京都市\" で既に存在します"), "{err}");
+    assert!(
+        err.contains("テナント kyoto は名前 \"京都市\" で既に存在します"),
+        "{err}"
+    );
     let (code, _, err) = rosterhub(&["tenant", "create", "kyoto", "--database-url", &url]).run();
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]).run();
@@ -298,7 +320,10 @@ fn encryption_off_is_said_plainly() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["encryption"], "off");
     assert_eq!(v["keys"][0]["values"], 36);
-    assert!(err.contains("but 36 values in this database are encrypted"), "{err}");
+    assert!(
+        err.contains("but 36 values in this database are encrypted"),
+        "{err}"
+    );
     let (_, out, _) = rosterhub(&["keys", "status", "--database-url", &url])
         .env(&[("ROSTERHUB_PII_KEY", key)])
         .run();
@@ -319,17 +344,20 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
         out
     };
     cli(&["tenant", "create", "kyoto", "--name", "京都市"]);
-    let created: serde_json::Value =
-        serde_json::from_str(&cli(&["client", "create", "--name", "sis", "--tenant", "kyoto"]))
-            .unwrap();
+    let created: serde_json::Value = serde_json::from_str(&cli(&[
+        "client", "create", "--name", "sis", "--tenant", "kyoto",
+    ]))
+    .unwrap();
     let client_id = created["client_id"].as_str().unwrap().to_owned();
     cli(&["client", "update", &client_id, "--name", "sis 2"]);
     cli(&["client", "revoke", &client_id]);
-    let (code, out, err) = rosterhub(&["admin", "create", "taro", "--tenant", "kyoto", "--role", "viewer"])
-        .db(&db)
-        .env(&[("USER", "hanako")])
-        .stdin("a long enough password 1\n")
-        .run();
+    let (code, out, err) = rosterhub(&[
+        "admin", "create", "taro", "--tenant", "kyoto", "--role", "viewer",
+    ])
+    .db(&db)
+    .env(&[("USER", "hanako")])
+    .stdin("a long enough password 1\n")
+    .run();
     assert_eq!(code, 0, "{err}");
     let user_id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
         .as_str()
@@ -404,13 +432,48 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
         assert_eq!(
             got,
             [
-                ("tenants.create".into(), "rosterhub tenant create".into(), actor(), Some("kyoto".into())),
-                ("clients.create".into(), "rosterhub client create".into(), actor(), Some(client_id.clone())),
-                ("clients.update".into(), "rosterhub client update".into(), actor(), Some(client_id.clone())),
-                ("clients.revoke".into(), "rosterhub client revoke".into(), actor(), Some(client_id.clone())),
-                ("users.create".into(), "rosterhub admin create".into(), actor(), Some(user_id)),
-                ("signing_keys.rotate".into(), "rosterhub signing-key rotate".into(), actor(), rotated["kid"].as_str().map(str::to_owned)),
-                ("imports.create".into(), "rosterhub import".into(), actor(), Some(job_id)),
+                (
+                    "tenants.create".into(),
+                    "rosterhub tenant create".into(),
+                    actor(),
+                    Some("kyoto".into())
+                ),
+                (
+                    "clients.create".into(),
+                    "rosterhub client create".into(),
+                    actor(),
+                    Some(client_id.clone())
+                ),
+                (
+                    "clients.update".into(),
+                    "rosterhub client update".into(),
+                    actor(),
+                    Some(client_id.clone())
+                ),
+                (
+                    "clients.revoke".into(),
+                    "rosterhub client revoke".into(),
+                    actor(),
+                    Some(client_id.clone())
+                ),
+                (
+                    "users.create".into(),
+                    "rosterhub admin create".into(),
+                    actor(),
+                    Some(user_id)
+                ),
+                (
+                    "signing_keys.rotate".into(),
+                    "rosterhub signing-key rotate".into(),
+                    actor(),
+                    rotated["kid"].as_str().map(str::to_owned)
+                ),
+                (
+                    "imports.create".into(),
+                    "rosterhub import".into(),
+                    actor(),
+                    Some(job_id)
+                ),
             ]
         );
     });

@@ -39,9 +39,8 @@ static SERVED: LazyLock<Value> = LazyLock::new(|| {
 /// The official rostering document as published (1EdTech's placeholder server).
 const ROSTERING: &str = include_str!("../../../openapi/rostering-v1p2.json");
 
-static ROSTERING_PARSED: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(ROSTERING).expect("rostering-v1p2.json is valid JSON")
-});
+static ROSTERING_PARSED: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(ROSTERING).expect("rostering-v1p2.json is valid JSON"));
 
 /// The documentation's routes, relative to [`super::BASE_PATH`].
 pub fn routes() -> Router<AppState> {
@@ -144,9 +143,9 @@ async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Respo
         format!("{base}/openapi.json"),
         format!("{base}/rostering-openapi.json"),
     ])
-        // No badge fetched from validator.swagger.io: the page stays offline.
-        .validator_url("none")
-        .display_request_duration(true);
+    // No badge fetched from validator.swagger.io: the page stays offline.
+    .validator_url("none")
+    .display_request_duration(true);
     match utoipa_swagger_ui::serve(&file, Arc::new(config)) {
         Ok(Some(f)) => {
             // The files are compiled in: served without a copy.
