@@ -301,7 +301,7 @@ async fn user_action(
 }
 
 async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Result<i32> {
-    let store = open(&db).await?;
+    let store = open(db).await?;
     let Some(id) = user_id(&store, username).await? else {
         return Ok(no_user(username));
     };
