@@ -92,16 +92,19 @@ fn a_postgres_password_is_redacted() {
     };
     let url = db.url.replacen("postgres@", "postgres:hunter2@", 1);
     assert_ne!(url, db.url, "the test database URL has a user");
-    for args in [&["client", "list"][..], &["migrate"]] {
-        let (code, _, err) = rosterhub(args)
-            .env(&[("ROSTERHUB_DATABASE_URL", &url)])
-            .run();
-        assert_eq!(code, 0, "{err}");
-        assert!(!err.contains("hunter2"), "{err}");
-        assert!(
-            err.contains(&format!("database: {}", url.replace("hunter2", "***"))),
-            "{err}"
-        );
+    let in_query = format!("{}?password=hunter2", db.url);
+    for url in [&url, &in_query] {
+        for args in [&["client", "list"][..], &["migrate"]] {
+            let (code, _, err) = rosterhub(args)
+                .env(&[("ROSTERHUB_DATABASE_URL", url)])
+                .run();
+            assert_eq!(code, 0, "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(
+                err.contains(&format!("database: {}", url.replace("hunter2", "***"))),
+                "{err}"
+            );
+        }
     }
 }
 
