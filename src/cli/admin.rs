@@ -236,6 +236,9 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             store
                 .set_admin_password(&id, &hash(password).await?)
                 .await?;
+            let tenants = user_tenants(&store, &id).await;
+            let command = "rosterhub admin set-password";
+            user_action(&store, tenants, "users.update", command, &id).await;
             eprintln!("the password of {username} is set; its sessions have ended");
             Ok(0)
         }
@@ -282,6 +285,15 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// The tenants whose audit log shows a change of admin user `id`: those it has a role in, or
+/// every tenant for a system admin.
+async fn user_tenants(store: &Store, id: &str) -> Vec<String> {
+    match store.admin_user(id).await {
+        Ok(Some(u)) if !u.system_admin => u.roles.into_iter().map(|(t, _)| t).collect(),
+        _ => audit::all_tenants(store).await,
+    }
+}
+
 /// Records a change of admin user `id` in the audit log of `tenants`.
 async fn user_action(
     store: &Store,
@@ -306,6 +318,13 @@ async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Re
         return Ok(no_user(username));
     };
     store.set_admin_disabled(&id, disabled).await?;
+    let command = if disabled {
+        "rosterhub admin disable"
+    } else {
+        "rosterhub admin enable"
+    };
+    let tenants = user_tenants(&store, &id).await;
+    user_action(&store, tenants, "users.update", command, &id).await;
     if disabled {
         eprintln!("{username} is disabled; its sessions have ended");
     } else {

@@ -366,6 +366,13 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
+    let (code, _, err) = rosterhub(&["admin", "set-password", "taro"])
+        .db(&db)
+        .env(&[("USER", "hanako")])
+        .stdin("another long password 2\n")
+        .run();
+    assert_eq!(code, 0, "{err}");
+    cli(&["admin", "disable", "taro"]);
     let rotated: serde_json::Value =
         serde_json::from_str(&cli(&["signing-key", "rotate"])).unwrap();
     let bundle = fixtures().join("jp-profile-v1.2.1");
@@ -462,6 +469,18 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
                 (
                     "users.create".into(),
                     "rosterhub admin create".into(),
+                    actor(),
+                    Some(user_id.clone())
+                ),
+                (
+                    "users.update".into(),
+                    "rosterhub admin set-password".into(),
+                    actor(),
+                    Some(user_id.clone())
+                ),
+                (
+                    "users.update".into(),
+                    "rosterhub admin disable".into(),
                     actor(),
                     Some(user_id)
                 ),
