@@ -9,6 +9,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::DbArgs;
+use super::audit;
 use super::db::open;
 use crate::storage::Store;
 use crate::users::store::{self, NewUser, UserError};
@@ -186,7 +187,7 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 None => None,
             };
             let password = read_password()?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let new = NewUser {
                 username,
                 display_name,
@@ -199,11 +200,24 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 Err(UserError::Exists(name)) => bail!("the username {name:?} is taken"),
                 Err(e) => return Err(tenant_error(e)),
             };
+            let tenants = if user.system_admin {
+                audit::all_tenants(&store).await
+            } else {
+                user.roles.iter().map(|(t, _)| t.clone()).collect()
+            };
+            user_action(
+                &store,
+                tenants,
+                "users.create",
+                "rosterhub admin create",
+                &user.id,
+            )
+            .await;
             print(&user_json(&user, None))?;
             Ok(0)
         }
         AdminCommand::List { tenant, db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let users = store
                 .list_admin_users(tenant.as_deref())
                 .await
@@ -215,13 +229,16 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
         }
         AdminCommand::SetPassword { username, db } => {
             let password = read_password()?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
             store
                 .set_admin_password(&id, &hash(password).await?)
                 .await?;
+            let tenants = user_tenants(&store, &id).await;
+            let command = "rosterhub admin set-password";
+            user_action(&store, tenants, "users.update", command, &id).await;
             eprintln!("the password of {username} is set; its sessions have ended");
             Ok(0)
         }
@@ -234,13 +251,15 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             db,
         } => {
             let r = role(&r)?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
             store::grant(&store, &id, &tenant, r)
                 .await
                 .map_err(tenant_error)?;
+            let command = "rosterhub admin grant";
+            user_action(&store, vec![tenant.clone()], "users.update", command, &id).await;
             eprintln!("{username} is {r} in tenant {tenant}");
             Ok(0)
         }
@@ -249,11 +268,13 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             tenant,
             db,
         } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let Some(id) = user_id(&store, &username).await? else {
                 return Ok(no_user(&username));
             };
             if store.revoke_admin_role(&id, &tenant).await? {
+                let command = "rosterhub admin revoke-role";
+                user_action(&store, vec![tenant.clone()], "users.update", command, &id).await;
                 eprintln!("{username} has no role in tenant {tenant} any more");
                 Ok(0)
             } else {
@@ -264,12 +285,46 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// The tenants whose audit log shows a change of admin user `id`: those it has a role in, or
+/// every tenant for a system admin.
+async fn user_tenants(store: &Store, id: &str) -> Vec<String> {
+    match store.admin_user(id).await {
+        Ok(Some(u)) if !u.system_admin => u.roles.into_iter().map(|(t, _)| t).collect(),
+        _ => audit::all_tenants(store).await,
+    }
+}
+
+/// Records a change of admin user `id` in the audit log of `tenants`.
+async fn user_action(
+    store: &Store,
+    tenants: Vec<String>,
+    action: &'static str,
+    command: &'static str,
+    id: &str,
+) {
+    let action = audit::Action {
+        tenants,
+        action,
+        command,
+        target: Some(id.to_owned()),
+        status: 200,
+    };
+    audit::record(store, action).await;
+}
+
 async fn set_disabled(username: &str, db: &DbArgs, disabled: bool) -> anyhow::Result<i32> {
-    let store = open(&db.database_url).await?;
+    let store = open(db).await?;
     let Some(id) = user_id(&store, username).await? else {
         return Ok(no_user(username));
     };
     store.set_admin_disabled(&id, disabled).await?;
+    let command = if disabled {
+        "rosterhub admin disable"
+    } else {
+        "rosterhub admin enable"
+    };
+    let tenants = user_tenants(&store, &id).await;
+    user_action(&store, tenants, "users.update", command, &id).await;
     if disabled {
         eprintln!("{username} is disabled; its sessions have ended");
     } else {

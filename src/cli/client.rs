@@ -5,6 +5,7 @@
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
+use super::audit;
 use super::db::open;
 use super::{ClientCommand, SigningKeyCommand};
 use crate::auth::Scopes;
@@ -35,15 +36,19 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 rate_limit_per_min: rate_limit_per_min.map(rate_limit).transpose()?,
                 org_scope: orgs.as_deref().map(org_scope).transpose()?,
             };
-            let store = open(&db.database_url).await?;
-            println!(
-                "{}",
-                create(&store, &tenant, &name, scopes, settings).await?
-            );
+            let store = open(&db).await?;
+            let created = create(&store, &tenant, &name, scopes, settings).await?;
+            let id = created["client_id"].as_str().map(str::to_owned);
+            audit::record(
+                &store,
+                done(&tenant, "clients.create", "rosterhub client create", id),
+            )
+            .await;
+            println!("{created}");
             Ok(0)
         }
         ClientCommand::List { tenant, db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let clients = store
                 .list_clients(tenant.as_deref())
                 .await
@@ -54,12 +59,18 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             Ok(0)
         }
         ClientCommand::Revoke { client_id, db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
+            let tenant = store.find_client(&client_id).await?.map(|c| c.tenant);
             if store
                 .revoke_client(&client_id)
                 .await
                 .context("cannot revoke the client")?
             {
+                if let Some(tenant) = tenant {
+                    let target = Some(client_id.clone());
+                    let action = done(&tenant, "clients.revoke", "rosterhub client revoke", target);
+                    audit::record(&store, action).await;
+                }
                 eprintln!(
                     "client {client_id} is revoked: it gets no new tokens and its tokens are \
                      refused from now on"
@@ -113,13 +124,21 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                      --rate-limit-per-min/--default-rate-limit or --orgs/--all-orgs"
                 );
             }
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             match store
                 .update_client(None, &client_id, &update)
                 .await
                 .context("cannot update the client")?
             {
                 Some(c) => {
+                    let target = Some(client_id.clone());
+                    let action = done(
+                        &c.tenant,
+                        "clients.update",
+                        "rosterhub client update",
+                        target,
+                    );
+                    audit::record(&store, action).await;
                     println!(
                         "{}",
                         serde_json::to_string_pretty(&client_json(&c, now_ms()))?
@@ -138,7 +157,7 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             db,
         } => {
             let overlap_ms = overlap_ms(overlap_hours)?;
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let rotated = store
                 .rotate_client_secret(None, &client_id, overlap_ms)
                 .await
@@ -148,6 +167,13 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 return Ok(1);
             };
             let r = &new.record;
+            let target = Some(client_id.clone());
+            let command = "rosterhub client rotate-secret";
+            audit::record(
+                &store,
+                done(&r.tenant, "clients.rotate_secret", command, target),
+            )
+            .await;
             println!(
                 "{}",
                 json!({
@@ -169,7 +195,7 @@ pub(super) async fn run_signing_key(command: SigningKeyCommand) -> anyhow::Resul
     let lifetime_ms = (TOKEN_LIFETIME_SECS * 1000) as i64;
     match command {
         SigningKeyCommand::Rotate { db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             // A database without keys gets its first one, which the rotation then retires:
             // harmless, and `rotate` always leaves exactly one signing key.
             store.signing_key().await.context("cannot read the keys")?;
@@ -177,6 +203,14 @@ pub(super) async fn run_signing_key(command: SigningKeyCommand) -> anyhow::Resul
                 .rotate_signing_key(lifetime_ms)
                 .await
                 .context("cannot rotate the signing key")?;
+            let action = audit::Action {
+                tenants: audit::all_tenants(&store).await,
+                action: "signing_keys.rotate",
+                command: "rosterhub signing-key rotate",
+                target: Some(r.kid.clone()),
+                status: 200,
+            };
+            audit::record(&store, action).await;
             println!(
                 "{}",
                 json!({"kid": r.kid, "retired": r.retired, "deleted": r.deleted})
@@ -189,7 +223,7 @@ pub(super) async fn run_signing_key(command: SigningKeyCommand) -> anyhow::Resul
             Ok(0)
         }
         SigningKeyCommand::List { db } => {
-            let store = open(&db.database_url).await?;
+            let store = open(&db).await?;
             let keys = store
                 .list_signing_keys()
                 .await
@@ -246,6 +280,22 @@ fn overlap_ms(hours: f64) -> anyhow::Result<i64> {
         bail!("--overlap-hours must be from 0 to 720");
     }
     Ok((hours * 3_600_000.0) as i64)
+}
+
+/// A CLI action on one tenant that succeeded.
+fn done(
+    tenant: &str,
+    action: &'static str,
+    command: &'static str,
+    target: Option<String>,
+) -> audit::Action {
+    audit::Action {
+        tenants: vec![tenant.to_owned()],
+        action,
+        command,
+        target,
+        status: 200,
+    }
 }
 
 /// Creates the client; the JSON object to print, with the secret.
@@ -346,7 +396,7 @@ mod tests {
         );
         assert_eq!(rate_limit_per_min, None);
         assert_eq!(org_scope(&orgs.unwrap()).unwrap(), ["org-1", "org-2"]);
-        assert_eq!(db.database_url, "sqlite://x.db");
+        assert_eq!(db.database_url.as_deref(), Some("sqlite://x.db"));
         assert!(Cli::try_parse_from(["rosterhub", "client", "revoke", "abc"]).is_ok());
         assert!(Cli::try_parse_from(["rosterhub", "client", "list", "--tenant", "t"]).is_ok());
         assert!(

@@ -2,13 +2,13 @@
 
 use anyhow::{Context as _, bail};
 
-use super::db::{open, runtime};
+use super::db::{Missing, database_url, describe, open, opened, runtime};
 use super::progress::TerminalProgress;
 use super::{Command, Format, TenantCommand};
 use crate::csv::EncodingChoice;
 use crate::generate::{GenProfile, GenerateOptions};
 use crate::import::{self, ImportOptions, Report};
-use crate::storage::redact_url;
+use crate::storage::{Store, redact_url};
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
     EncodingChoice::parse(s)
@@ -19,6 +19,21 @@ fn print_report(report: &Report, format: Format) {
     match format {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", report.to_text()),
+    }
+}
+
+/// The exit code of a validation or import: the report's, except that a bundle that cannot be
+/// read at all (missing, a folder without permission) is a usage error (2), not a bundle the
+/// checks rejected (1): a script must not tell the school its data is wrong when the path is.
+fn exit_code(report: &Report) -> i32 {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.code == "bundle_unreadable")
+    {
+        2
+    } else {
+        report.status.exit_code()
     }
 }
 
@@ -37,7 +52,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             let report = import::validate(&bundle, &opts, &progress);
             progress.finish();
             print_report(&report, format);
-            Ok(report.status.exit_code())
+            Ok(exit_code(&report))
         }
         Command::Import {
             bundle,
@@ -53,27 +68,47 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--threshold must be between 0 and 1 (a share, e.g. 0.3 for 30 %)");
             }
+            let params = crate::storage::ops::jobs::JobParams {
+                dry_run,
+                force,
+                encoding: Some(enc.clone()),
+                ..Default::default()
+            };
             let opts = ImportOptions {
-                tenant,
+                tenant: tenant.clone(),
                 dry_run,
                 force,
                 encoding: encoding(&enc)?,
                 threshold,
                 ..ImportOptions::default()
             };
+            let url = database_url(&db, Missing::Refuse)?;
             let rt = runtime()?;
-            let store = rt.block_on(super::keys::open(&db.database_url, &pii))?;
+            let store = rt.block_on(super::keys::open(&url, &pii))?;
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
+                let bundle = bundle.clone();
                 tokio::task::spawn_blocking(move || {
                     import::import(&store, &bundle, &opts, &progress)
                 })
                 .await
                 .context("the import thread failed")
             })??;
-            print_report(&report, format);
-            Ok(report.status.exit_code())
+            rt.block_on(super::audit::record_import(
+                &store, &tenant, &bundle, params, &report,
+            ));
+            match format {
+                // The database is part of the answer: an import into the wrong one is the
+                // mistake this field lets a script catch.
+                Format::Json => {
+                    let mut json = serde_json::to_value(&report)?;
+                    json["database"] = describe(&url).into();
+                    println!("{}", serde_json::to_string_pretty(&json)?);
+                }
+                Format::Text => print_report(&report, format),
+            }
+            Ok(exit_code(&report))
         }
         Command::Generate {
             out,
@@ -133,7 +168,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             };
             let rt = runtime()?;
             let summary = rt.block_on(async {
-                let store = super::keys::open(&db.database_url, &pii).await?;
+                let store = super::keys::open(&database_url(&db, Missing::Refuse)?, &pii).await?;
                 let file = std::fs::File::create(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?;
                 let result =
@@ -175,17 +210,25 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             }
             let rt = runtime()?;
             rt.block_on(async {
-                let store = super::keys::open(&db.database_url, &pii).await?;
+                let url = &database_url(&db, Missing::Create)?;
+                let store = super::keys::open(url, &pii).await?;
+                if store.pii().is_none() {
+                    tracing::warn!(
+                        "personal data encryption is off: e-mail addresses, phone numbers and \
+                         birth dates are stored in plaintext; {}",
+                        super::keys::TURN_ON
+                    );
+                }
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("cannot listen on {listen}"))?;
-                tracing::info!(database = %redact_url(&db.database_url), "database ready");
+                tracing::info!(database = %describe(url), "database ready");
                 if store.list_clients(None).await?.is_empty() {
                     eprintln!(
                         "No API clients yet. Create one with:\n  rosterhub client create --name NAME \
                          --database-url {}\nthen get a token at POST /oauth/token and call \
                          {}/users.",
-                        redact_url(&db.database_url),
+                        redact_url(url),
                         crate::http::oneroster::BASE_PATH
                     );
                 }
@@ -216,11 +259,9 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         }
         Command::Migrate { db } => {
             let rt = runtime()?;
-            rt.block_on(open(&db.database_url))?;
-            eprintln!(
-                "database schema is up to date: {}",
-                redact_url(&db.database_url)
-            );
+            let url = database_url(&db, Missing::Create)?;
+            rt.block_on(async { opened(&url, Store::open(&url).await) })?;
+            eprintln!("database schema is up to date: {}", describe(&url));
             Ok(0)
         }
         Command::Tenant {
@@ -228,7 +269,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
         } => {
             let rt = runtime()?;
             let tenants = rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = open(&db).await?;
                 Ok::<_, anyhow::Error>(store.tenants().await?)
             })?;
             let list: Vec<serde_json::Value> = tenants
@@ -245,14 +286,39 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             crate::users::check_tenant_id(&id)?;
             let rt = runtime()?;
             rt.block_on(async {
-                let store = open(&db.database_url).await?;
+                let store = open(&db).await?;
+                // An existing tenant is kept as it is: creating it again is a no-op, but a
+                // different --name is refused rather than silently ignored (there is no
+                // rename, and a name is what people recognise a tenant by).
+                let existing = store.tenants().await?.into_iter().find(|(t, _)| *t == id);
+                if let Some((_, stored)) = existing {
+                    if name.as_ref().is_some_and(|n| *n != stored) {
+                        eprintln!(
+                            "tenant {id} exists already with the name {stored:?}; nothing was \
+                             changed. Leave out --name to use it as it is, or choose another id.\n\
+                             テナント {id} は名前 {stored:?} で既に存在します。何も変更していません。\
+                             そのまま使う場合は --name を外し、別のテナントにする場合は別の ID を\
+                             指定してください。"
+                        );
+                        return Ok(1);
+                    }
+                    eprintln!("tenant {id} exists already: {stored:?}");
+                    return Ok(0);
+                }
                 store
                     .ensure_tenant(&id, name.as_deref().unwrap_or(&id))
                     .await?;
-                Ok::<_, anyhow::Error>(())
-            })?;
-            eprintln!("tenant {id} is ready");
-            Ok(0)
+                let action = super::audit::Action {
+                    tenants: vec![id.clone()],
+                    action: "tenants.create",
+                    command: "rosterhub tenant create",
+                    target: Some(id.clone()),
+                    status: 200,
+                };
+                super::audit::record(&store, action).await;
+                eprintln!("tenant {id} is ready");
+                Ok::<_, anyhow::Error>(0)
+            })
         }
         Command::Client { command } => runtime()?.block_on(super::client::run(command)),
         Command::Admin { command } => runtime()?.block_on(super::admin::run(command)),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::DbArgs;
-use super::db::{opened, runtime};
+use super::db::{Missing, database_url, opened, runtime};
 use crate::pii::{DEFAULT_COLUMNS, Key, PiiSettings};
 use crate::storage::Store;
 
@@ -43,8 +43,8 @@ impl PiiArgs {
     }
 }
 
-/// Opens the database with the PII keys of `pii`.
-pub async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
+/// Opens the database at `url` (from [`database_url`]) with the PII keys of `pii`.
+pub(super) async fn open(url: &str, pii: &PiiArgs) -> anyhow::Result<Store> {
     let config = pii.settings().load()?;
     opened(url, Store::open_with_pii(url, config).await)
 }
@@ -86,11 +86,12 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
         }
         KeysCommand::Status { pii, db } => runtime()?.block_on(async {
             let config = pii.settings().load()?;
+            let url = database_url(&db, Missing::Refuse)?;
             let store = match &config {
-                Some(_) => Store::open_with_pii(&db.database_url, config.clone()).await,
-                None => Store::open_unchecked(&db.database_url).await,
+                Some(_) => Store::open_with_pii(&url, config.clone()).await,
+                None => Store::open_unchecked(&url).await,
             };
-            let store = opened(&db.database_url, store)?;
+            let store = opened(&url, store)?;
             let status = store.pii_status().await?;
             let time = |ms: Option<i64>| ms.map(crate::domain::datetime::format_ms);
             let keys: Vec<serde_json::Value> = status
@@ -105,19 +106,35 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
                     })
                 })
                 .collect();
-            let out = serde_json::json!({
-                "current_key": config.as_ref().map(|c| c.current.id()),
-                "previous_key": config.as_ref().and_then(|c| c.previous.as_ref()).map(|k| k.id()),
-                "columns": config.as_ref().map(|c| c.columns.names()),
-                "keys": keys,
-                "plaintext_values": status.plaintext_values,
-            });
+            let out = match &config {
+                Some(c) => serde_json::json!({
+                    "encryption": "on",
+                    "current_key": c.current.id(),
+                    "previous_key": c.previous.as_ref().map(|k| k.id()),
+                    "columns": c.columns.names(),
+                    "keys": keys,
+                    "plaintext_values": status.plaintext_values,
+                }),
+                None => {
+                    let encrypted: u64 = status.keys.iter().map(|k| k.values).sum();
+                    eprintln!("{}", off_message(encrypted));
+                    serde_json::json!({"encryption": "off", "keys": keys})
+                }
+            };
             println!("{out}");
             Ok(0)
         }),
         KeysCommand::Rotate { batch, pii, db } => runtime()?.block_on(async {
-            let store = open(&db.database_url, &pii).await?;
+            let store = open(&database_url(&db, Missing::Refuse)?, &pii).await?;
             let report = store.rotate_pii(batch).await?;
+            let action = super::audit::Action {
+                tenants: super::audit::all_tenants(&store).await,
+                action: "pii_keys.rotate",
+                command: "rosterhub keys rotate",
+                target: Some(report.current_key.clone()),
+                status: 200,
+            };
+            super::audit::record(&store, action).await;
             println!("{}", serde_json::to_string(&report)?);
             if report.remaining > 0 {
                 eprintln!(
@@ -129,5 +146,25 @@ pub fn run(command: KeysCommand) -> anyhow::Result<i32> {
             }
             Ok(0)
         }),
+    }
+}
+
+/// How to turn encryption on; said by `serve` at start and by `keys status` when no key is
+/// configured (it is off by default, and nothing else would tell).
+pub(super) const TURN_ON: &str = "to turn it on, create a key with `rosterhub keys generate` \
+     and give it to every rosterhub command as ROSTERHUB_PII_KEY (or a file: --pii-key-file); \
+     see SECURITY.md";
+
+/// `keys status` without a key: encryption is off for this command, and the values already
+/// encrypted in the database need the key to be read.
+fn off_message(encrypted: u64) -> String {
+    if encrypted == 0 {
+        format!("encryption is off: personal data is stored in plaintext; {TURN_ON}")
+    } else {
+        format!(
+            "encryption is off for this command (no key configured), but {encrypted} values in \
+             this database are encrypted: give every command their key as ROSTERHUB_PII_KEY (or \
+             --pii-key-file)"
+        )
     }
 }

@@ -1,6 +1,7 @@
 //! The `rosterhub` command line: parses arguments and calls the library.
 
 mod admin;
+mod audit;
 mod client;
 mod commands;
 mod db;
@@ -10,8 +11,6 @@ mod progress;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
-use crate::storage::DEFAULT_DATABASE_URL;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,14 +31,16 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
-    /// sqlite://PATH (default) or postgres://USER@HOST/DB.
-    #[arg(long, env = "ROSTERHUB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    /// sqlite://PATH or postgres://USER@HOST/DB. Default: sqlite://./data/rosterhub.db,
+    /// relative to the working directory; only `serve` and `migrate` create it when missing.
+    #[arg(long, env = "ROSTERHUB_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise.
+    /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise,
+    /// 2 if it cannot be read.
     Validate {
         bundle: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
@@ -48,7 +49,8 @@ pub enum Command {
         #[arg(long, default_value = "utf-8")]
         encoding: String,
     },
-    /// Validate, plan and apply a bundle. Exit 0 applied (or dry run fine), 1 rejected, 3 held.
+    /// Validate, plan and apply a bundle. Exit 0 applied (or dry run fine), 1 rejected, 3 held,
+    /// 2 other errors (a bundle that cannot be read, no database).
     Import {
         bundle: PathBuf,
         #[arg(long, default_value = "default")]
@@ -314,7 +316,8 @@ pub enum TenantCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Create a tenant (no-op if it exists).
+    /// Create a tenant. No-op if it exists; exit 1 (nothing changed) if it exists with
+    /// another --name.
     Create {
         id: String,
         #[arg(long)]

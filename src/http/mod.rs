@@ -280,8 +280,11 @@ where
     for<'a> SocketAddr: axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
 {
     metrics::handle();
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(?addr, tls = state.tls, "listening");
+    // The address as people write it (`127.0.0.1:8080`), not a Rust debug value.
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(%addr, tls = state.tls, "listening"),
+        Err(_) => tracing::info!(tls = state.tls, "listening"),
+    }
     let audit = state.audit.clone();
     // `/users/` works like `/users`: the slash is trimmed before routing.
     let app = NormalizePathLayer::trim_trailing_slash().layer(router(state));

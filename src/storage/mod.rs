@@ -41,7 +41,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
-    #[error("{0}")]
+    // Transparent: the message is the inner error's, and a report of the error chain
+    // (`{:#}`) would print it twice if it were also this error's source.
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The apply statements changed other rows than the plan counted: the import is aborted.
     #[error("applying {0} did not match its plan; nothing was written")]
@@ -66,7 +68,7 @@ pub enum StoreError {
         found: String,
     },
     /// PII encryption: a missing or wrong key, or a value that does not decrypt.
-    #[error("{0}")]
+    #[error(transparent)]
     Pii(#[from] crate::pii::PiiError),
 }
 
@@ -228,8 +230,22 @@ impl BackendKind {
     }
 }
 
-/// A database URL without its password, for logs and messages.
+/// A database URL without its password (in the user part or a `password=` parameter), for
+/// logs and messages.
 pub fn redact_url(url: &str) -> String {
+    let url = &match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url.to_owned(),
+    };
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
@@ -339,5 +355,9 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=disable&password=secret"),
+            "postgres://u@h/db?sslmode=disable&password=***"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod cli;
 mod clients;
 mod corrupt_rows;
 mod export;
+mod first_contact;
 mod hardening;
 mod helpers;
 mod hostile;

@@ -20,6 +20,7 @@ use crate::server::{Server, oneshot, test_config, zip_dir};
 const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/oauth/token"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/rostering-openapi.json"),
     ("get", "/api/v1/docs"),
     ("post", "/api/v1/imports"),
     ("get", "/api/v1/imports"),

@@ -45,10 +45,7 @@ impl Caller {
         if self.scopes.allows_admin(need) {
             Ok(())
         } else {
-            Err(AdminError::forbidden(format!(
-                "the token's scopes do not cover this operation (it needs {need} or {})",
-                Scopes::ADMIN_NAME
-            )))
+            Err(AdminError::forbidden(needs_message(need)))
         }
     }
 
@@ -154,4 +151,15 @@ impl FromRequestParts<AppState> for Caller {
             user: None,
         })
     }
+}
+
+/// The 403 message naming the scopes that would open the operation: `need`, or
+/// `rosterhub.admin` which opens every operation (named once when `need` is that scope).
+fn needs_message(need: Scopes) -> String {
+    let what = if need == Scopes::ADMIN {
+        Scopes::ADMIN_NAME.to_owned()
+    } else {
+        format!("{need} or {}", Scopes::ADMIN_NAME)
+    };
+    format!("the token's scopes do not cover this operation (it needs {what})")
 }

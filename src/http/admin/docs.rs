@@ -1,5 +1,9 @@
-//! The admin API described: `GET /openapi.json` (a hand-written OpenAPI 3.1 document,
-//! `openapi/admin-v1.json` at the repository root) and an interactive Swagger UI at `/docs`. The UI's scripts
+//! The APIs described: `GET /openapi.json` (the admin API; a hand-written OpenAPI 3.1 document,
+//! `openapi/admin-v1.json` at the repository root), `GET /rostering-openapi.json` (the official
+//! OneRoster 1.2 rostering document, `openapi/rostering-v1p2.json`, as published but with this
+//! server in `servers` and its token endpoint in the OAuth flow, so a vendor can point a client
+//! generator or Swagger UI at it) and an interactive Swagger UI at `/docs` with a selector
+//! between the two. The UI's scripts
 //! and styles are compiled into the binary (`utoipa-swagger-ui`, vendored) and served from here,
 //! so the page works offline. Neither needs a token.
 //!
@@ -15,7 +19,7 @@ use std::sync::{Arc, LazyLock};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
@@ -32,10 +36,17 @@ static SERVED: LazyLock<Value> = LazyLock::new(|| {
     doc
 });
 
+/// The official rostering document as published (1EdTech's placeholder server).
+const ROSTERING: &str = include_str!("../../../openapi/rostering-v1p2.json");
+
+static ROSTERING_PARSED: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(ROSTERING).expect("rostering-v1p2.json is valid JSON"));
+
 /// The documentation's routes, relative to [`super::BASE_PATH`].
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(document))
+        .route("/rostering-openapi.json", get(rostering_document))
         .route("/docs", get(page))
         .route("/docs/", get(page))
         .route("/docs/{*file}", get(asset))
@@ -69,6 +80,26 @@ async fn document(State(state): State<AppState>) -> Response {
     axum::Json(doc).into_response()
 }
 
+/// The rostering document with this server as its only server (`--public-url`, else the
+/// request's Host) and its token endpoint as the flow's `tokenUrl`: the published document
+/// names 1EdTech's host, where no roster is served.
+async fn rostering_document(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = state.base_url(&headers);
+    let mut doc = ROSTERING_PARSED.clone();
+    doc["servers"] = serde_json::json!([{
+        "url": format!("{base}{}", crate::http::oneroster::BASE_PATH),
+        "description": "This server"
+    }]);
+    if let Some(Value::Object(schemes)) = doc.pointer_mut("/components/securitySchemes") {
+        for scheme in schemes.values_mut() {
+            if let Some(flow) = scheme.pointer_mut("/flows/clientCredentials") {
+                flow["tokenUrl"] = format!("{base}/oauth/token").into();
+            }
+        }
+    }
+    axum::Json(doc).into_response()
+}
+
 /// Where the page's files are, as an absolute path.
 fn assets_path(state: &AppState) -> String {
     format!("{}{}/docs", prefix(state), super::BASE_PATH)
@@ -82,7 +113,7 @@ async fn page(State(state): State<AppState>) -> Html<String> {
 <html lang="en">
   <head>
     <meta charset="UTF-8">
-    <title>RosterHub admin API</title>
+    <title>RosterHub API documentation</title>
     <link rel="stylesheet" type="text/css" href="{base}/swagger-ui.css" />
     <link rel="stylesheet" type="text/css" href="{base}/index.css" />
     <link rel="icon" type="image/png" href="{base}/favicon-32x32.png" sizes="32x32" />
@@ -104,11 +135,17 @@ async fn asset(State(state): State<AppState>, Path(file): Path<String>) -> Respo
     if file.is_empty() || file == "index.html" {
         return page(State(state)).await.into_response();
     }
-    let document = format!("{}{}/openapi.json", prefix(&state), super::BASE_PATH);
-    let config = utoipa_swagger_ui::Config::new([document])
-        // No badge fetched from validator.swagger.io: the page stays offline.
-        .validator_url("none")
-        .display_request_duration(true);
+    let base = format!("{}{}", prefix(&state), super::BASE_PATH);
+    // Two documents: Swagger UI shows a selector in its top bar.
+    // Two documents, each named by its path: Swagger UI shows a selector in its top bar, the
+    // admin API first.
+    let config = utoipa_swagger_ui::Config::new([
+        format!("{base}/openapi.json"),
+        format!("{base}/rostering-openapi.json"),
+    ])
+    // No badge fetched from validator.swagger.io: the page stays offline.
+    .validator_url("none")
+    .display_request_duration(true);
     match utoipa_swagger_ui::serve(&file, Arc::new(config)) {
         Ok(Some(f)) => {
             // The files are compiled in: served without a copy.

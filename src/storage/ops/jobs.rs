@@ -244,6 +244,38 @@ impl Store {
         }
     }
 
+    /// A job that ran outside the queue (`rosterhub import` on the command line), recorded as
+    /// ended with its report so that the tenant's history (`GET /api/v1/imports`) shows it
+    /// beside the uploads. It holds no file: nothing can be approved or downloaded from it.
+    pub async fn record_ended_job(
+        &self,
+        new: NewJob<'_>,
+        end: &JobEnd<'_>,
+        started_at: i64,
+    ) -> Result<String, StoreError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.ops_exec(
+            "INSERT INTO jobs (id, tenant_id, kind, state, params, created_by, report, error, \
+             import_id, attempts, created_at, started_at, updated_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $11)",
+            params![
+                id.as_str(),
+                new.tenant,
+                new.kind.as_str(),
+                end.state.as_str(),
+                new.params.to_stored(),
+                new.created_by,
+                end.report.map(|r| r.to_string()),
+                end.error,
+                end.import_id,
+                started_at,
+                now_ms()
+            ],
+        )
+        .await?;
+        Ok(id)
+    }
+
     /// The tenant's job with this idempotency key.
     pub async fn job_by_idempotency_key(
         &self,

@@ -33,6 +33,12 @@ impl Rosterhub {
         self
     }
 
+    /// Run in `dir` (the default database path is relative to it).
+    pub fn dir(mut self, dir: &std::path::Path) -> Rosterhub {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// With these environment variables.
     pub fn env(mut self, vars: &[(&str, &str)]) -> Rosterhub {
         self.cmd.envs(vars.iter().copied());
