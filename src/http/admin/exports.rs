@@ -92,6 +92,14 @@ fn params_of(req: ExportRequest, base: &str) -> Result<JobParams, AdminError> {
     })
 }
 
+/// A body over the limit is 413 `payload_too_large` like on every admin route, not a JSON error.
+fn json_rejection(e: JsonRejection) -> AdminError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return AdminError::body_too_large();
+    }
+    AdminError::bad_request("invalid_json", e.body_text())
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,7 +107,7 @@ async fn create(
     body: Result<Json<ExportRequest>, JsonRejection>,
 ) -> Result<Response, AdminError> {
     caller.require(Scopes::EXPORT)?;
-    let Json(req) = body.map_err(|e| AdminError::bad_request("invalid_json", e.body_text()))?;
+    let Json(req) = body.map_err(json_rejection)?;
     let params = params_of(req, &caller.base)?;
     let key = idempotency_key(&headers)?;
     let (job, created) = state
