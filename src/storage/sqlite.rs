@@ -39,7 +39,7 @@ pub struct SqliteStore {
 const MAX_IDLE_READERS: usize = 16;
 
 /// `sqlite://./data/x.db`, `sqlite:./x.db`, `sqlite:///abs/x.db` → the file path.
-fn path_from_url(url: &str) -> PathBuf {
+pub(crate) fn path_from_url(url: &str) -> PathBuf {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let rest = rest.split('?').next().unwrap_or(rest);

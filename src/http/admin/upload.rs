@@ -39,11 +39,9 @@ struct Spool {
 }
 
 impl Spool {
-    fn new(limit: u64) -> Result<Spool, AdminError> {
-        let file = tempfile::Builder::new()
-            .prefix("rosterhub-upload-")
-            .suffix(".zip")
-            .tempfile()
+    fn new(state: &AppState, limit: u64) -> Result<Spool, AdminError> {
+        let scratch = state.jobs.config.scratch.as_deref();
+        let file = crate::jobs::scratch::temp_file(scratch, "rosterhub-upload-", ".zip")
             .map_err(|e| AdminError::internal(format!("cannot create a temporary file: {e}")))?;
         Ok(Spool {
             file: Some(file),
@@ -116,7 +114,7 @@ pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut spool = Spool::new(limit)?;
+    let mut spool = Spool::new(state, limit)?;
     if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(req, state)
             .await
