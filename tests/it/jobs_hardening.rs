@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
+use rosterhub::audit::{AGGREGATED_ACTION, AuditLog, Filter, READ_ACTION, WriterSettings};
+use rosterhub::auth::Scopes;
 use rosterhub::jobs::scratch::Scratch;
 use rosterhub::jobs::{JobsConfig, JobsHandle};
 use serde_json::{Value, json};
 
+use crate::audit::entries;
+use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TestDb, fixtures};
 use crate::server::{start_with, test_config, zip_dir};
 
@@ -129,4 +133,82 @@ fn temp_files_land_in_the_owned_directory(backend: Backend) {
     });
 }
 
-crate::on_both_backends!(temp_files_land_in_the_owned_directory);
+
+/// A flood of reads through a queue of two entries: every read is in the log, as its own entry
+/// or counted in an aggregate, and admin writes made meanwhile are all there.
+fn a_read_flood_is_aggregated_and_no_write_is_lost(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let store = db.store.clone();
+    let server = start_with(&db, |s| {
+        s.audit = AuditLog::with_settings(
+            store,
+            WriterSettings {
+                capacity: 2,
+                batch_max: 10,
+                batch_ms: 50,
+            },
+        );
+    });
+    const READS: usize = 400;
+    const WRITES: usize = 20;
+    db.block_on(async {
+        let reader = client(&server.state, "default", Scopes::CORE).await;
+        let reads = (0..READS).map(|_| {
+            let r = server
+                .http
+                .get(server.url("/ims/oneroster/rostering/v1p2/orgs?limit=1"))
+                .bearer_auth(&reader.token)
+                .send();
+            async move { r.await.unwrap().status().as_u16() }
+        });
+        let writes = (0..WRITES).map(|i| {
+            let r = server
+                .http
+                .post(server.url("/api/v1/clients"))
+                .bearer_auth(&server.token)
+                .json(&json!({"name": format!("flood-{i}")}))
+                .send();
+            async move { r.await.unwrap().status().as_u16() }
+        });
+        let (reads, writes) = tokio::join!(
+            futures_util::future::join_all(reads),
+            futures_util::future::join_all(writes)
+        );
+        assert!(reads.iter().all(|s| *s == 200), "{reads:?}");
+        assert!(writes.iter().all(|s| *s == 201), "{writes:?}");
+
+        let all = entries(&server, "default", Filter::default()).await;
+        let actor = format!("client:{}", reader.id);
+        let single = all
+            .iter()
+            .filter(|e| e.actor == actor && e.action == READ_ACTION)
+            .count() as u64;
+        let aggregates: Vec<_> = all
+            .iter()
+            .filter(|e| e.action == AGGREGATED_ACTION)
+            .collect();
+        let folded: u64 = aggregates.iter().map(|e| e.result_count.unwrap()).sum();
+        assert!(folded > 0, "the tiny queue made the writer fall behind");
+        assert_eq!(single + folded, READS as u64);
+        assert_eq!(folded, server.state.audit.aggregated());
+        for e in &aggregates {
+            assert_eq!(e.actor, actor);
+            assert_eq!(e.path, "/ims/oneroster/rostering/v1p2/orgs");
+            assert_eq!((e.method.as_str(), e.status), ("GET", 200));
+            assert_eq!(e.at % 60_000, 0, "dated to its minute");
+            assert_eq!(e.to_json()["count"], json!(e.result_count.unwrap()));
+        }
+        let created = all
+            .iter()
+            .filter(|e| e.action == "clients.create" && e.status == 201)
+            .count();
+        assert_eq!(created, WRITES, "every admin write recorded");
+    });
+}
+
+crate::on_both_backends!(
+    temp_files_land_in_the_owned_directory,
+    a_read_flood_is_aggregated_and_no_write_is_lost,
+);
