@@ -40,7 +40,7 @@ impl Job {
         if let Json::Object(p) = params {
             for (k, val) in p {
                 match k.as_str() {
-                    "base_url" => {}
+                    "base_url" | "request_sha256" => {}
                     "since" => {
                         let text = val.as_i64().map(format_ms).unwrap_or_default();
                         o.insert(k, text.into());

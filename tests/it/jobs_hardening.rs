@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::audit::entries;
 use crate::helpers::tokens::client;
 use crate::helpers::{Backend, TestDb, fixtures};
+use crate::raw_sql::ops_count;
 use crate::server::{start_with, test_config, zip_dir};
 
 fn fixture_zip() -> Vec<u8> {
@@ -208,7 +209,90 @@ fn a_read_flood_is_aggregated_and_no_write_is_lost(backend: Backend) {
     });
 }
 
+/// An `Idempotency-Key` replays its job only for the same body; another body under it is 422
+/// `idempotency_key_reused` and creates nothing.
+fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let server = start_with(&db, |_| {});
+    db.block_on(async {
+        let upload = |key: &'static str, zip: Vec<u8>| {
+            server
+                .http
+                .post(server.url("/api/v1/imports"))
+                .bearer_auth(&server.token)
+                .header("content-type", "application/zip")
+                .header("idempotency-key", key)
+                .body(zip)
+                .send()
+        };
+        let zip = fixture_zip();
+        let mut other = zip_dir(&fixtures().join("jp-k12-1.2_JP"));
+        assert_ne!(zip, other);
+        let first: Value = upload("imp-1", zip.clone()).await.unwrap().json().await.unwrap();
+        let again = upload("imp-1", zip.clone()).await.unwrap();
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["id"], first["id"]);
+        let reused = upload("imp-1", std::mem::take(&mut other)).await.unwrap();
+        assert_eq!(reused.status(), 422);
+        let body: Value = reused.json().await.unwrap();
+        assert_eq!(body["error"], "idempotency_key_reused", "{body}");
+        assert_eq!(
+            body["message"],
+            format!(
+                "this Idempotency-Key was used for job {} with a different body; send a new key \
+                 for a new request, or the same body to get that job again",
+                first["id"].as_str().unwrap()
+            )
+        );
+        assert_eq!(body.as_object().unwrap().len(), 2);
+        // The hash is stored with the job, not shown.
+        let (_, job) = server
+            .get_json(&format!("/api/v1/imports/{}", first["id"].as_str().unwrap()))
+            .await;
+        assert!(job.get("request_sha256").is_none(), "{job}");
+
+        let export = |key: &'static str, body: &'static str| {
+            server
+                .http
+                .post(server.url("/api/v1/exports"))
+                .bearer_auth(&server.token)
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(body)
+                .send()
+        };
+        let first: Value = export("exp-1", r#"{"mode":"bulk"}"#)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // The same request spelled differently is the same request.
+        let again = export("exp-1", r#"{ "profile": "jp-1.2.1", "mode": "bulk" }"#)
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 202);
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["id"], first["id"]);
+        let reused = export("exp-1", r#"{"mode":"bulk","profile":"oneroster-1.2.1"}"#)
+            .await
+            .unwrap();
+        assert_eq!(reused.status(), 422);
+        let body: Value = reused.json().await.unwrap();
+        assert_eq!(body["error"], "idempotency_key_reused", "{body}");
+
+        // Nothing was created by the refused requests: one import, one export, one upload.
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM jobs").await, 2);
+        assert_eq!(ops_count(&db, "SELECT COUNT(*) FROM blobs").await, 1);
+    });
+}
+
 crate::on_both_backends!(
+    a_reused_idempotency_key_with_another_body_is_refused,
     temp_files_land_in_the_owned_directory,
     a_read_flood_is_aggregated_and_no_write_is_lost,
 );

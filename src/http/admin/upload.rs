@@ -17,6 +17,8 @@ use crate::http::AppState;
 pub struct Spooled {
     pub file: tempfile::NamedTempFile,
     pub size: u64,
+    /// SHA-256 of the bytes, in hex.
+    pub sha256: String,
     pub file_name: Option<String>,
 }
 
@@ -36,6 +38,7 @@ struct Spool {
     buf: Vec<u8>,
     size: u64,
     limit: u64,
+    hasher: sha2::Sha256,
 }
 
 impl Spool {
@@ -48,6 +51,7 @@ impl Spool {
             buf: Vec::with_capacity(1 << 20),
             size: 0,
             limit,
+            hasher: sha2::Sha256::default(),
         })
     }
 
@@ -56,6 +60,7 @@ impl Spool {
         if self.size > self.limit {
             return Err(too_large(self.limit));
         }
+        sha2::Digest::update(&mut self.hasher, &chunk);
         self.buf.extend_from_slice(&chunk);
         if self.buf.len() >= 1 << 20 {
             self.flush().await?;
@@ -85,6 +90,7 @@ impl Spool {
         Ok(Spooled {
             file: self.file.take().expect("spool file"),
             size: self.size,
+            sha256: hex::encode(sha2::Digest::finalize(self.hasher)),
             file_name,
         })
     }
