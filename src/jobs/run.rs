@@ -280,6 +280,14 @@ async fn run_export(
             ));
         }
     };
+    // The rows written count as progress like an import's rows read.
+    let rows = summary
+        .files
+        .iter()
+        .filter(|(name, _)| name != "manifest.csv")
+        .map(|(_, rows)| *rows)
+        .sum();
+    progress.rows("", rows, 0);
     progress.set_phase("store");
     let stored = blob::store_file(store, &job.tenant, tmp.path()).await?;
     let files: Vec<Json> = summary

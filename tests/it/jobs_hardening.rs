@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use crate::audit::entries;
 use crate::helpers::tokens::client;
-use crate::helpers::{Backend, TestDb, fixtures};
+use crate::helpers::{Backend, TestDb, fixtures, opts};
 use crate::raw_sql::ops_count;
-use crate::server::{start_with, test_config, zip_dir};
+use crate::server::{Server, start_with, test_config, zip_dir};
 
 fn fixture_zip() -> Vec<u8> {
     zip_dir(&fixtures().join("jp-profile-v1.2.1"))
@@ -291,7 +291,60 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
     });
 }
 
+/// A finished export job's `progress.rows` is the rows it wrote (the data files' lines under
+/// their headers), and its ZIP entries are dated the day of the export, not 1980-01-01.
+fn an_export_reports_its_rows_and_dates_its_entries(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    db.block_on(async {
+        let before = time::OffsetDateTime::now_utc().date();
+        let (status, body) = server
+            .post_json("/api/v1/exports", &json!({"mode": "bulk"}))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let path = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
+        let job = server.wait(&path).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let bytes = server
+            .http
+            .get(server.url(&format!("{path}/download")))
+            .bearer_auth(&server.token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let after = time::OffsetDateTime::now_utc().date();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut data_rows = 0u64;
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let name = entry.name().unwrap().into_owned();
+            let t = entry.last_modified().unwrap();
+            let day = (i32::from(t.year()), t.month(), t.day());
+            let today = |d: time::Date| (d.year(), d.month() as u8, d.day());
+            assert!(
+                day == today(before) || day == today(after),
+                "{name} dated {day:?}"
+            );
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            if name != "manifest.csv" {
+                data_rows += text.lines().count() as u64 - 1;
+            }
+        }
+        assert!(data_rows > 100, "{data_rows}");
+        assert_eq!(job["progress"]["rows"], json!(data_rows), "{job}");
+        assert_eq!(job["progress"]["phase"], "done");
+    });
+}
+
 crate::on_both_backends!(
+    an_export_reports_its_rows_and_dates_its_entries,
     a_reused_idempotency_key_with_another_body_is_refused,
     temp_files_land_in_the_owned_directory,
     a_read_flood_is_aggregated_and_no_write_is_lost,
