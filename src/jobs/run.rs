@@ -9,7 +9,7 @@ use super::{Job, JobKind, JobState, blob, scratch};
 use crate::csv::decode::EncodingChoice;
 use crate::export::{ExportOptions, ExportProfile};
 use crate::import::rows::RowProgress;
-use crate::import::{self, ImportOptions, Outcome, Progress};
+use crate::import::{self, Channel, ImportOptions, Outcome, Progress};
 use crate::storage::ops::jobs::JobEnd;
 use crate::storage::{JobRef, Store, StoreError};
 
@@ -222,6 +222,8 @@ async fn run_import(
             job_id: job.id.clone(),
             owner: owner.to_owned(),
         }),
+        // Findings tell an uploader about query parameters and approval, not CLI flags.
+        channel: Channel::Http,
         ..ImportOptions::default()
     };
     let store2 = store.clone();

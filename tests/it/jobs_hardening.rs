@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::audit::entries;
 use crate::helpers::tokens::client;
-use crate::helpers::{Backend, TestDb, fixtures, opts};
+use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
 use crate::raw_sql::ops_count;
 use crate::server::{Server, start_with, test_config, zip_dir};
 
@@ -343,7 +343,93 @@ fn an_export_reports_its_rows_and_dates_its_entries(backend: Backend) {
     });
 }
 
+/// The messages of a file uploaded over HTTP name what an uploader can do — approve over the
+/// API, `?encoding=cp932` — not the CLI's flags; `findings.csv` neutralises formulas.
+fn findings_over_http_speak_to_the_uploader(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    let finding = |job: &Value, code: &str| -> Value {
+        job["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} in {job}"))
+            .clone()
+    };
+    db.block_on(async {
+        let (_, body, _) = server
+            .upload("", zip_dir(TempBundle::shrinking().path()))
+            .await;
+        let held = server
+            .wait(&format!("/api/v1/imports/{}", body["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(held["state"], "held", "{held}");
+        let message = finding(&held, "threshold_exceeded")["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.starts_with("held: "), "{message}");
+        assert!(
+            message.ends_with(
+                "nothing was written until an admin approves it \
+                 (POST /api/v1/imports/{id}/approve) or discards it"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("--force"), "{message}");
+
+        let sjis = std::fs::read(fixtures().join("encodings/sjis.zip")).unwrap();
+        let (_, body, _) = server.upload("", sjis).await;
+        let rejected = server
+            .wait(&format!("/api/v1/imports/{}", body["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(rejected["state"], "failed", "{rejected}");
+        let messages: Vec<&str> = rejected["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["message"].as_str())
+            .filter(|m| m.contains("Shift_JIS"))
+            .collect();
+        assert!(!messages.is_empty(), "{rejected}");
+        for m in messages {
+            assert!(m.ends_with("save it as UTF-8, or upload again with ?encoding=cp932 to convert it"), "{m}");
+            assert!(!m.contains("--encoding"), "{m}");
+        }
+
+        // A cell that a spreadsheet would run as a formula comes out as text.
+        let bundle = TempBundle::from_fixture("jp-profile-v1.2.1");
+        let users = bundle.read("users.csv");
+        let first_row = users.lines().nth(1).unwrap().to_owned();
+        let id = first_row.split(',').next().unwrap();
+        bundle.replace("users.csv", &format!("{id},"), "=1+2,");
+        let (_, body, _) = server.upload("", zip_dir(bundle.path())).await;
+        let id = body["id"].as_str().unwrap();
+        let job = server.wait(&format!("/api/v1/imports/{id}")).await;
+        let csv = server
+            .http
+            .get(server.url(&format!("/api/v1/imports/{id}/findings.csv")))
+            .bearer_auth(&server.token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(csv.contains("'=1+2"), "{job}\n{csv}");
+        assert!(
+            !csv.lines().any(|l| l.split(',').any(|cell| cell.trim_matches('"').starts_with('='))),
+            "{csv}"
+        );
+    });
+}
+
 crate::on_both_backends!(
+    findings_over_http_speak_to_the_uploader,
     an_export_reports_its_rows_and_dates_its_entries,
     a_reused_idempotency_key_with_another_body_is_refused,
     temp_files_land_in_the_owned_directory,
