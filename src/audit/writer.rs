@@ -212,7 +212,8 @@ struct WriterShared {
 impl WriterShared {
     /// The aggregates so far as entries (and none left behind).
     fn take_aggregates(&self) -> Vec<Entry> {
-        let folded = std::mem::take(&mut *self.aggregates.lock().unwrap_or_else(|e| e.into_inner()));
+        let folded =
+            std::mem::take(&mut *self.aggregates.lock().unwrap_or_else(|e| e.into_inner()));
         folded
             .into_iter()
             .map(|(k, count)| Entry {

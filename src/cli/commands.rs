@@ -296,9 +296,14 @@ fn jobs_config(a: &super::JobArgs, database_url: &str) -> anyhow::Result<crate::
         lease_ms: (a.job_lease_secs * 1000.0) as i64,
         retention_ms: (a.retention_days.max(0.0) * 86_400_000.0) as i64,
         upload_limit_bytes: a.upload_limit_mb << 20,
-        scratch: Some(std::sync::Arc::new(Scratch::open(&temp_root).with_context(
-            || format!("cannot use {} for temporary files (--temp-dir)", temp_root.display()),
-        )?)),
+        scratch: Some(std::sync::Arc::new(
+            Scratch::open(&temp_root).with_context(|| {
+                format!(
+                    "cannot use {} for temporary files (--temp-dir)",
+                    temp_root.display()
+                )
+            })?,
+        )),
         ..crate::jobs::JobsConfig::default()
     })
 }

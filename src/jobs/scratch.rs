@@ -112,8 +112,7 @@ pub fn sweep(root: &Path) -> io::Result<usize> {
             continue;
         } else {
             // A directory whose lock file is gone was being removed by an interrupted sweep.
-            if entry.file_type()?.is_dir() && !root.join(format!("{name}{LOCK_SUFFIX}")).exists()
-            {
+            if entry.file_type()?.is_dir() && !root.join(format!("{name}{LOCK_SUFFIX}")).exists() {
                 remove_quietly(fs::remove_dir_all(entry.path()))?;
                 removed += 1;
             }

@@ -36,7 +36,12 @@ fn oversized_and_invalid_json_bodies_answer_the_admin_error_body() {
     };
     let server = start_with(&db, |_| {});
     db.block_on(async {
-        for path in ["/api/v1/session", "/api/v1/webhooks", "/api/v1/clients", "/api/v1/exports"] {
+        for path in [
+            "/api/v1/session",
+            "/api/v1/webhooks",
+            "/api/v1/clients",
+            "/api/v1/exports",
+        ] {
             let r = server
                 .http
                 .post(server.url(path))
@@ -122,18 +127,26 @@ fn temp_files_land_in_the_owned_directory(backend: Backend) {
         let (status, body, _) = server.upload("", fixture_zip()).await;
         assert_eq!(status, 500, "{body}");
         let message = body["message"].as_str().unwrap();
-        assert!(message.starts_with("cannot create a temporary file"), "{message}");
-        assert!(message.contains(&format!("{}/rosterhub-upload-", dir.display())), "{message}");
+        assert!(
+            message.starts_with("cannot create a temporary file"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("{}/rosterhub-upload-", dir.display())),
+            "{message}"
+        );
 
         // The worker's copy of the bundle goes to the same place.
         rosterhub::jobs::spawn_workers(server.state.store.clone(), &JobsHandle::new(config));
         let job = server.wait(&format!("/api/v1/imports/{id}")).await;
         assert_eq!(job["state"], "failed", "{job}");
         let error = job["error"].as_str().unwrap();
-        assert!(error.contains(&format!("{}/rosterhub-import-", dir.display())), "{error}");
+        assert!(
+            error.contains(&format!("{}/rosterhub-import-", dir.display())),
+            "{error}"
+        );
     });
 }
-
 
 /// A flood of reads through a queue of two entries: every read is in the log, as its own entry
 /// or counted in an aggregate, and admin writes made meanwhile are all there.
@@ -230,7 +243,12 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
         let zip = fixture_zip();
         let mut other = zip_dir(&fixtures().join("jp-k12-1.2_JP"));
         assert_ne!(zip, other);
-        let first: Value = upload("imp-1", zip.clone()).await.unwrap().json().await.unwrap();
+        let first: Value = upload("imp-1", zip.clone())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let again = upload("imp-1", zip.clone()).await.unwrap();
         assert_eq!(again.status(), 202);
         assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -251,7 +269,10 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
         assert_eq!(body.as_object().unwrap().len(), 2);
         // The hash is stored with the job, not shown.
         let (_, job) = server
-            .get_json(&format!("/api/v1/imports/{}", first["id"].as_str().unwrap()))
+            .get_json(&format!(
+                "/api/v1/imports/{}",
+                first["id"].as_str().unwrap()
+            ))
             .await;
         assert!(job.get("request_sha256").is_none(), "{job}");
 
@@ -397,7 +418,10 @@ fn findings_over_http_speak_to_the_uploader(backend: Backend) {
             .collect();
         assert!(!messages.is_empty(), "{rejected}");
         for m in messages {
-            assert!(m.ends_with("save it as UTF-8, or upload again with ?encoding=cp932 to convert it"), "{m}");
+            assert!(
+                m.ends_with("save it as UTF-8, or upload again with ?encoding=cp932 to convert it"),
+                "{m}"
+            );
             assert!(!m.contains("--encoding"), "{m}");
         }
 
@@ -422,7 +446,9 @@ fn findings_over_http_speak_to_the_uploader(backend: Backend) {
             .unwrap();
         assert!(csv.contains("'=1+2"), "{job}\n{csv}");
         assert!(
-            !csv.lines().any(|l| l.split(',').any(|cell| cell.trim_matches('"').starts_with('='))),
+            !csv.lines().any(|l| l
+                .split(',')
+                .any(|cell| cell.trim_matches('"').starts_with('='))),
             "{csv}"
         );
     });
