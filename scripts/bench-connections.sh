@@ -7,6 +7,7 @@
 #   scripts/bench-connections.sh                         # SQLite, 1,000 students, 10 s
 #   DURATION=5s CONNECTIONS=1000 scripts/bench-connections.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1/rosterhub_conn_bench scripts/bench-connections.sh
+#   AUDIT_QUEUE=16 scripts/bench-connections.sh          # a tiny queue: reads get aggregated
 #
 # Needs wrk (Debian: apt-get install wrk), like scripts/bench-api.sh. The database must be new
 # (the audit rows counted are all of its rows): by default a fresh SQLite file in a temporary
@@ -18,6 +19,7 @@ STUDENTS="${STUDENTS:-1000}"
 PORT="${PORT:-18182}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-1000}"
+AUDIT_QUEUE="${AUDIT_QUEUE:-10000}"
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/rosterhub-conn-bench.XXXXXX")"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 # One descriptor per connection on both sides, and some to spare.
@@ -40,6 +42,7 @@ ID=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.st
 SECRET=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
 
 "$ROSTERHUB_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$URL" --temp-dir "$DIR/tmp" \
+  --audit-queue "$AUDIT_QUEUE" \
   > "$DIR/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
@@ -72,7 +75,7 @@ AGG_ROWS=${AGG% *}; AGG_READS=${AGG#* }
 echo "## Audit log under $CONNECTIONS connections"
 echo
 echo "- machine: $(nproc) CPUs; commit: $(git rev-parse --short HEAD); database: ${URL%%://*}; students: $STUDENTS"
-echo "- wrk -t2 -c$CONNECTIONS -d$DURATION on GET /users?limit=100, one warm-up request first"
+echo "- wrk -t2 -c$CONNECTIONS -d$DURATION on GET /users?limit=100, one warm-up request first; audit queue $AUDIT_QUEUE"
 echo "- wrk: $(printf '%s\n' "$WRK" | awk '/requests in/ {print $1, "requests"}'), $(printf '%s\n' "$WRK" | awk '/Requests\/sec/ {print $2}') requests/s, socket errors: $(printf '%s\n' "$WRK" | awk '/Socket errors/ {$1=$2=""; f=1; print} END {if (!f) print "none"}')"
 echo
 echo "| requests served | audit rows (single reads) | aggregate rows | reads in aggregates | rows + aggregated | written_total | aggregated_total | dropped_total |"

@@ -7,10 +7,11 @@
 //!   answers once its entry is queued): an audit trail with holes in exactly the busiest
 //!   moments is worth less than a slower answer;
 //! - a successful or failed OneRoster read (`oneroster.read`) is folded into a per-minute
-//!   aggregate instead — one entry `oneroster.read.aggregated` per tenant, actor, route, status
-//!   and minute whose `result_count` is the number of requests it stands for — so reads never
+//!   aggregate instead — entries `oneroster.read.aggregated` per tenant, actor, route, status
+//!   and minute whose `result_count` is the number of requests each stands for — so reads never
 //!   wait on the audit table. The writer writes the aggregates as soon as it has written what is
-//!   queued; a warning (at most once a second) says reads are being aggregated.
+//!   queued (so a busy minute may have several aggregates of one key: their counts add up); a
+//!   warning (at most once a second) says reads are being aggregated.
 //!
 //! `/metrics` counts `rosterhub_audit_written_total` (rows written, aggregates included),
 //! `rosterhub_audit_aggregated_total` (reads folded into aggregates) and

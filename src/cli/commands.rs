@@ -195,6 +195,13 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 state.max_limit = max_limit;
                 state.nested_metadata = nested_metadata;
                 state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs, &db.database_url)?);
+                state.audit = crate::audit::AuditLog::with_settings(
+                    state.store.clone(),
+                    crate::audit::WriterSettings {
+                        capacity: jobs.audit_queue.max(1),
+                        ..Default::default()
+                    },
+                );
                 state.guard = crate::http::guard::Guard::new(guard);
                 state.tls = tls.is_some();
                 state.secure_cookies |= tls.is_some();

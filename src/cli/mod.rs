@@ -196,6 +196,10 @@ pub struct JobArgs {
     /// directory (beside the SQLite database, else ./data).
     #[arg(long, env = "ROSTERHUB_TEMP_DIR")]
     pub temp_dir: Option<PathBuf>,
+    /// Audit entries queued for the writer at most; with the queue full, OneRoster reads are
+    /// recorded as per-minute aggregates and other entries wait for room.
+    #[arg(long, env = "ROSTERHUB_AUDIT_QUEUE", default_value_t = 10_000)]
+    pub audit_queue: usize,
     /// Days audit log entries are kept (0: forever); older ones are deleted every hour.
     #[arg(long, env = "ROSTERHUB_AUDIT_RETENTION_DAYS", default_value_t = 365.0)]
     pub audit_retention_days: f64,
