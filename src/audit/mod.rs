@@ -13,7 +13,9 @@
 //! `list`/`create` on a collection, `read`/`update`/`delete` on an item, the last path word for
 //! an action or sub-resource (`imports.approve`, `exports.download`, `clients.rotate_secret`,
 //! `jobs.events`, `imports.findings`), and `session.login`/`session.logout`/`session.read`.
-//! Handlers refine an entry with an [`AuditNote`] (e.g. `session.login_failed`).
+//! Handlers refine an entry with an [`AuditNote`] (e.g. `session.login_failed`). Reads recorded
+//! while the writer is behind are folded into `oneroster.read.aggregated` entries, whose
+//! `count` (`result_count` in the table) is the number of requests (see [`writer`]).
 
 pub mod redact;
 mod writer;
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 use crate::domain::datetime::format_ms;
 
 pub use crate::storage::ops::audit::{Entry, Filter};
-pub use writer::{AuditLog, WriterSettings, spawn_retention};
+pub use writer::{AGGREGATED_ACTION, AuditLog, READ_ACTION, WriterSettings, spawn_retention};
 
 /// What a handler adds to its response's extensions for the audit entry of its request: the
 /// audit middleware records method, path, query, status, client, IP and request id by itself;
@@ -92,7 +94,7 @@ pub fn annotate(extensions: &axum::http::Extensions, note: AuditNote) {
 impl Entry {
     /// The entry as `GET /api/v1/audit` shows it.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id,
             "at": format_ms(self.at),
             "actor": self.actor,
@@ -106,7 +108,12 @@ impl Entry {
             "source_ip": self.source_ip,
             "request_id": self.request_id,
             "user_agent": self.user_agent,
-        })
+        });
+        // An aggregate stands for `count` reads (stored in `result_count`).
+        if self.action == AGGREGATED_ACTION {
+            v["count"] = self.result_count.into();
+        }
+        v
     }
 }
 

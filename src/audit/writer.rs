@@ -2,15 +2,24 @@
 //! inserts them in batches (up to `batch_max` entries or `batch_ms` after the first, in one
 //! transaction).
 //!
-//! A full channel does not block the request: the entry is dropped, counted in
-//! `audit_dropped_total` and warned about (at most once a second). Blocking would tie every API
-//! request's latency to the audit table's write speed, and an audit database in trouble would
-//! stall the rostering API with it; the channel holds `capacity` entries (10,000 by default,
-//! seconds of peak traffic), so drops mean the database cannot keep up at all — which the
-//! metric and the warning make visible for alerting.
+//! Nothing is lost silently. When the queue is full:
+//! - writes, admin actions, logins, token requests and every refusal wait for room (the request
+//!   answers once its entry is queued): an audit trail with holes in exactly the busiest
+//!   moments is worth less than a slower answer;
+//! - a successful or failed OneRoster read (`oneroster.read`) is folded into a per-minute
+//!   aggregate instead — entries `oneroster.read.aggregated` per tenant, actor, route, status
+//!   and minute whose `result_count` is the number of requests each stands for — so reads never
+//!   wait on the audit table. The writer writes the aggregates as soon as it has written what is
+//!   queued (so a busy minute may have several aggregates of one key: their counts add up); a
+//!   warning (at most once a second) says reads are being aggregated.
+//!
+//! `/metrics` counts `rosterhub_audit_written_total` (rows written, aggregates included),
+//! `rosterhub_audit_aggregated_total` (reads folded into aggregates) and
+//! `rosterhub_audit_dropped_total` (rows the database refused even row by row: should stay 0).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -23,7 +32,7 @@ use crate::storage::Store;
 /// How the writer batches.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterSettings {
-    /// Entries queued at most; more are dropped (and counted).
+    /// Entries queued at most; beyond it writers wait and reads are aggregated.
     pub capacity: usize,
     /// Entries per transaction at most.
     pub batch_max: usize,
@@ -46,20 +55,41 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
+/// The action of an entry standing for several reads.
+pub const AGGREGATED_ACTION: &str = "oneroster.read.aggregated";
+/// The action of one OneRoster read (the only kind of entry that may be aggregated).
+pub const READ_ACTION: &str = "oneroster.read";
+
+/// What reads are folded by: one aggregate entry per key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReadKey {
+    tenant: String,
+    actor: String,
+    method: String,
+    route: String,
+    status: u16,
+    minute: i64,
+}
+
+type Aggregates = Arc<Mutex<HashMap<ReadKey, u64>>>;
+
 /// The handle requests record through (cheap to clone).
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Msg>,
     /// Cuts the writer's batch window short (a flush is waiting).
     flush_now: Arc<Notify>,
-    dropped: Arc<AtomicU64>,
+    /// Reads folded while the queue was full, and the bell that has the writer write them.
+    aggregates: Aggregates,
+    aggregates_ready: Arc<Notify>,
+    aggregated: Arc<AtomicU64>,
     last_warning_ms: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
-            .field("dropped", &self.dropped())
+            .field("aggregated", &self.aggregated())
             .finish_non_exhaustive()
     }
 }
@@ -72,26 +102,75 @@ impl AuditLog {
 
     pub fn with_settings(store: Store, settings: WriterSettings) -> AuditLog {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
-        let flush_now = Arc::new(Notify::new());
-        tokio::spawn(run(store, rx, settings, flush_now.clone()));
-        AuditLog {
+        // Shown on `/metrics` from the start, at 0: an alert on them needs the series to exist.
+        for name in [
+            "rosterhub_audit_written_total",
+            "rosterhub_audit_aggregated_total",
+            "rosterhub_audit_dropped_total",
+        ] {
+            metrics::counter!(name).increment(0);
+        }
+        let log = AuditLog {
             tx,
-            flush_now,
-            dropped: Arc::default(),
+            flush_now: Arc::default(),
+            aggregates: Arc::default(),
+            aggregates_ready: Arc::default(),
+            aggregated: Arc::default(),
             last_warning_ms: Arc::default(),
+        };
+        tokio::spawn(run(store, rx, settings, log.clone_for_writer()));
+        log
+    }
+
+    /// What the writer shares with the handles (not the sender: the writer must not keep its
+    /// own channel open).
+    fn clone_for_writer(&self) -> WriterShared {
+        WriterShared {
+            flush_now: self.flush_now.clone(),
+            aggregates: self.aggregates.clone(),
+            aggregates_ready: self.aggregates_ready.clone(),
         }
     }
 
-    /// Queues `entry` without waiting; a full queue drops it (see the module docs).
-    pub fn record(&self, entry: Entry) {
-        if self.tx.try_send(Msg::Entry(Box::new(entry))).is_err() {
-            self.count_dropped(1);
+    /// Queues `entry`, waiting for room when the queue is full (see the module docs).
+    pub async fn record(&self, entry: Entry) {
+        match self.tx.try_send(Msg::Entry(Box::new(entry))) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                // Closed only when the runtime shuts down: nothing is left to write it then.
+                let _ = self.tx.send(m).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
-    fn count_dropped(&self, n: u64) {
-        metrics::counter!("audit_dropped_total").increment(n);
-        let total = self.dropped.fetch_add(n, Ordering::Relaxed) + n;
+    /// Queues the entry of a OneRoster read served by `route` (its template); when the queue is
+    /// full the read is counted in its minute's aggregate instead, without waiting.
+    pub fn record_read(&self, entry: Entry, route: &str) {
+        let Err(e) = self.tx.try_send(Msg::Entry(Box::new(entry))) else {
+            return;
+        };
+        let mpsc::error::TrySendError::Full(Msg::Entry(entry)) = e else {
+            return;
+        };
+        let entry = *entry;
+        let key = ReadKey {
+            tenant: entry.tenant,
+            actor: entry.actor,
+            method: entry.method,
+            route: route.to_owned(),
+            status: entry.status,
+            minute: entry.at.div_euclid(60_000),
+        };
+        *self
+            .aggregates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
+        self.aggregates_ready.notify_one();
+        metrics::counter!("rosterhub_audit_aggregated_total").increment(1);
+        let total = self.aggregated.fetch_add(1, Ordering::Relaxed) + 1;
         let now = now_ms();
         let last = self.last_warning_ms.load(Ordering::Relaxed);
         if now - last >= 1000
@@ -101,15 +180,16 @@ impl AuditLog {
                 .is_ok()
         {
             tracing::warn!(
-                dropped_total = total,
-                "audit log queue full: entries dropped"
+                aggregated_total = total,
+                "audit log queue full: OneRoster reads are recorded as per-minute aggregates \
+                 (oneroster.read.aggregated) until the writer catches up"
             );
         }
     }
 
-    /// Entries this process dropped because the queue was full.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// Reads this process folded into aggregates because the queue was full.
+    pub fn aggregated(&self) -> u64 {
+        self.aggregated.load(Ordering::Relaxed)
     }
 
     /// Waits until every entry recorded before this call is written (or given up on). Used at
@@ -120,6 +200,40 @@ impl AuditLog {
             self.flush_now.notify_one();
             let _ = wait.await;
         }
+    }
+}
+
+/// The writer's side of the handle.
+struct WriterShared {
+    flush_now: Arc<Notify>,
+    aggregates: Aggregates,
+    aggregates_ready: Arc<Notify>,
+}
+
+impl WriterShared {
+    /// The aggregates so far as entries (and none left behind).
+    fn take_aggregates(&self) -> Vec<Entry> {
+        let folded =
+            std::mem::take(&mut *self.aggregates.lock().unwrap_or_else(|e| e.into_inner()));
+        folded
+            .into_iter()
+            .map(|(k, count)| Entry {
+                id: uuid::Uuid::now_v7().to_string(),
+                tenant: k.tenant,
+                at: k.minute * 60_000,
+                actor: k.actor,
+                action: AGGREGATED_ACTION.to_owned(),
+                method: k.method,
+                path: k.route,
+                query: None,
+                status: k.status,
+                result_count: Some(count),
+                target: None,
+                source_ip: None,
+                request_id: None,
+                user_agent: None,
+            })
+            .collect()
     }
 }
 
@@ -137,20 +251,28 @@ async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Msg>,
     settings: WriterSettings,
-    flush_now: Arc<Notify>,
+    shared: WriterShared,
 ) {
     let mut batch: Vec<Entry> = Vec::with_capacity(settings.batch_max);
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
-        let Some(first) = rx.recv().await else {
-            return;
+        let first = tokio::select! {
+            m = rx.recv() => m,
+            // Aggregates with nothing queued behind them: written at once.
+            _ = shared.aggregates_ready.notified() => None,
         };
-        take(first, &mut batch, &mut waiters);
-        if waiters.is_empty() {
+        let closed_now = match first {
+            Some(m) => {
+                take(m, &mut batch, &mut waiters);
+                false
+            }
+            None => rx.is_closed() && rx.is_empty(),
+        };
+        if !batch.is_empty() && waiters.is_empty() {
             let deadline = Instant::now() + Duration::from_millis(settings.batch_ms);
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => {}
-                _ = flush_now.notified() => {}
+                _ = shared.flush_now.notified() => {}
             }
         }
         // Everything queued meanwhile, in batches of at most `batch_max`. A flush is answered
@@ -173,10 +295,14 @@ async fn run(
                 break;
             }
         }
+        // Reads folded while the queue was full, after what was queued before them; a flush
+        // is answered once they are written too.
+        let mut folded = shared.take_aggregates();
+        write(&store, &mut folded).await;
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
-        if closed {
+        if closed || closed_now {
             return;
         }
     }
@@ -192,7 +318,7 @@ async fn write(store: &Store, batch: &mut Vec<Entry>) {
     for delay_ms in [200, 1000, 0] {
         match store.insert_audit_entries(batch).await {
             Ok(()) => {
-                metrics::counter!("audit_written_total").increment(n);
+                metrics::counter!("rosterhub_audit_written_total").increment(n);
                 batch.clear();
                 return;
             }
@@ -212,9 +338,9 @@ async fn write(store: &Store, batch: &mut Vec<Entry>) {
             lost += 1;
         }
     }
-    metrics::counter!("audit_written_total").increment(n - lost);
+    metrics::counter!("rosterhub_audit_written_total").increment(n - lost);
     if lost > 0 {
-        metrics::counter!("audit_dropped_total").increment(lost);
+        metrics::counter!("rosterhub_audit_dropped_total").increment(lost);
         tracing::error!(lost, "audit entries could not be written and are lost");
     }
 }
@@ -260,29 +386,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_drops_and_counts_instead_of_blocking() {
+    async fn a_full_queue_aggregates_reads_and_makes_others_wait() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("w.db").display());
         let store = Store::open(&url).await.unwrap();
-        // A writer that batches for a long time with a tiny queue: the queue fills.
+        // A tiny queue and a long batch window: the queue fills at once.
         let log = AuditLog::with_settings(
             store.clone(),
             WriterSettings {
                 capacity: 4,
                 batch_max: 1000,
-                batch_ms: 60_000,
+                batch_ms: 200,
             },
         );
         for i in 0..50 {
-            log.record(entry(i));
+            let mut e = entry(i);
+            e.action = READ_ACTION.into();
+            log.record_read(e, "/users");
         }
-        assert!(log.dropped() > 0, "some were dropped");
-        let kept = 50 - log.dropped();
+        assert_eq!(log.aggregated(), 46, "all but the queue's 4 folded");
+        // Waits for room instead of dropping.
+        for i in 0..10 {
+            log.record(entry(i)).await;
+        }
         log.flush().await;
-        let (_, written) = store
-            .audit_entries("t", &crate::audit::Filter::default(), 1, 0)
+        let (rows, total) = store
+            .audit_entries("t", &crate::audit::Filter::default(), 100, 0)
             .await
             .unwrap();
-        assert_eq!(written, kept);
+        let plain = rows.iter().filter(|r| r.action == "x").count();
+        let single_reads = rows.iter().filter(|r| r.action == READ_ACTION).count() as u64;
+        let folded: u64 = rows
+            .iter()
+            .filter(|r| r.action == AGGREGATED_ACTION)
+            .map(|r| r.result_count.unwrap())
+            .sum();
+        assert_eq!(plain, 10);
+        assert_eq!(single_reads + folded, 50);
+        assert_eq!(folded, 46);
+        assert_eq!(total as usize, rows.len());
+        let agg = rows.iter().find(|r| r.action == AGGREGATED_ACTION).unwrap();
+        assert_eq!((agg.path.as_str(), agg.at), ("/users", 0));
     }
 }

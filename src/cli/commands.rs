@@ -8,6 +8,7 @@ use super::{Command, Format, TenantCommand};
 use crate::csv::EncodingChoice;
 use crate::generate::{GenProfile, GenerateOptions};
 use crate::import::{self, ImportOptions, Report};
+use crate::jobs::scratch::Scratch;
 use crate::storage::{Store, redact_url};
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
@@ -236,7 +237,14 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 state.public_url = public_url;
                 state.max_limit = max_limit;
                 state.nested_metadata = nested_metadata;
-                state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs)?);
+                state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs, url)?);
+                state.audit = crate::audit::AuditLog::with_settings(
+                    state.store.clone(),
+                    crate::audit::WriterSettings {
+                        capacity: jobs.audit_queue.max(1),
+                        ..Default::default()
+                    },
+                );
                 state.guard = crate::http::guard::Guard::new(guard);
                 state.tls = tls.is_some();
                 state.secure_cookies |= tls.is_some();
@@ -345,18 +353,30 @@ fn guard_config(a: &super::GuardArgs) -> anyhow::Result<crate::http::guard::Guar
     })
 }
 
-fn jobs_config(a: &super::JobArgs) -> anyhow::Result<crate::jobs::JobsConfig> {
+fn jobs_config(a: &super::JobArgs, database_url: &str) -> anyhow::Result<crate::jobs::JobsConfig> {
     if a.job_lease_secs.is_nan() || a.job_lease_secs < 0.2 {
         bail!("--job-lease-secs must be at least 0.2");
     }
     if a.upload_limit_mb == 0 {
         bail!("--upload-limit-mb must be at least 1");
     }
+    let temp_root = a
+        .temp_dir
+        .clone()
+        .unwrap_or_else(|| crate::storage::data_dir(database_url).join("tmp"));
     Ok(crate::jobs::JobsConfig {
         workers: a.workers,
         lease_ms: (a.job_lease_secs * 1000.0) as i64,
         retention_ms: (a.retention_days.max(0.0) * 86_400_000.0) as i64,
         upload_limit_bytes: a.upload_limit_mb << 20,
+        scratch: Some(std::sync::Arc::new(
+            Scratch::open(&temp_root).with_context(|| {
+                format!(
+                    "cannot use {} for temporary files (--temp-dir)",
+                    temp_root.display()
+                )
+            })?,
+        )),
         ..crate::jobs::JobsConfig::default()
     })
 }

@@ -193,6 +193,15 @@ pub struct JobArgs {
     /// Seconds before the first webhook retry; each further retry waits twice as long.
     #[arg(long, env = "ROSTERHUB_WEBHOOK_RETRY_SECS", default_value_t = 10.0)]
     pub webhook_retry_secs: f64,
+    /// Directory of temporary files (uploads, imports and exports in progress), mode 0700;
+    /// what stopped processes left there is removed at start. Default: `tmp` in the data
+    /// directory (beside the SQLite database, else ./data).
+    #[arg(long, env = "ROSTERHUB_TEMP_DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// Audit entries queued for the writer at most; with the queue full, OneRoster reads are
+    /// recorded as per-minute aggregates and other entries wait for room.
+    #[arg(long, env = "ROSTERHUB_AUDIT_QUEUE", default_value_t = 10_000)]
+    pub audit_queue: usize,
     /// Days audit log entries are kept (0: forever); older ones are deleted every hour.
     #[arg(long, env = "ROSTERHUB_AUDIT_RETENTION_DAYS", default_value_t = 365.0)]
     pub audit_retention_days: f64,

@@ -182,6 +182,21 @@ async fn page(
         .with_context(|| format!("reading {}", entity.name()))
 }
 
+/// The export time (UTC) as a ZIP entry date: without one every entry is dated 1980-01-01,
+/// which hides when a roster file was made.
+fn zip_time_now() -> zip::DateTime {
+    let now = time::OffsetDateTime::now_utc();
+    zip::DateTime::from_date_and_time(
+        now.year().clamp(1980, 2107) as u16,
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+    )
+    .unwrap_or_default()
+}
+
 /// Writes the tenant's records as a ZIP bundle into `out`.
 pub async fn export_zip<W: Write + Seek + Send>(
     store: &Store,
@@ -198,7 +213,8 @@ pub async fn export_zip<W: Write + Seek + Send>(
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(1))
         .system(zip::System::Unix)
-        .unix_permissions(0o644);
+        .unix_permissions(0o644)
+        .last_modified_time(zip_time_now());
     let mut zip = zip::ZipWriter::new(out);
     let mut files = Vec::new();
     let mut modes = Vec::with_capacity(FILE_NAMES.len());

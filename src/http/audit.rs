@@ -148,7 +148,13 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         request_id,
         user_agent,
     };
-    state.audit.record(entry);
+    // Reads may be folded into aggregates when the writer is behind; everything else waits
+    // for room in its queue rather than be lost.
+    if entry.action == crate::audit::READ_ACTION {
+        state.audit.record_read(entry, route);
+    } else {
+        state.audit.record(entry).await;
+    }
     response
 }
 
@@ -179,7 +185,7 @@ fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
 pub fn action_for(method: &Method, route: &str) -> String {
     if route.starts_with(ONEROSTER_BASE_PATH) {
         // The rostering API is read-only (GET and HEAD).
-        return "oneroster.read".to_owned();
+        return crate::audit::READ_ACTION.to_owned();
     }
     if route == TOKEN_PATH {
         return "token.request".to_owned();

@@ -15,6 +15,7 @@
 
 pub mod blob;
 mod run;
+pub mod scratch;
 pub mod worker;
 
 use serde_json::{Value as Json, json};
@@ -39,7 +40,7 @@ impl Job {
         if let Json::Object(p) = params {
             for (k, val) in p {
                 match k.as_str() {
-                    "base_url" => {}
+                    "base_url" | "request_sha256" => {}
                     "since" => {
                         let text = val.as_i64().map(format_ms).unwrap_or_default();
                         o.insert(k, text.into());
@@ -86,6 +87,9 @@ pub struct JobsConfig {
     pub upload_limit_bytes: u64,
     /// This replica's name in `lease_owner` (host:pid:random).
     pub owner: String,
+    /// Where uploads, imports and exports keep their temporary files (`--temp-dir`); `None`:
+    /// the system's temporary directory (library use; `serve` always sets it).
+    pub scratch: Option<std::sync::Arc<scratch::Scratch>>,
 }
 
 impl Default for JobsConfig {
@@ -98,6 +102,7 @@ impl Default for JobsConfig {
             retention_ms: 7 * 24 * 3600 * 1000,
             upload_limit_bytes: 2 << 30,
             owner: default_owner(),
+            scratch: None,
         }
     }
 }

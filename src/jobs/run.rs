@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value as Json, json};
 
-use super::{Job, JobKind, JobState, blob};
+use super::{Job, JobKind, JobState, blob, scratch};
 use crate::csv::decode::EncodingChoice;
 use crate::export::{ExportOptions, ExportProfile};
 use crate::import::rows::RowProgress;
-use crate::import::{self, ImportOptions, Outcome, Progress};
+use crate::import::{self, Channel, ImportOptions, Outcome, Progress};
 use crate::storage::ops::jobs::JobEnd;
 use crate::storage::{JobRef, Store, StoreError};
 
@@ -96,13 +96,15 @@ impl RunResult {
 /// Runs `job` for `owner`; `Err(LeaseLost)` when another worker took it over meanwhile.
 pub async fn run(
     store: &Store,
+    config: &super::JobsConfig,
     owner: &str,
     job: &Job,
     progress: &SharedProgress,
 ) -> Result<RunResult, StoreError> {
+    let scratch = config.scratch.as_deref();
     match job.kind {
-        JobKind::Import => run_import(store, owner, job, progress).await,
-        JobKind::Export => run_export(store, job, progress).await,
+        JobKind::Import => run_import(store, scratch, owner, job, progress).await,
+        JobKind::Export => run_export(store, scratch, job, progress).await,
     }
 }
 
@@ -183,6 +185,7 @@ fn import_outcome(job: &Job, import_id: String, report: Json) -> RunResult {
 
 async fn run_import(
     store: &Store,
+    scratch: Option<&scratch::Scratch>,
     owner: &str,
     job: &Job,
     progress: &SharedProgress,
@@ -202,10 +205,7 @@ async fn run_import(
         return Ok(RunResult::failed(error, Some("import.failed"), data));
     };
     progress.set_phase("download");
-    let tmp = tempfile::Builder::new()
-        .prefix("rosterhub-import-")
-        .suffix(".zip")
-        .tempfile()?;
+    let tmp = scratch::temp_file(scratch, "rosterhub-import-", ".zip")?;
     blob::copy_to_file(store, &upload, tmp.path()).await?;
     let encoding = job
         .params
@@ -222,6 +222,8 @@ async fn run_import(
             job_id: job.id.clone(),
             owner: owner.to_owned(),
         }),
+        // Findings tell an uploader about query parameters and approval, not CLI flags.
+        channel: Channel::Http,
         ..ImportOptions::default()
     };
     let store2 = store.clone();
@@ -250,6 +252,7 @@ async fn run_import(
 
 async fn run_export(
     store: &Store,
+    scratch: Option<&scratch::Scratch>,
     job: &Job,
     progress: &SharedProgress,
 ) -> Result<RunResult, StoreError> {
@@ -265,10 +268,7 @@ async fn run_export(
         since: job.params.since,
         profile,
     };
-    let tmp = tempfile::Builder::new()
-        .prefix("rosterhub-export-")
-        .suffix(".zip")
-        .tempfile()?;
+    let tmp = scratch::temp_file(scratch, "rosterhub-export-", ".zip")?;
     let file = tmp.reopen()?;
     let summary = match crate::export::export_zip(store, std::io::BufWriter::new(file), &opts).await
     {
@@ -282,6 +282,14 @@ async fn run_export(
             ));
         }
     };
+    // The rows written count as progress like an import's rows read.
+    let rows = summary
+        .files
+        .iter()
+        .filter(|(name, _)| name != "manifest.csv")
+        .map(|(_, rows)| *rows)
+        .sum();
+    progress.rows("", rows, 0);
     progress.set_phase("store");
     let stored = blob::store_file(store, &job.tenant, tmp.path()).await?;
     let files: Vec<Json> = summary

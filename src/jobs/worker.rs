@@ -107,7 +107,7 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
             }
         })
     };
-    let result = run::run(store, owner, &job, &progress).await;
+    let result = run::run(store, config, owner, &job, &progress).await;
     beat.abort();
     let kind = job.kind.as_str();
     let outcome = match result {

@@ -258,6 +258,18 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The directory RosterHub keeps its own files in: the SQLite database's directory, or
+/// `./data` beside a PostgreSQL server's process.
+pub fn data_dir(url: &str) -> std::path::PathBuf {
+    match BackendKind::from_url(url) {
+        Ok(BackendKind::Sqlite) => match sqlite::path_from_url(url).parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => ".".into(),
+        },
+        _ => "data".into(),
+    }
+}
+
 /// An open database: the entry point for every storage operation.
 #[derive(Clone)]
 pub enum Store {

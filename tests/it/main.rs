@@ -21,6 +21,7 @@ mod hostile;
 mod import;
 mod isolation;
 mod jobs;
+mod jobs_hardening;
 mod layout;
 mod openapi;
 mod pii;

@@ -67,6 +67,30 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AdminError
     Ok(Some(key.to_owned()))
 }
 
+/// SHA-256 of a request's content, in hex (what [`same_request`] compares).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A job found by its idempotency key may be replayed only for the same request: another body
+/// under the same key is 422 `idempotency_key_reused`, not silently the earlier job. Jobs
+/// stored without a hash (before it was kept) are replayed as before.
+pub fn same_request(job: &crate::jobs::Job, sha256: &str) -> Result<(), AdminError> {
+    match &job.params.request_sha256 {
+        Some(stored) if stored != sha256 => Err(AdminError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            format!(
+                "this Idempotency-Key was used for job {} with a different body; send a new key \
+                 for a new request, or the same body to get that job again",
+                job.id
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `202 Accepted` with the job's id and state and a `Location`; `replayed` marks an answer
 /// given again for a repeated idempotency key.
 pub fn accepted(location: String, body: Json_, replayed: bool) -> Response {

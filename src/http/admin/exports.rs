@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::common::{accepted, idempotency_key, query};
+use super::common::{accepted, idempotency_key, query, same_request, sha256_hex};
 use super::error::AdminError;
 use crate::auth::Scopes;
 use crate::domain::datetime::parse_datetime;
@@ -92,6 +92,14 @@ fn params_of(req: ExportRequest, base: &str) -> Result<JobParams, AdminError> {
     })
 }
 
+/// A body over the limit is 413 `payload_too_large` like on every admin route, not a JSON error.
+fn json_rejection(e: JsonRejection) -> AdminError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return AdminError::body_too_large();
+    }
+    AdminError::bad_request("invalid_json", e.body_text())
+}
+
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,8 +107,11 @@ async fn create(
     body: Result<Json<ExportRequest>, JsonRejection>,
 ) -> Result<Response, AdminError> {
     caller.require(Scopes::EXPORT)?;
-    let Json(req) = body.map_err(|e| AdminError::bad_request("invalid_json", e.body_text()))?;
-    let params = params_of(req, &caller.base)?;
+    let Json(req) = body.map_err(json_rejection)?;
+    let mut params = params_of(req, &caller.base)?;
+    // The request as understood (whitespace and key order aside) is what a replay must match.
+    let canonical = json!({"mode": params.mode, "since": params.since, "profile": params.profile});
+    params.request_sha256 = Some(sha256_hex(canonical.to_string().as_bytes()));
     let key = idempotency_key(&headers)?;
     let (job, created) = state
         .store
@@ -116,6 +127,8 @@ async fn create(
     if created {
         state.jobs.wake.notify_one();
         tracing::info!(job = %job.id, "export queued");
+    } else {
+        same_request(&job, params.request_sha256.as_deref().unwrap_or_default())?;
     }
     Ok(accepted(
         location(&job.id),

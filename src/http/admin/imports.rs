@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::common::{accepted, flag, idempotency_key, query, uint};
+use super::common::{accepted, flag, idempotency_key, query, same_request, uint};
 use super::error::AdminError;
 use super::upload;
 use crate::auth::Scopes;
@@ -61,17 +61,17 @@ async fn create(
         e => e.cloned(),
     };
     let key = idempotency_key(&headers)?;
-    if let Some(k) = &key {
-        // A retry of an upload that was accepted: the same import, and the body is not read.
-        if let Some(job) = state
+    // The body is read even for a repeated key: only the same bytes replay the earlier job.
+    let spooled = upload::spool(req, &state, state.jobs.config.upload_limit_bytes).await?;
+    if let Some(k) = &key
+        && let Some(job) = state
             .store
             .job_by_idempotency_key(&caller.tenant, k)
             .await?
-        {
-            return Ok(replay(&job));
-        }
+    {
+        same_request(&job, &spooled.sha256)?;
+        return Ok(replay(&job));
     }
-    let spooled = upload::spool(req, &state, state.jobs.config.upload_limit_bytes).await?;
     upload::check_bundle(&spooled).await?;
     let stored = blob::store_file(&state.store, &caller.tenant, spooled.file.path()).await?;
     drop(spooled.file);
@@ -81,6 +81,7 @@ async fn create(
         file_name: spooled.file_name,
         size_bytes: Some(stored.size_bytes),
         base_url: Some(caller.base.clone()),
+        request_sha256: Some(spooled.sha256.clone()),
         ..JobParams::default()
     };
     let (job, created) = state
@@ -97,6 +98,7 @@ async fn create(
     if !created {
         // The same key raced in from a parallel retry: keep that one's file.
         state.store.delete_blob(&stored.id).await?;
+        same_request(&job, &spooled.sha256)?;
         return Ok(replay(&job));
     }
     state.jobs.wake.notify_one();

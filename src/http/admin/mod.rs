@@ -41,4 +41,6 @@ pub fn routes() -> Router<AppState> {
         .merge(docs::routes())
         // Finds the CSRF token of a cookie-authenticated urlencoded form post.
         .layer(axum::middleware::from_fn(session::form_csrf))
+        // Every error answers `{"error", "message"}`, the extractors' plain-text ones too.
+        .layer(axum::middleware::from_fn(error::json_errors))
 }

@@ -17,6 +17,8 @@ use crate::http::AppState;
 pub struct Spooled {
     pub file: tempfile::NamedTempFile,
     pub size: u64,
+    /// SHA-256 of the bytes, in hex.
+    pub sha256: String,
     pub file_name: Option<String>,
 }
 
@@ -36,20 +38,20 @@ struct Spool {
     buf: Vec<u8>,
     size: u64,
     limit: u64,
+    hasher: sha2::Sha256,
 }
 
 impl Spool {
-    fn new(limit: u64) -> Result<Spool, AdminError> {
-        let file = tempfile::Builder::new()
-            .prefix("rosterhub-upload-")
-            .suffix(".zip")
-            .tempfile()
+    fn new(state: &AppState, limit: u64) -> Result<Spool, AdminError> {
+        let scratch = state.jobs.config.scratch.as_deref();
+        let file = crate::jobs::scratch::temp_file(scratch, "rosterhub-upload-", ".zip")
             .map_err(|e| AdminError::internal(format!("cannot create a temporary file: {e}")))?;
         Ok(Spool {
             file: Some(file),
             buf: Vec::with_capacity(1 << 20),
             size: 0,
             limit,
+            hasher: sha2::Sha256::default(),
         })
     }
 
@@ -58,6 +60,7 @@ impl Spool {
         if self.size > self.limit {
             return Err(too_large(self.limit));
         }
+        sha2::Digest::update(&mut self.hasher, &chunk);
         self.buf.extend_from_slice(&chunk);
         if self.buf.len() >= 1 << 20 {
             self.flush().await?;
@@ -87,6 +90,7 @@ impl Spool {
         Ok(Spooled {
             file: self.file.take().expect("spool file"),
             size: self.size,
+            sha256: hex::encode(sha2::Digest::finalize(self.hasher)),
             file_name,
         })
     }
@@ -116,7 +120,7 @@ pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut spool = Spool::new(limit)?;
+    let mut spool = Spool::new(state, limit)?;
     if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(req, state)
             .await

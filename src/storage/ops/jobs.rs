@@ -114,6 +114,10 @@ pub struct JobParams {
     /// The base URL for links in webhook payloads (`--public-url`, else the request's Host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// SHA-256 (hex) of what the request asked for — the uploaded bytes, the export request —
+    /// so that an idempotency key sent again with something else is refused, not replayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_sha256: Option<String>,
 }
 
 impl JobParams {

@@ -271,6 +271,6 @@ pub(super) fn quick_reads_are_written_in_batches_and_none_lost(backend: Backend)
             && e.result_count == Some(0)));
         let rids: BTreeSet<String> = got.into_iter().filter_map(|e| e.request_id).collect();
         assert_eq!(rids, (0..200).map(|i| format!("b-{i:03}")).collect());
-        assert_eq!(server.state.audit.dropped(), 0);
+        assert_eq!(server.state.audit.aggregated(), 0);
     });
 }

@@ -89,9 +89,12 @@ impl Rosterhub {
             .local_addr()
             .unwrap()
             .port();
+        let temp = tempfile::tempdir().unwrap();
         let child = self
             .cmd
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--temp-dir")
+            .arg(temp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.map_or_else(Stdio::null, Stdio::from))
@@ -100,6 +103,7 @@ impl Rosterhub {
         let mut process = ServeProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            _temp: temp,
         };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -122,6 +126,8 @@ pub struct ServeProcess {
     pub child: Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The process's `--temp-dir` (a PostgreSQL server would default to `./data/tmp`).
+    _temp: tempfile::TempDir,
 }
 
 impl Drop for ServeProcess {
