@@ -30,5 +30,6 @@ mod report;
 mod scaleout;
 mod serve;
 mod server;
+mod ui;
 mod users;
 mod webhooks;

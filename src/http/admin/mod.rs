@@ -12,7 +12,7 @@ pub mod error;
 mod events;
 mod exports;
 mod imports;
-mod login;
+pub mod login;
 pub mod session;
 mod tenants;
 mod upload;

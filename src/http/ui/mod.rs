@@ -1,0 +1,61 @@
+//! The web admin UI: server-rendered pages (askama templates under `templates/`: `layouts/`,
+//! `pages/`, `partials/`) at `/ui`, on top of the admin users, sessions and CSRF of the admin
+//! API (`admin::session`, `admin::login`), in Japanese (the default) and English (`i18n`), dates
+//! in the configured zone (`zone`). Everything a page loads is served here (`assets`); the
+//! Content-Security-Policy of `hardening` (`default-src 'self'`, no inline script or style)
+//! holds for every page.
+//!
+//! - `chrome`: what every page shows around its content (language, the signed-in user, the
+//!   tenant, navigation) and the extractors that find it (`Visit`, `Member`).
+//! - `signin`: sign in, sign out, choosing the tenant.
+//! - `dashboard`: the tenant at a glance.
+//!
+//! A request with `HX-Request` (htmx) gets the page's fragment instead of the whole page;
+//! every answer says `Vary: HX-Request` so no cache mixes them up.
+
+pub mod assets;
+mod chrome;
+mod dashboard;
+pub mod i18n;
+mod signin;
+pub mod zone;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Redirect, Response};
+use axum::routing::{get, post};
+
+pub use chrome::{Chrome, Member, Visit};
+
+use super::AppState;
+
+/// Where the UI lives.
+pub use crate::web::UI_BASE_PATH as BASE_PATH;
+
+/// The UI's routes (absolute paths), and `/` sending a browser to the UI.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to(BASE_PATH) }))
+        .route("/ui", get(dashboard::show))
+        .route("/ui/login", get(signin::form).post(signin::submit))
+        .route("/ui/logout", post(signin::logout))
+        .route("/ui/tenant", post(signin::choose_tenant))
+        .route("/ui/assets/{name}", get(assets::serve))
+        // Finds the CSRF token of a form post (the session's rules, as the admin API's).
+        .layer(axum::middleware::from_fn(super::admin::session::form_csrf))
+        .layer(axum::middleware::from_fn(headers))
+}
+
+/// Pages are personal and change: never stored by a cache (assets set their own); a fragment
+/// and a page of one URL differ by `HX-Request`.
+async fn headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    h.append(header::VARY, HeaderValue::from_static("HX-Request"));
+    response
+}
