@@ -9,15 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::assets;
-use super::i18n::{LANG_COOKIE, Lang, cookie};
+use super::i18n::{LANG_COOKIE, Lang};
 use crate::http::AppState;
 use crate::http::admin::error::AdminError;
-use crate::http::admin::session::{LoggedIn, TENANT_HEADER};
+use crate::http::admin::session::LoggedIn;
 use crate::users::Role;
 use crate::users::store::Session;
-
-/// The cookie keeping the tenant a user picked in the UI (a system admin, a user of several).
-pub const TENANT_COOKIE: &str = "rosterhub_tenant";
 
 /// Who is asking, before any sign-in: the language and where they are.
 #[derive(Debug, Clone)]
@@ -229,35 +226,17 @@ impl FromRequestParts<AppState> for Member {
             Err(e) if e.status == StatusCode::UNAUTHORIZED => return Err(Refused::SignIn(visit)),
             Err(e) => return Err(Refused::Page(visit, e)),
         };
-        // The tenant picked in the UI, checked as the admin API checks a named tenant; one
-        // the user may no longer act on falls back to the session's.
-        let mut named = HeaderMap::new();
-        if let Some(t) = cookie(&parts.headers, TENANT_COOKIE)
-            && let Ok(v) = HeaderValue::from_str(&percent_decoded(t))
-        {
-            named.insert(TENANT_HEADER, v);
-        }
-        let tenant = match logged.tenant(state, &named).await {
-            Ok(t) => t,
-            Err(_) if !named.is_empty() => logged
-                .tenant(state, &HeaderMap::new())
-                .await
-                .map_err(|e| Refused::Page(visit.clone(), e))?,
-            Err(e) => return Err(Refused::Page(visit, e)),
-        };
+        // Checked on every request: a revoked role takes effect at once.
+        let tenant = logged
+            .tenant(state, &HeaderMap::new())
+            .await
+            .map_err(|e| Refused::Page(visit.clone(), e))?;
         Ok(Member {
             visit,
             session: logged.session,
             tenant,
         })
     }
-}
-
-fn percent_decoded(s: &str) -> String {
-    crate::web::form::pairs_lossy(&format!("v={s}"))
-        .next()
-        .map(|(_, v)| v)
-        .unwrap_or_default()
 }
 
 impl Member {

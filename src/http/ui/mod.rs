@@ -8,7 +8,10 @@
 //! - `chrome`: what every page shows around its content (language, the signed-in user, the
 //!   tenant, navigation) and the extractors that find it (`Visit`, `Member`).
 //! - `signin`: sign in, sign out, choosing the tenant.
-//! - `dashboard`: the tenant at a glance.
+//! - `dashboard`: the tenant at a glance (`storage::dashboard` counts).
+//! - `history`: imports and exports, paged; `imports`: one import, its findings, approve or
+//!   discard; `upload`: the upload form (its script calls the admin API); `view`: jobs and
+//!   reports as the templates show them.
 //!
 //! A request with `HX-Request` (htmx) gets the page's fragment instead of the whole page;
 //! every answer says `Vary: HX-Request` so no cache mixes them up.
@@ -16,8 +19,12 @@
 pub mod assets;
 mod chrome;
 mod dashboard;
+mod history;
 pub mod i18n;
+mod imports;
 mod signin;
+mod upload;
+mod view;
 pub mod zone;
 
 use axum::Router;
@@ -42,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/login", get(signin::form).post(signin::submit))
         .route("/ui/logout", post(signin::logout))
         .route("/ui/tenant", post(signin::choose_tenant))
+        .route("/ui/history", get(history::show))
+        .route("/ui/upload", get(upload::form))
+        .route("/ui/imports/{id}", get(imports::show))
+        .route("/ui/imports/{id}/{action}", post(imports::decide))
         .route("/ui/assets/{name}", get(assets::serve))
         // Finds the CSRF token of a form post (the session's rules, as the admin API's).
         .layer(axum::middleware::from_fn(super::admin::session::form_csrf))

@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
-use super::chrome::{Chrome, Member, TENANT_COOKIE, Visit, enc};
+use super::chrome::{Chrome, Member, Visit};
 use crate::audit::AuditNote;
 use crate::http::AppState;
 use crate::http::admin::login::{LoginForm, sign_in};
@@ -84,8 +84,6 @@ pub async fn submit(
             let mut r = visit.see_other(super::BASE_PATH);
             let h = r.headers_mut();
             h.append(header::SET_COOKIE, set_cookie(&state, Some(&signed.token)));
-            // A fresh sign-in starts from the tenant chosen in the form.
-            h.append(header::SET_COOKIE, tenant_cookie(None));
             r.extensions_mut().insert(signed.note);
             r
         }
@@ -122,7 +120,6 @@ pub async fn logout(State(state): State<AppState>, member: Member) -> Response {
     let mut r = member.visit.see_other(crate::web::UI_LOGIN_PATH);
     let h = r.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(&state, None));
-    h.append(header::SET_COOKIE, tenant_cookie(None));
     r.extensions_mut().insert(AuditNote {
         actor: Some(format!("user:{}", member.session.user.id)),
         tenant: member.tenant.as_ref().map(|(t, _)| t.clone()),
@@ -132,8 +129,8 @@ pub async fn logout(State(state): State<AppState>, member: Member) -> Response {
     r
 }
 
-/// `POST /ui/tenant` (`tenant=`, with the CSRF token): acts on another tenant from now on,
-/// if the user may (a system admin: any existing tenant).
+/// `POST /ui/tenant` (`tenant=`, with the CSRF token): the session acts on another tenant from
+/// now on, if the user may (a system admin: any existing tenant).
 pub async fn choose_tenant(State(state): State<AppState>, member: Member, body: Bytes) -> Response {
     let tenant = form_fields(&body)
         .into_iter()
@@ -154,20 +151,13 @@ pub async fn choose_tenant(State(state): State<AppState>, member: Member, body: 
             crate::http::admin::error::AdminError::not_found(format!("unknown tenant {tenant:?}"));
         return member.visit.error_page(&e);
     }
-    let mut r = member.visit.see_other(super::BASE_PATH);
-    r.headers_mut()
-        .append(header::SET_COOKIE, tenant_cookie(Some(&tenant)));
-    r
-}
-
-/// The tenant cookie: set to `tenant`, or cleared.
-fn tenant_cookie(tenant: Option<&str>) -> HeaderValue {
-    let v = match tenant {
-        Some(t) => format!(
-            "{TENANT_COOKIE}={}; Path=/; SameSite=Strict; HttpOnly",
-            enc(t)
-        ),
-        None => format!("{TENANT_COOKIE}=; Path=/; SameSite=Strict; HttpOnly; Max-Age=0"),
-    };
-    HeaderValue::from_str(&v).expect("percent-encoded ASCII")
+    // The session's tenant: the admin API the pages call (uploads, progress) acts there too.
+    if let Err(e) = state
+        .store
+        .set_admin_session_tenant(&member.session.id, &tenant)
+        .await
+    {
+        return member.visit.error_page(&e.into());
+    }
+    member.visit.see_other(super::BASE_PATH)
 }

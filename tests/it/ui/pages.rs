@@ -224,7 +224,13 @@ fn every_page_is_self_contained(backend: Backend) {
         let login = v.get("/ui/login").await;
         let mut seen = vec![("/ui/login".to_owned(), login)];
         v.sign_in("hanako", "").await;
-        for path in ["/ui", "/ui?lang=en"] {
+        for path in [
+            "/ui",
+            "/ui?lang=en",
+            "/ui/upload",
+            "/ui/history",
+            "/ui/history?kind=exports&state=failed",
+        ] {
             seen.push((path.to_owned(), v.get(path).await));
         }
         // The assets each page links to: served here, cached for long.

@@ -1,0 +1,187 @@
+//! The dashboard's counts, a held import's approval through the pages, and role gating: a
+//! viewer sees no upload or approve control and a forged post is refused.
+
+use rosterhub::users::Role;
+
+use super::{Answer, Visitor};
+use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
+use crate::server::{Server, test_config, zip_dir};
+use crate::users::user;
+
+/// The `<td>` cells of the table row `data-entity="{entity}"`.
+fn row(a: &Answer, entity: &str) -> Vec<String> {
+    let at = a
+        .text
+        .find(&format!("data-entity=\"{entity}\""))
+        .unwrap_or_else(|| panic!("no row {entity}: {}", a.text));
+    let rest = &a.text[at..];
+    let rest = &rest[..rest.find("</tr>").unwrap()];
+    rest.split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| c[..c.find('<').unwrap()].to_owned())
+        .collect()
+}
+
+fn dd(a: &Answer, id: &str) -> String {
+    let at = a.text.find(&format!("id=\"{id}\">")).unwrap();
+    let rest = &a.text[at + id.len() + 6..];
+    rest[..rest.find('<').unwrap()].to_owned()
+}
+
+fn the_dashboard_counts_records_and_sanity(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    // One student without enrollments, one class without its teacher.
+    let b = TempBundle::from_fixture("jp-profile-v1.2.1");
+    let student = b
+        .read("enrollments.csv")
+        .lines()
+        .find(|l| l.contains(",student,"))
+        .unwrap()
+        .split(',')
+        .nth(5)
+        .unwrap()
+        .to_owned();
+    b.drop_rows("enrollments.csv", |l| l.contains(&student));
+    let teacher_row = b
+        .read("enrollments.csv")
+        .lines()
+        .find(|l| l.contains(",teacher,"))
+        .unwrap()
+        .to_owned();
+    b.drop_rows("enrollments.csv", |l| l == teacher_row);
+    db.import(b.path(), opts());
+    let server = crate::server::start_with(&db, |_| {});
+    user(&db, "hanako", false, &[("default", Role::Viewer)]);
+    db.block_on(async {
+        let mut v = Visitor::new(&server);
+        v.sign_in("hanako", "").await;
+        let dash = v.get("/ui").await;
+        assert_eq!(dash.status, 200);
+        assert_eq!(row(&dash, "users"), ["36", "0"], "active, tombstoned");
+        assert_eq!(row(&dash, "orgs"), ["2", "0"]);
+        assert_eq!(row(&dash, "classes"), ["4", "0"]);
+        assert_eq!(dd(&dash, "students-without-enrollment"), "1", "{student}");
+        assert_eq!(dd(&dash, "classes-without-teacher"), "1");
+        assert_eq!(dd(&dash, "schools-without-students"), "0");
+        assert!(
+            dash.text.contains("まだ反映された取り込みはありません"),
+            "no job applied yet"
+        );
+        // A viewer: no upload in the navigation, and the upload page refuses.
+        assert!(!dash.text.contains("href=\"/ui/upload\""));
+        let up = v.get("/ui/upload").await;
+        assert_eq!(up.status, 403);
+        assert!(up.text.contains("閲覧のみの権限では"), "{}", up.text);
+    });
+}
+
+fn a_held_import_is_approved_by_an_admin_and_not_by_a_viewer(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    user(&db, "viewer", false, &[("default", Role::Viewer)]);
+    user(&db, "uploader", false, &[("default", Role::Uploader)]);
+    user(&db, "admin", false, &[("default", Role::Admin)]);
+    let shrink = zip_dir(TempBundle::shrinking().path());
+    db.block_on(async {
+        let (_, body, _) = server.upload("", shrink).await;
+        let id = body["id"].as_str().unwrap().to_owned();
+        let held = server.wait(&format!("/api/v1/imports/{id}")).await;
+        assert_eq!(held["state"], "held");
+        let page = format!("/ui/imports/{id}");
+
+        // The viewer reads the page but has no control, and a forged post is refused.
+        let mut viewer = Visitor::new(&server);
+        viewer.sign_in("viewer", "").await;
+        let seen = viewer.get(&page).await;
+        assert_eq!(seen.status, 200, "{}", seen.text);
+        assert!(seen.text.contains("承認待ち"));
+        assert!(
+            !seen.text.contains("/approve\""),
+            "no approve form for a viewer"
+        );
+        assert!(!seen.text.contains("/discard\""));
+        let csrf = viewer.get("/ui").await.csrf();
+        for action in ["approve", "discard"] {
+            let forged = viewer
+                .post(
+                    &format!("{page}/{action}"),
+                    &[("csrf_token", &csrf), ("confirm", "yes")],
+                )
+                .await;
+            assert_eq!(forged.status, 403, "{action}");
+            assert!(
+                forged.text.contains("閲覧のみの権限では"),
+                "{}",
+                forged.text
+            );
+        }
+        // An uploader uploads but does not approve.
+        let mut uploader = Visitor::new(&server);
+        uploader.sign_in("uploader", "").await;
+        let seen = uploader.get(&page).await;
+        assert!(seen.text.contains("href=\"/ui/upload\""));
+        assert!(!seen.text.contains("/approve\""));
+        let csrf = seen.csrf();
+        let refused = uploader
+            .post(
+                &format!("{page}/approve"),
+                &[("csrf_token", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        let (_, still) = server.get_json(&format!("/api/v1/imports/{id}")).await;
+        assert_eq!(still["state"], "held", "nothing changed");
+
+        // The admin: a confirmation naming the counts, then the approval.
+        let mut admin = Visitor::new(&server);
+        admin.sign_in("admin", "").await;
+        let seen = admin.get(&page).await;
+        assert!(seen.text.contains(&format!("action=\"{page}/approve\"")));
+        let csrf = seen.csrf();
+        let ask = admin
+            .post(&format!("{page}/approve"), &[("csrf_token", &csrf)])
+            .await;
+        assert_eq!(ask.status, 200);
+        assert!(
+            ask.text.contains("この取り込みを承認しますか"),
+            "{}",
+            ask.text
+        );
+        assert_eq!(
+            row(&ask, "users"),
+            ["0", "0", "5", "31"],
+            "inserted, updated, unchanged, tombstoned"
+        );
+        let (_, still) = server.get_json(&format!("/api/v1/imports/{id}")).await;
+        assert_eq!(still["state"], "held", "asking changes nothing");
+        let done = admin
+            .post(
+                &format!("{page}/approve"),
+                &[("csrf_token", &csrf), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!((done.status, done.header("location")), (303, page.as_str()));
+        let applied = server.wait(&format!("/api/v1/imports/{id}")).await;
+        assert_eq!(applied["state"], "succeeded", "{applied}");
+        let dash = admin.get("/ui").await;
+        assert_eq!(row(&dash, "users"), ["5", "31"]);
+        assert!(
+            dash.text.contains(&format!("href=\"/ui/imports/{id}\"")),
+            "the last applied"
+        );
+        let history = admin.get("/ui/history?kind=imports&state=succeeded").await;
+        assert!(history.text.contains(&format!("href=\"/ui/imports/{id}\"")));
+        let none = admin.get("/ui/history?kind=imports&state=failed").await;
+        assert!(!none.text.contains(&format!("href=\"/ui/imports/{id}\"")));
+    });
+}
+
+crate::on_both_backends!(
+    the_dashboard_counts_records_and_sanity,
+    a_held_import_is_approved_by_an_admin_and_not_by_a_viewer,
+);
