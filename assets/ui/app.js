@@ -21,6 +21,7 @@
       if (xhr.status === 200) {
         target.innerHTML = xhr.responseText;
         follow(target);
+        if (target.getAttribute("data-upload")) { target.scrollIntoView(); }
       }
     };
     xhr.send();
@@ -36,13 +37,16 @@
     source.addEventListener("progress", function (e) {
       var d = JSON.parse(e.data);
       var p = d.progress || {};
-      var text = (p.phase || d.state || "") + (p.file ? " · " + p.file : "") +
-        (p.rows !== undefined ? " · " + p.rows : "");
+      var label = phase ? phase.getAttribute("data-phase") : "";
+      var text = label + (p.file ? ": " + p.file : "") +
+        (p.rows !== undefined ? " · " + p.rows + " " + (phase ? phase.getAttribute("data-rows") : "") : "");
       live.textContent = text;
       if (phase) { phase.textContent = text; }
     });
     source.addEventListener("state", function () {
       source.close();
+      var status = document.getElementById("upload-status");
+      if (status) { status.hidden = true; }
       var target = document.getElementById("import-body") || document.getElementById("upload-result");
       showImport(job.getAttribute("data-job"), target);
     });
@@ -74,7 +78,7 @@
       if (xhr.status === 202 && d.id) {
         bar.value = 100;
         phase.textContent = phase.getAttribute("data-sent");
-        result.id = "import-body";
+        result.setAttribute("data-upload", "1");
         showImport(d.id, result);
       } else {
         phase.textContent = phase.getAttribute("data-failed") + ": " + (d.message || xhr.status);

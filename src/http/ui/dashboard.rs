@@ -16,6 +16,8 @@ use crate::storage::dashboard::{EntityCount, Sanity};
 
 pub struct EntityRow {
     pub name: &'static str,
+    /// The catalogue key of the entity's words.
+    pub label: String,
     pub active: u64,
     pub tombstoned: u64,
 }
@@ -62,6 +64,7 @@ async fn numbers(state: &AppState, tenant: &str) -> Result<Numbers, StoreError> 
         entities: counts
             .iter()
             .map(|c| EntityRow {
+                label: format!("entity.{}", c.entity.name()),
                 name: c.entity.name(),
                 active: c.active,
                 tombstoned: c.tombstoned,

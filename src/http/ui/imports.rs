@@ -145,7 +145,7 @@ pub async fn show(
         } else {
             format!("?{}", parts.join("&"))
         };
-        format!("/ui/imports/{}{q}#findings", enc(&id))
+        format!("/ui/imports/{}{q}#finding-filter", enc(&id))
     };
     let start = (page - 1) * PAGE;
     let findings: Vec<Finding> = matching

@@ -60,7 +60,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Pages are personal and change: never stored by a cache (assets set their own); a fragment
-/// and a page of one URL differ by `HX-Request`.
+/// and a page of one URL differ by `HX-Request`; the referrer policy a sign-in needs.
 async fn headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
@@ -68,5 +68,12 @@ async fn headers(req: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     h.append(header::VARY, HeaderValue::from_static("HX-Request"));
+    // Under `no-referrer` browsers send `Origin: null` with a form post, which the sign-in's
+    // same-origin check must refuse; `same-origin` names this server to itself and still
+    // tells other sites nothing.
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }

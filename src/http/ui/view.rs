@@ -70,6 +70,8 @@ impl JobView {
 /// One entity's line of an import report.
 pub struct EntityLine {
     pub name: String,
+    /// The catalogue key of the entity's words.
+    pub label: String,
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
@@ -85,6 +87,7 @@ pub fn entity_lines(report: Option<&Value>) -> Vec<EntityLine> {
         .map(|(name, c)| {
             let n = |k: &str| c.get(k).and_then(Value::as_u64).unwrap_or(0);
             EntityLine {
+                label: format!("entity.{name}"),
                 name: name.clone(),
                 inserted: n("inserted"),
                 updated: n("updated"),

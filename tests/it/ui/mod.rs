@@ -2,6 +2,7 @@
 //! language, the security headers of every page, role gating; `browser` drives headless
 //! Chromium through the same pages.
 
+mod browser;
 mod gating;
 mod pages;
 

@@ -21,6 +21,8 @@ fn assert_ui_headers(path: &str, a: &Answer) {
         "{path}"
     );
     assert_eq!(a.header("x-frame-options"), "DENY", "{path}");
+    // Browsers then send this server's Origin with a form post (not `null`).
+    assert_eq!(a.header("referrer-policy"), "same-origin", "{path}");
     assert!(
         a.header("vary").contains("HX-Request"),
         "{path}: {:?}",
