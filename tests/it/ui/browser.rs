@@ -329,6 +329,17 @@ fn the_ui_works_in_chromium() {
         b.shot("10-dashboard").await;
         b.goto("/ui/history").await;
         b.shot("11-history").await;
+        // At phone width nothing needs sideways scrolling but the wide tables.
+        b.client.set_window_size(390, 844).await.unwrap();
+        b.goto("/ui").await;
+        let overflow = b
+            .client
+            .execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(overflow, json!(false), "the dashboard fits a phone");
+        b.shot("11-phone-dashboard").await;
+        b.client.set_window_size(1280, 900).await.unwrap();
 
         // A viewer: no upload or approve control, and a forged post is refused.
         b.click("form[action=\"/ui/logout\"] button").await;
