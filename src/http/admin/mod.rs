@@ -10,7 +10,7 @@ mod common;
 mod docs;
 pub mod error;
 mod events;
-mod exports;
+pub mod exports;
 mod imports;
 pub mod login;
 pub mod session;

@@ -10,7 +10,8 @@
 //! - `signin`: sign in, sign out, choosing the tenant.
 //! - `dashboard`: the tenant at a glance (`storage::dashboard` counts).
 //! - `history`: imports and exports, paged; `imports`: one import, its findings, approve or
-//!   discard; `upload`: the upload form (its script calls the admin API); `view`: jobs and
+//!   discard; `upload`: the upload form (its script calls the admin API); `exports`: start, watch,
+//!   download exports; `view`: jobs and
 //!   reports as the templates show them.
 //!
 //! A request with `HX-Request` (htmx) gets the page's fragment instead of the whole page;
@@ -19,6 +20,7 @@
 pub mod assets;
 mod chrome;
 mod dashboard;
+mod exports;
 mod history;
 pub mod i18n;
 mod imports;
@@ -51,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/tenant", post(signin::choose_tenant))
         .route("/ui/history", get(history::show))
         .route("/ui/upload", get(upload::form))
+        .route("/ui/exports", get(exports::show).post(exports::start))
         .route("/ui/imports/{id}", get(imports::show))
         .route("/ui/imports/{id}/{action}", post(imports::decide))
         .route("/ui/assets/{name}", get(assets::serve))

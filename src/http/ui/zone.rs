@@ -63,6 +63,13 @@ impl Zone {
         &self.name
     }
 
+    /// The offset as `+09:00`, to complete a local date and time typed in a form.
+    pub fn offset_text(&self) -> String {
+        let (h, m, _) = self.offset.as_hms();
+        let sign = if self.offset.is_negative() { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs())
+    }
+
     fn local(&self, ms: i64) -> Option<OffsetDateTime> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .ok()
@@ -112,6 +119,8 @@ mod tests {
     fn tokyo_is_the_default_and_nine_hours_ahead() {
         let z = Zone::default();
         assert_eq!(z.name(), "Asia/Tokyo");
+        assert_eq!(z.offset_text(), "+09:00");
+        assert_eq!(Zone::parse("-05:30").unwrap().offset_text(), "-05:30");
         // 2026-03-31T15:30:00Z is 2026-04-01 00:30 in Tokyo: a new 年度 there, not in UTC.
         let ms = 1_774_971_000_000;
         assert_eq!(z.datetime(ms), "2026-04-01 00:30");

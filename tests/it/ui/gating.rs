@@ -181,7 +181,101 @@ fn a_held_import_is_approved_by_an_admin_and_not_by_a_viewer(backend: Backend) {
     });
 }
 
+fn exports_start_from_the_page_in_the_configured_zone(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
+    let server = Server::start(&db, "default", test_config());
+    user(&db, "viewer", false, &[("default", Role::Viewer)]);
+    user(&db, "uploader", false, &[("default", Role::Uploader)]);
+    db.block_on(async {
+        let mut viewer = Visitor::new(&server);
+        viewer.sign_in("viewer", "").await;
+        let page = viewer.get("/ui/exports").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            !page.text.contains("id=\"export-form\""),
+            "a viewer starts no export"
+        );
+        let csrf = viewer.get("/ui").await.csrf();
+        let refused = viewer
+            .post("/ui/exports", &[("csrf_token", &csrf), ("mode", "bulk")])
+            .await;
+        assert_eq!(refused.status, 403);
+
+        let mut v = Visitor::new(&server);
+        v.sign_in("uploader", "").await;
+        let page = v.get("/ui/exports").await;
+        assert!(page.text.contains("id=\"export-form\""));
+        let csrf = page.csrf();
+        // Midnight of 1 April in Tokyo is 15:00 UTC the day before.
+        let started = v
+            .post(
+                "/ui/exports",
+                &[
+                    ("csrf_token", &csrf),
+                    ("mode", "delta"),
+                    ("since", "2026-04-01T00:00"),
+                    ("profile", "jp-k12"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (started.status, started.header("location")),
+            (303, "/ui/exports")
+        );
+        let (_, list) = server.get_json("/api/v1/exports").await;
+        let job = &list["exports"][0];
+        assert_eq!(
+            (&job["mode"], &job["since"], &job["profile"]),
+            (
+                &serde_json::json!("delta"),
+                &serde_json::json!("2026-03-31T15:00:00.000Z"),
+                &serde_json::json!("jp-k12")
+            ),
+            "{job}"
+        );
+        let id = job["id"].as_str().unwrap();
+        let done = server.wait(&format!("/api/v1/exports/{id}")).await;
+        assert_eq!(done["state"], "succeeded", "{done}");
+        let page = v.get("/ui/exports").await;
+        assert!(
+            page.text
+                .contains(&format!("href=\"/api/v1/exports/{id}/download\"")),
+            "{}",
+            page.text
+        );
+        assert!(page.text.contains("差分 (2026-04-01 00:00)"));
+        // htmx asks for the list alone.
+        let fragment = v.get_hx("/ui/exports").await;
+        assert!(
+            fragment
+                .text
+                .starts_with("<section class=\"card\" id=\"export-list\""),
+            "{}",
+            fragment.text
+        );
+        assert!(fragment.header("vary").contains("HX-Request"));
+        // A bad date is refused with a page, and queues nothing.
+        let bad = v
+            .post(
+                "/ui/exports",
+                &[
+                    ("csrf_token", &csrf),
+                    ("mode", "delta"),
+                    ("since", "yesterday"),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 400);
+        let (_, list) = server.get_json("/api/v1/exports").await;
+        assert_eq!(list["total"], 1);
+    });
+}
+
 crate::on_both_backends!(
     the_dashboard_counts_records_and_sanity,
     a_held_import_is_approved_by_an_admin_and_not_by_a_viewer,
+    exports_start_from_the_page_in_the_configured_zone,
 );

@@ -97,6 +97,15 @@ impl Visitor {
         self.send(req).await
     }
 
+    /// A GET as htmx makes it (`HX-Request: true`).
+    pub async fn get_hx(&mut self, path: &str) -> Answer {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("hx-request", "true");
+        self.send(req).await
+    }
+
     /// Posts an urlencoded form as a browser would (with this server as `Origin`).
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Answer {
         let req = self

@@ -230,6 +230,7 @@ fn every_page_is_self_contained(backend: Backend) {
             "/ui",
             "/ui?lang=en",
             "/ui/upload",
+            "/ui/exports",
             "/ui/history",
             "/ui/history?kind=exports&state=failed",
         ] {
