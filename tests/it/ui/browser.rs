@@ -333,8 +333,12 @@ fn the_ui_works_in_chromium() {
         // A bulk export: started, watched (the list refreshes itself), ready to download.
         b.goto("/ui/exports").await;
         b.click("#export-submit").await;
-        b.wait_text("#export-list tbody tr:first-child .state", "成功").await;
-        assert!(b.exists("#export-list tbody tr:first-child a[download]").await);
+        b.wait_text("#export-list tbody tr:first-child .state", "成功")
+            .await;
+        assert!(
+            b.exists("#export-list tbody tr:first-child a[download]")
+                .await
+        );
         b.shot("11-exports").await;
         // At phone width nothing needs sideways scrolling but the wide tables.
         b.client.set_window_size(390, 844).await.unwrap();

@@ -2,6 +2,7 @@
 //! the headers every page carries, no external URL anywhere.
 
 use rosterhub::users::Role;
+use serde_json::{Value, json};
 
 use super::{Answer, Visitor};
 use crate::helpers::{Backend, TestDb};
@@ -275,7 +276,65 @@ fn every_page_is_self_contained(backend: Backend) {
     });
 }
 
+fn ui_sign_ins_and_sign_outs_are_audited(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let server = start_with(&db, |_| {});
+    let hanako = user(&db, "hanako", false, &[("default", Role::Admin)]);
+    db.block_on(async {
+        let mut v = Visitor::new(&server);
+        let wrong = v
+            .post(
+                "/ui/login",
+                &[("username", "Hanako"), ("password", "wrong password 1")],
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+        assert_eq!(v.sign_in("hanako", "").await.status, 303);
+        let csrf = v.get("/ui").await.csrf();
+        assert_eq!(
+            v.post("/ui/logout", &[("csrf_token", &csrf)]).await.status,
+            303
+        );
+        server.state.audit.flush().await;
+    });
+    let rows = crate::users::ops_rows(
+        &db,
+        "SELECT tenant_id, actor, action, status, target FROM audit_log \
+         WHERE action LIKE 'session.%' ORDER BY action",
+    );
+    let me = format!("user:{}", hanako.id);
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                json!("default"),
+                json!("login:hanako"),
+                json!("session.login"),
+                json!(303),
+                json!(me)
+            ],
+            vec![
+                json!("default"),
+                json!("login:Hanako"),
+                json!("session.login_failed"),
+                json!(401),
+                Value::Null
+            ],
+            vec![
+                json!("default"),
+                json!(me),
+                json!("session.logout"),
+                json!(303),
+                Value::Null
+            ],
+        ]
+    );
+}
+
 crate::on_both_backends!(
+    ui_sign_ins_and_sign_outs_are_audited,
     sign_in_in_japanese_then_english_and_out,
     the_ui_sign_in_counts_towards_the_lock_out,
     a_system_admin_picks_the_tenant,
