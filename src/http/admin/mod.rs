@@ -11,11 +11,11 @@ mod docs;
 pub mod error;
 mod events;
 pub mod exports;
-mod imports;
+pub mod imports;
 pub mod login;
 pub mod session;
 mod tenants;
-mod upload;
+pub mod upload;
 mod users;
 pub mod webhooks;
 

@@ -52,7 +52,14 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/logout", post(signin::logout))
         .route("/ui/tenant", post(signin::choose_tenant))
         .route("/ui/history", get(history::show))
-        .route("/ui/upload", get(upload::form))
+        .route(
+            "/ui/upload",
+            get(upload::form).post(upload::submit).layer((
+                // The upload is streamed to disk under `--upload-limit-mb`.
+                axum::extract::DefaultBodyLimit::disable(),
+                axum::middleware::from_fn(upload::csrf_from_query),
+            )),
+        )
         .route("/ui/exports", get(exports::show).post(exports::start))
         .route("/ui/imports/{id}", get(imports::show))
         .route("/ui/imports/{id}/{action}", post(imports::decide))

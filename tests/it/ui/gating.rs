@@ -7,6 +7,7 @@ use super::{Answer, Visitor};
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
 use crate::server::{Server, test_config, zip_dir};
 use crate::users::user;
+use serde_json::json;
 
 /// The `<td>` cells of the table row `data-entity="{entity}"`.
 fn row(a: &Answer, entity: &str) -> Vec<String> {
@@ -230,9 +231,9 @@ fn exports_start_from_the_page_in_the_configured_zone(backend: Backend) {
         assert_eq!(
             (&job["mode"], &job["since"], &job["profile"]),
             (
-                &serde_json::json!("delta"),
-                &serde_json::json!("2026-03-31T15:00:00.000Z"),
-                &serde_json::json!("jp-k12")
+                &json!("delta"),
+                &json!("2026-03-31T15:00:00.000Z"),
+                &json!("jp-k12")
             ),
             "{job}"
         );
@@ -274,8 +275,99 @@ fn exports_start_from_the_page_in_the_configured_zone(backend: Backend) {
     });
 }
 
+/// A multipart form as a browser sends it: the text fields, then the file.
+fn multipart(fields: &[(&str, &str)], zip: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----rosterhub-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"bundle\"; \
+             filename=\"sjis.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(zip);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn the_upload_form_works_without_script(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let server = Server::start(&db, "default", test_config());
+    user(&db, "viewer", false, &[("default", Role::Viewer)]);
+    user(&db, "uploader", false, &[("default", Role::Uploader)]);
+    let zip = std::fs::read(fixtures().join("encodings/sjis.zip")).unwrap();
+    let (content_type, body) = multipart(&[("encoding", "cp932"), ("dry_run", "true")], &zip);
+    db.block_on(async {
+        let mut v = Visitor::new(&server);
+        v.sign_in("uploader", "").await;
+        let page = v.get("/ui/upload").await;
+        let csrf = page.csrf_in_action();
+        assert!(
+            page.text
+                .contains(&format!("action=\"/ui/upload?csrf_token={csrf}\""))
+        );
+        // Without the token: refused, nothing queued.
+        let forged = v.post_raw("/ui/upload", &content_type, body.clone()).await;
+        assert_eq!(forged.status, 403);
+        let sent = v
+            .post_raw(
+                &format!("/ui/upload?csrf_token={csrf}"),
+                &content_type,
+                body.clone(),
+            )
+            .await;
+        assert_eq!(sent.status, 303, "{}", sent.text);
+        let location = sent.header("location").to_owned();
+        let id = location.strip_prefix("/ui/imports/").unwrap();
+        let done = server.wait(&format!("/api/v1/imports/{id}")).await;
+        assert_eq!(
+            (
+                &done["state"],
+                &done["dry_run"],
+                &done["encoding"],
+                &done["file_name"]
+            ),
+            (
+                &json!("succeeded"),
+                &json!(true),
+                &json!("cp932"),
+                &json!("sjis.zip")
+            ),
+            "{done}"
+        );
+        assert_eq!(db.count("users", "default"), 0, "a dry run writes nothing");
+        let (_, list) = server.get_json("/api/v1/imports").await;
+        assert_eq!(list["total"], 1);
+
+        // A viewer's post with a valid token is refused too.
+        let mut viewer = Visitor::new(&server);
+        viewer.sign_in("viewer", "").await;
+        let token = viewer.get("/ui").await.csrf();
+        let refused = viewer
+            .post_raw(
+                &format!("/ui/upload?csrf_token={token}"),
+                &content_type,
+                body,
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        let (_, list) = server.get_json("/api/v1/imports").await;
+        assert_eq!(list["total"], 1);
+    });
+}
+
 crate::on_both_backends!(
     the_dashboard_counts_records_and_sanity,
     a_held_import_is_approved_by_an_admin_and_not_by_a_viewer,
     exports_start_from_the_page_in_the_configured_zone,
+    the_upload_form_works_without_script,
 );

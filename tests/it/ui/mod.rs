@@ -46,6 +46,18 @@ impl Answer {
     }
 }
 
+impl Answer {
+    /// The CSRF token in the upload form's action (`?csrf_token=`).
+    pub fn csrf_in_action(&self) -> String {
+        let at = self
+            .text
+            .find("?csrf_token=")
+            .expect("a form with a token in its action");
+        let rest = &self.text[at + 12..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
 impl Visitor {
     pub fn new(server: &Server) -> Visitor {
         Visitor {
@@ -114,6 +126,17 @@ impl Visitor {
             .header("origin", self.base.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form_body(fields));
+        self.send(req).await
+    }
+
+    /// Posts a body of `content_type` with this server as `Origin`.
+    pub async fn post_raw(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("origin", self.base.clone())
+            .header("content-type", content_type.to_owned())
+            .body(body);
         self.send(req).await
     }
 
