@@ -328,6 +328,17 @@ fn the_upload_form_works_without_script(backend: Backend) {
         assert_eq!(sent.status, 303, "{}", sent.text);
         let location = sent.header("location").to_owned();
         let id = location.strip_prefix("/ui/imports/").unwrap();
+        // Without script the page of a running import reloads itself.
+        let watching = v.get(&location).await;
+        if watching.text.contains("data-state=\"queued\"")
+            || watching.text.contains("data-state=\"running\"")
+        {
+            assert!(
+                watching
+                    .text
+                    .contains("<noscript><meta http-equiv=\"refresh\" content=\"3\"></noscript>")
+            );
+        }
         let done = server.wait(&format!("/api/v1/imports/{id}")).await;
         assert_eq!(
             (
@@ -345,6 +356,17 @@ fn the_upload_form_works_without_script(backend: Backend) {
             "{done}"
         );
         assert_eq!(db.count("users", "default"), 0, "a dry run writes nothing");
+        let page = v.get(&location).await;
+        assert!(page.text.contains("試行（反映なし）") && !page.text.contains("http-equiv"));
+        // htmx (and the upload page's script) asks for the body alone.
+        let fragment = v.get_hx(&location).await;
+        assert!(
+            fragment.text.starts_with("<section class=\"card\""),
+            "{}",
+            fragment.text
+        );
+        assert!(!fragment.text.contains("<html"));
+        assert!(fragment.header("vary").contains("HX-Request"));
         let (_, list) = server.get_json("/api/v1/imports").await;
         assert_eq!(list["total"], 1);
 
