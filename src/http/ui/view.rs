@@ -20,6 +20,8 @@ pub struct JobView {
     pub warnings: u64,
     pub error: String,
     pub profile: String,
+    /// The bundle was refused for its errors (the findings say why).
+    pub rejected: bool,
 }
 
 impl JobView {
@@ -49,6 +51,8 @@ impl JobView {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned(),
+            rejected: report.and_then(|r| r.get("status")).and_then(Value::as_str)
+                == Some("rejected"),
         }
     }
 
