@@ -191,6 +191,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             public_url,
             max_limit,
             nested_metadata,
+            time_zone,
             jobs,
             guard,
             pii,
@@ -237,6 +238,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 state.public_url = public_url;
                 state.max_limit = max_limit;
                 state.nested_metadata = nested_metadata;
+                state.ui_zone = time_zone;
                 state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs, url)?);
                 state.audit = crate::audit::AuditLog::with_settings(
                     state.store.clone(),

@@ -116,6 +116,11 @@ pub enum Command {
         /// Emit Japan Profile metadata nested ({"jp": {...}}) instead of flat "jp.*" keys.
         #[arg(long, env = "ROSTERHUB_NESTED_METADATA")]
         nested_metadata: bool,
+        /// The time zone the web UI shows dates in: Asia/Tokyo, UTC, … (zones without daylight
+        /// saving time) or an offset like +09:00.
+        #[arg(long, env = "ROSTERHUB_TIME_ZONE", default_value = "Asia/Tokyo",
+              value_parser = crate::http::ui::zone::Zone::parse)]
+        time_zone: crate::http::ui::zone::Zone,
         #[command(flatten)]
         jobs: JobArgs,
         #[command(flatten)]

@@ -42,11 +42,15 @@ use crate::audit::{AuditNote, AuditSlot, Entry, truncate};
 use crate::domain::datetime::now_ms;
 use crate::http::oneroster::params::{self, DEFAULT_LIMIT};
 use crate::web::form::{form_decode, percent_decode};
-use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH};
+use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH};
 
 /// Whether a request to `path` is audited.
 pub fn audited(path: &str) -> bool {
-    if path == TOKEN_PATH || path.starts_with(ONEROSTER_BASE_PATH) {
+    if path == TOKEN_PATH
+        || path.starts_with(ONEROSTER_BASE_PATH)
+        || path == UI_LOGIN_PATH
+        || path == UI_LOGOUT_PATH
+    {
         return true;
     }
     match path.strip_prefix(ADMIN_BASE_PATH) {

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod oneroster;
 pub mod panic;
 pub mod tls;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +82,8 @@ pub struct Shared {
     pub guard: guard::Guard,
     /// The server speaks TLS itself: responses carry `Strict-Transport-Security`.
     pub tls: bool,
+    /// The time zone the web UI shows dates in (`--time-zone`).
+    pub ui_zone: ui::zone::Zone,
 }
 
 impl Shared {
@@ -118,6 +121,7 @@ impl AppState {
             audit,
             guard: Default::default(),
             tls: false,
+            ui_zone: Default::default(),
         })))
     }
 }
@@ -160,6 +164,8 @@ fn app(
         )
         .route("/metrics", get(metrics::render))
         .merge(top)
+        // The web UI's pages answer within the timeout like reads.
+        .merge(ui::routes().layer(timeout()))
         // A panic in a handler answers 500 in its API's error format.
         .nest(
             oneroster::BASE_PATH,

@@ -6,6 +6,7 @@
 //! the database exactly as it was.
 
 pub mod clients;
+pub mod dashboard;
 pub mod list;
 pub mod migrate;
 pub mod ops;

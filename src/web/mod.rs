@@ -13,3 +13,8 @@ pub const ONEROSTER_BASE_PATH: &str = "/ims/oneroster/rostering/v1p2";
 pub const ADMIN_BASE_PATH: &str = "/api/v1";
 /// Where the token endpoint is routed.
 pub const TOKEN_PATH: &str = "/oauth/token";
+/// Where the web admin UI is mounted.
+pub const UI_BASE_PATH: &str = "/ui";
+/// The UI's sign-in and sign-out forms (audited like the admin API's `/session`).
+pub const UI_LOGIN_PATH: &str = "/ui/login";
+pub const UI_LOGOUT_PATH: &str = "/ui/logout";

@@ -34,5 +34,6 @@ mod scaleout;
 mod serve;
 mod server;
 mod throttle;
+mod ui;
 mod users;
 mod webhooks;

@@ -42,6 +42,23 @@ struct ExportRequest {
     profile: Option<String>,
 }
 
+/// The parameters of an export job as the web UI's form gives them (checked as the API's).
+pub fn export_params(
+    mode: Option<String>,
+    since: Option<String>,
+    profile: Option<String>,
+    base: &str,
+) -> Result<JobParams, AdminError> {
+    params_of(
+        ExportRequest {
+            mode,
+            since,
+            profile,
+        },
+        base,
+    )
+}
+
 /// Checks an export request: `bulk` takes no `since`, `delta` needs one.
 fn params_of(req: ExportRequest, base: &str) -> Result<JobParams, AdminError> {
     let mode = req.mode.unwrap_or_else(|| "bulk".into());

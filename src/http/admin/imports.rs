@@ -72,42 +72,79 @@ async fn create(
         same_request(&job, &spooled.sha256)?;
         return Ok(replay(&job));
     }
-    upload::check_bundle(&spooled).await?;
-    let stored = blob::store_file(&state.store, &caller.tenant, spooled.file.path()).await?;
-    drop(spooled.file);
-    let params = JobParams {
+    let sha256 = spooled.sha256.clone();
+    let new = Upload {
+        tenant: &caller.tenant,
+        created_by: &caller.client_id,
+        base: &caller.base,
         dry_run,
         encoding,
+        idempotency_key: key.as_deref(),
+    };
+    let (job, created) = queue(&state, spooled, new).await?;
+    if !created {
+        // A parallel retry with the same key made it first: only the same bytes replay it.
+        same_request(&job, &sha256)?;
+        return Ok(replay(&job));
+    }
+    Ok(accepted(
+        location(&job.id),
+        json!({"id": job.id, "state": job.state.as_str()}),
+        false,
+    ))
+}
+
+/// Who uploads what, for [`queue`].
+pub struct Upload<'a> {
+    pub tenant: &'a str,
+    /// `client:<id>` or `user:<id>`.
+    pub created_by: &'a str,
+    pub base: &'a str,
+    pub dry_run: bool,
+    /// `utf-8`, `cp932` or `auto` (checked by the caller); `None`: UTF-8.
+    pub encoding: Option<String>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// A spooled upload checked, stored and queued as an import job: the job, and whether it is
+/// new (`false`: a parallel retry with the same idempotency key made it first). What the admin
+/// API's `POST /imports` and the web UI's upload form share.
+pub async fn queue(
+    state: &AppState,
+    spooled: upload::Spooled,
+    new: Upload<'_>,
+) -> Result<(Job, bool), AdminError> {
+    upload::check_bundle(&spooled).await?;
+    let stored = blob::store_file(&state.store, new.tenant, spooled.file.path()).await?;
+    drop(spooled.file);
+    let params = JobParams {
+        dry_run: new.dry_run,
+        encoding: new.encoding,
         file_name: spooled.file_name,
         size_bytes: Some(stored.size_bytes),
-        base_url: Some(caller.base.clone()),
+        base_url: Some(new.base.to_owned()),
         request_sha256: Some(spooled.sha256.clone()),
         ..JobParams::default()
     };
     let (job, created) = state
         .store
         .create_job(NewJob {
-            tenant: &caller.tenant,
+            tenant: new.tenant,
             kind: JobKind::Import,
             params: &params,
-            idempotency_key: key.as_deref(),
+            idempotency_key: new.idempotency_key,
             upload_blob: Some(&stored.id),
-            created_by: &caller.client_id,
+            created_by: new.created_by,
         })
         .await?;
     if !created {
         // The same key raced in from a parallel retry: keep that one's file.
         state.store.delete_blob(&stored.id).await?;
-        same_request(&job, &spooled.sha256)?;
-        return Ok(replay(&job));
+        return Ok((job, false));
     }
     state.jobs.wake.notify_one();
-    tracing::info!(job = %job.id, size = stored.size_bytes, dry_run, "import queued");
-    Ok(accepted(
-        location(&job.id),
-        json!({"id": job.id, "state": job.state.as_str()}),
-        false,
-    ))
+    tracing::info!(job = %job.id, size = stored.size_bytes, dry_run = new.dry_run, "import queued");
+    Ok((job, true))
 }
 
 fn replay(job: &Job) -> Response {

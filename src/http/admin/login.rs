@@ -16,6 +16,7 @@ use crate::audit::AuditNote;
 use crate::auth::throttle::Counter;
 use crate::domain::datetime::now_ms;
 use crate::http::AppState;
+use crate::storage::StoreError;
 use crate::users::store;
 use crate::users::{Password, Role};
 
@@ -27,10 +28,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// What a login request says.
-struct LoginForm {
-    username: String,
-    password: Password,
-    tenant: Option<String>,
+pub struct LoginForm {
+    pub username: String,
+    pub password: Password,
+    pub tenant: Option<String>,
 }
 
 fn login_form(headers: &HeaderMap, body: &[u8]) -> Result<LoginForm, AdminError> {
@@ -104,16 +105,14 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     origin != "null" && ours.is_some() && host_of(origin) == ours
 }
 
-/// A refused login: the error response with its audit note.
-fn refused(error: AdminError, username: &str, tenant: Option<String>) -> Response {
-    let mut response = error.into_response();
-    response.extensions_mut().insert(AuditNote {
+/// The audit note of a refused login.
+fn refused_note(username: &str, tenant: Option<String>) -> AuditNote {
+    AuditNote {
         actor: Some(login_actor(username)),
         tenant,
         action: Some("session.login_failed"),
         ..AuditNote::default()
-    });
-    response
+    }
 }
 
 fn login_actor(username: &str) -> String {
@@ -137,22 +136,102 @@ fn wrong_credentials() -> AdminError {
     )
 }
 
+/// A login that succeeded: the new session, the tenant it acts on, and its audit note.
+pub struct SignedIn {
+    pub token: crate::users::session::SessionToken,
+    pub session: crate::users::store::Session,
+    pub acting: Option<(String, Role)>,
+    pub note: AuditNote,
+}
+
+/// A login that was refused: the error (its `code` says why), how long to wait when the
+/// refusal is a lock-out, and its audit note.
+pub struct Refusal {
+    pub error: AdminError,
+    pub retry_after_ms: Option<i64>,
+    note: AuditNote,
+}
+
+impl Refusal {
+    fn new(error: AdminError, username: &str, tenant: Option<String>) -> Refusal {
+        Refusal {
+            error,
+            retry_after_ms: None,
+            note: refused_note(username, tenant),
+        }
+    }
+
+    /// The audit note of the refusal, for a response that is not the API's.
+    pub fn note(&self) -> AuditNote {
+        self.note.clone()
+    }
+
+    /// The admin API's answer: the error as JSON, `Retry-After` for a lock-out.
+    pub fn into_response(self) -> Response {
+        let mut response = self.error.into_response();
+        response.extensions_mut().insert(self.note);
+        match self.retry_after_ms {
+            Some(ms) => retry_after(response, ms),
+            None => response,
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal {
+            error: e.into(),
+            retry_after_ms: None,
+            note: AuditNote::default(),
+        }
+    }
+}
+
 pub(super) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Result<Response, AdminError> {
-    let headers = &headers;
-    if !same_origin(&state, headers) {
-        return Err(AdminError::new(
-            StatusCode::FORBIDDEN,
-            "csrf",
-            "a login must come from this server's own pages (Origin does not match)",
+    let form = login_form(&headers, &body)?;
+    let signed = match sign_in(&state, &headers, &extensions, form).await {
+        Ok(s) => s,
+        Err(refusal) => return Ok(refusal.into_response()),
+    };
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::SET_COOKIE, set_cookie(&state, Some(&signed.token))),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        Json(session_json(&signed.session, signed.acting.as_ref())),
+    )
+        .into_response();
+    response.extensions_mut().insert(signed.note);
+    Ok(response)
+}
+
+/// Checks a login (same origin, the address's back-off, the account's lock, the password, the
+/// tenant) and opens a session: what the admin API's `POST /session` and the web UI's sign-in
+/// form share, so the rules live once.
+pub async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+    form: LoginForm,
+) -> Result<SignedIn, Refusal> {
+    if !same_origin(state, headers) {
+        return Err(Refusal::new(
+            AdminError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "a login must come from this server's own pages (Origin does not match)",
+            ),
+            &form.username,
+            None,
         ));
     }
-    let form = login_form(headers, &body)?;
-    let ip = source_ip(&extensions);
+    let ip = source_ip(extensions);
     let ip_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let store = &state.store;
     let now = now_ms();
@@ -166,6 +245,7 @@ pub(super) async fn login(
             _ => None,
         }),
     };
+    let refuse = |e: AdminError| Refusal::new(e, &form.username, audit_tenant.clone());
 
     // Both counters count this attempt before the password is checked, in one statement each:
     // parallel attempts (on any replica) cannot get more than the limit checked. The
@@ -181,10 +261,10 @@ pub(super) async fn login(
             "account_locked",
             "the account is locked after repeated failed logins; try again later",
         );
-        return Ok(retry_after(
-            refused(e, &form.username, audit_tenant),
-            account.retry_after_ms(),
-        ));
+        return Err(Refusal {
+            retry_after_ms: Some(account.retry_after_ms()),
+            ..refuse(e)
+        });
     }
 
     let _permit = HASHING
@@ -205,7 +285,7 @@ pub(super) async fn login(
         }
     })
     .await
-    .map_err(|_| AdminError::internal("the password check failed"))?;
+    .map_err(|_| refuse(AdminError::internal("the password check failed")))?;
     drop(_permit);
 
     let Some((user, _)) = usable.filter(|_| ok) else {
@@ -227,12 +307,12 @@ pub(super) async fn login(
                 "too many failed logins from this address; check the username and password \
                  and try again later",
             );
-            return Ok(retry_after(
-                refused(e, &form.username, audit_tenant),
-                address.retry_after_ms(),
-            ));
+            return Err(Refusal {
+                retry_after_ms: Some(address.retry_after_ms()),
+                ..refuse(e)
+            });
         }
-        return Ok(refused(wrong_credentials(), &form.username, audit_tenant));
+        return Err(refuse(wrong_credentials()));
     };
     // The password is right: it is no failure of the address, and the username's failures
     // count since this login.
@@ -243,40 +323,38 @@ pub(super) async fn login(
     let acting: Option<(String, Role)> = match &form.tenant {
         Some(t) if user.system_admin => {
             if !store.tenant_exists(t).await? {
-                let e = AdminError::not_found(format!("unknown tenant {t:?}"));
-                return Ok(refused(e, &form.username, audit_tenant));
+                return Err(refuse(AdminError::not_found(format!(
+                    "unknown tenant {t:?}"
+                ))));
             }
             Some((t.clone(), Role::Admin))
         }
         Some(t) => match user.role_in(t) {
             Some(role) => Some((t.clone(), role)),
             None => {
-                let e = AdminError::new(
+                return Err(refuse(AdminError::new(
                     StatusCode::FORBIDDEN,
                     "no_role",
                     format!("you have no role in tenant {t:?}"),
-                );
-                return Ok(refused(e, &form.username, audit_tenant));
+                )));
             }
         },
         None if user.system_admin => None,
         None => match user.roles.as_slice() {
             [(t, role)] => Some((t.clone(), *role)),
             [] => {
-                let e = AdminError::new(
+                return Err(refuse(AdminError::new(
                     StatusCode::FORBIDDEN,
                     "no_role",
                     "you have no role in any tenant; ask an administrator",
-                );
-                return Ok(refused(e, &form.username, audit_tenant));
+                )));
             }
             several => {
                 let names: Vec<&str> = several.iter().map(|(t, _)| t.as_str()).collect();
-                let e = AdminError::bad_request(
+                return Err(refuse(AdminError::bad_request(
                     "tenant_required",
                     format!("choose a tenant: one of {}", names.join(", ")),
-                );
-                return Ok(refused(e, &form.username, audit_tenant));
+                )));
             }
         },
     };
@@ -286,27 +364,21 @@ pub(super) async fn login(
     {
         Ok(opened) => opened,
         // Disabled between the check and now.
-        Err(crate::storage::StoreError::Conflict(_)) => {
-            return Ok(refused(wrong_credentials(), &form.username, audit_tenant));
-        }
+        Err(StoreError::Conflict(_)) => return Err(refuse(wrong_credentials())),
         Err(e) => return Err(e.into()),
     };
     tracing::info!(user_id = %user.id, tenant = tenant.unwrap_or(""), "admin user logged in");
-    let mut response = (
-        StatusCode::OK,
-        [
-            (header::SET_COOKIE, set_cookie(&state, Some(&token))),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        Json(session_json(&session, acting.as_ref())),
-    )
-        .into_response();
-    response.extensions_mut().insert(AuditNote {
+    let note = AuditNote {
         actor: Some(login_actor(&form.username)),
         tenant: tenant.map(str::to_owned),
         action: Some("session.login"),
         target: Some(format!("user:{}", user.id)),
         count: None,
-    });
-    Ok(response)
+    };
+    Ok(SignedIn {
+        token,
+        session,
+        acting,
+        note,
+    })
 }

@@ -10,12 +10,12 @@ mod common;
 mod docs;
 pub mod error;
 mod events;
-mod exports;
-mod imports;
-mod login;
+pub mod exports;
+pub mod imports;
+pub mod login;
 pub mod session;
 mod tenants;
-mod upload;
+pub mod upload;
 mod users;
 pub mod webhooks;
 

@@ -86,7 +86,7 @@ fn secure(state: &AppState) -> bool {
 }
 
 /// The `Set-Cookie` value: the token for `max_age_secs`, or an expired empty cookie (`None`).
-pub(super) fn set_cookie(state: &AppState, token: Option<&SessionToken>) -> HeaderValue {
+pub fn set_cookie(state: &AppState, token: Option<&SessionToken>) -> HeaderValue {
     let (value, max_age) = match token {
         Some(t) => (t.expose(), SESSION_MAX_MS / 1000),
         None => ("", 0),
@@ -146,7 +146,7 @@ pub async fn form_csrf(req: Request, next: Next) -> Response {
 
 /// The fields of an `application/x-www-form-urlencoded` body, decoded; malformed escapes are
 /// kept as written (browsers send none).
-pub(super) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     pairs_lossy(&String::from_utf8_lossy(body)).collect()
 }
 

@@ -20,7 +20,13 @@ pub struct Spooled {
     /// SHA-256 of the bytes, in hex.
     pub sha256: String,
     pub file_name: Option<String>,
+    /// The short text fields of a multipart form sent before `bundle` (the web UI's form
+    /// without script sends its encoding and dry-run choice so).
+    pub fields: Vec<(String, String)>,
 }
+
+/// The longest text field kept from a multipart form.
+const TEXT_FIELD_LIMIT: usize = 1024;
 
 fn too_large(limit: u64) -> AdminError {
     AdminError::new(
@@ -92,6 +98,7 @@ impl Spool {
             size: self.size,
             sha256: hex::encode(sha2::Digest::finalize(self.hasher)),
             file_name,
+            fields: Vec::new(),
         })
     }
 }
@@ -125,15 +132,34 @@ pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled
         let mut form = Multipart::from_request(req, state)
             .await
             .map_err(|e| AdminError::bad_request("bad_multipart", e.body_text()))?;
+        let mut fields = Vec::new();
         while let Some(mut field) = form.next_field().await.map_err(body_error)? {
             if field.name() != Some("bundle") {
+                if let Some(name) = field.name().map(str::to_owned)
+                    && field.file_name().is_none()
+                    && fields.len() < 16
+                {
+                    let mut text = Vec::new();
+                    while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+                        text.extend_from_slice(&chunk);
+                        if text.len() > TEXT_FIELD_LIMIT {
+                            return Err(AdminError::bad_request(
+                                "invalid_field",
+                                format!("the form field {name:?} is too long"),
+                            ));
+                        }
+                    }
+                    fields.push((name, String::from_utf8_lossy(&text).into_owned()));
+                }
                 continue;
             }
             let name = field.file_name().map(str::to_owned);
             while let Some(chunk) = field.chunk().await.map_err(body_error)? {
                 spool.push(chunk).await?;
             }
-            return spool.finish(name).await;
+            let mut spooled = spool.finish(name).await?;
+            spooled.fields = fields;
+            return Ok(spooled);
         }
         return Err(AdminError::bad_request(
             "missing_bundle",

@@ -526,4 +526,20 @@ impl Store {
             .await?;
         Ok(n == 1)
     }
+
+    /// Sets the tenant a session acts on (the web UI's tenant choice; the caller checked the
+    /// user may act there); whether the session existed.
+    pub async fn set_admin_session_tenant(
+        &self,
+        id: &str,
+        tenant: &str,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .ops_exec(
+                "UPDATE admin_sessions SET tenant_id = $2 WHERE id = $1",
+                params![id, tenant],
+            )
+            .await?;
+        Ok(n == 1)
+    }
 }
