@@ -148,11 +148,24 @@ fn unstorable_head(request: &Request) -> Option<Part> {
     None
 }
 
-/// Whether the body is read here: every body but the upload's, within the body limit (a
-/// longer one is refused by its handler's own limit).
+/// Whether the body is read here: every body but an upload's, within the body limit (a
+/// longer one is refused by its handler's own limit). An upload — the admin API's raw or
+/// multipart ZIP, the web UI's multipart form — holds binary bytes by nature; the bundle reader
+/// checks its contents, and no route stores a multipart or ZIP body as it came.
 fn has_inspected_body(request: &Request) -> bool {
-    let upload = request.method() == axum::http::Method::POST
-        && request.uri().path() == format!("{ADMIN_BASE_PATH}/imports");
+    let binary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| ct.trim().to_ascii_lowercase())
+        .is_some_and(|ct| {
+            ct.starts_with("multipart/form-data")
+                || ct.starts_with("application/zip")
+                || ct.starts_with("application/octet-stream")
+        });
+    let upload = binary
+        || request.method() == axum::http::Method::POST
+            && request.uri().path() == format!("{ADMIN_BASE_PATH}/imports");
     // The body's own size hint: exact from Content-Length, and for bodies made in process.
     let hint = axum::body::HttpBody::size_hint(request.body());
     !upload && hint.exact() != Some(0) && hint.lower() <= MAX_BODY_BYTES as u64
