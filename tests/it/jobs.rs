@@ -412,13 +412,7 @@ fn events_stream_progress_and_the_final_state(backend: Backend) {
     db.rt.block_on(async {
         let (_, body, _) = server.upload("", fixture_zip()).await;
         let id = body["id"].as_str().unwrap().to_owned();
-        let r = server
-            .http
-            .get(server.url(&format!("/api/v1/jobs/{id}/events")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("/api/v1/jobs/{id}/events")).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/event-stream");
         let reader = tokio::spawn(read_events(r));
@@ -480,13 +474,7 @@ fn a_rejected_bundle_has_its_findings_as_csv(backend: Backend) {
         assert_eq!(page["findings"].as_array().unwrap().len(), 3);
         assert_eq!(page["findings"][0], job["findings"][2]);
 
-        let r = server
-            .http
-            .get(server.url(&format!("{path}/findings.csv")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("{path}/findings.csv")).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
         let bytes = r.bytes().await.unwrap();
@@ -614,24 +602,10 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
     );
     db.rt.block_on(async {
         let since = rosterhub::domain::datetime::format_ms(since);
-        let (status, body) = server
-            .post_json("/api/v1/exports", &json!({"mode": "delta", "since": since}))
+        let (job, bytes) = server
+            .export(&json!({"mode": "delta", "since": since}))
             .await;
-        assert_eq!(status, 202, "{body}");
-        let path = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
-        let job = server.wait(&path).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["mode"], "delta");
-        let bytes = server
-            .http
-            .get(server.url(&format!("{path}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
         let zip = dir.path().join("delta.zip");
         std::fs::write(&zip, &bytes).unwrap();
         let files = crate::helpers::read_zip(&zip);
@@ -925,13 +899,7 @@ fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
             job["error"].as_str().unwrap().contains("retention"),
             "{job}"
         );
-        let r = server
-            .http
-            .get(server.url(&format!("{export}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("{export}/download")).await;
         assert_eq!(r.status(), 410);
         let err: Value = r.json().await.unwrap();
         assert_eq!(err["error"], "gone");

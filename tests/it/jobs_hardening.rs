@@ -322,25 +322,9 @@ fn an_export_reports_its_rows_and_dates_its_entries(backend: Backend) {
     let server = Server::start(&db, "default", test_config());
     db.block_on(async {
         let before = time::OffsetDateTime::now_utc().date();
-        let (status, body) = server
-            .post_json("/api/v1/exports", &json!({"mode": "bulk"}))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        let path = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
-        let job = server.wait(&path).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
-        let bytes = server
-            .http
-            .get(server.url(&format!("{path}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let (job, bytes) = server.export(&json!({"mode": "bulk"})).await;
         let after = time::OffsetDateTime::now_utc().date();
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let mut data_rows = 0u64;
         for i in 0..zip.len() {
             let mut entry = zip.by_index(i).unwrap();
@@ -435,15 +419,8 @@ fn findings_over_http_speak_to_the_uploader(backend: Backend) {
         let id = body["id"].as_str().unwrap();
         let job = server.wait(&format!("/api/v1/imports/{id}")).await;
         let csv = server
-            .http
-            .get(server.url(&format!("/api/v1/imports/{id}/findings.csv")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .get_text(&format!("/api/v1/imports/{id}/findings.csv"))
+            .await;
         assert!(csv.contains("'=1+2"), "{job}\n{csv}");
         assert!(
             !csv.lines().any(|l| l
