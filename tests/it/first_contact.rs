@@ -1,7 +1,7 @@
 //! What a person meets first: which database a command uses, exit codes, the messages and logs
 //! of the commands, and the audit trail of what they do.
 
-use crate::helpers::cli::rosterhub;
+use crate::helpers::cli::{import_json, rosterhub};
 use rosterhub::auth::Scopes;
 
 use crate::helpers::{Backend, TestDb, fixtures};
@@ -70,15 +70,7 @@ fn a_named_database_is_created_and_named() {
     assert!(err.contains(&format!("database: {url}\n")), "{err}");
     assert!(path.exists());
 
-    let (code, out, err) = rosterhub(&[
-        "import",
-        fixtures().join("jp-profile-v1.2.1").to_str().unwrap(),
-        "--database-url",
-        &url,
-        "--format",
-        "json",
-    ])
-    .run();
+    let (code, out, err) = import_json(&fixtures().join("jp-profile-v1.2.1"), &url).run();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["database"], url);
