@@ -61,12 +61,9 @@ fn an_upload_is_imported_as_a_job(backend: Backend) {
         .into_bytes();
         form.extend(fixture_zip());
         form.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let ctype = format!("multipart/form-data; boundary={boundary}");
         let r = server
-            .http
-            .post(server.url("/api/v1/imports"))
-            .bearer_auth(&server.token)
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(form)
+            .post_body("/api/v1/imports", &ctype, form)
             .send()
             .await
             .unwrap();
@@ -244,11 +241,7 @@ fn bad_uploads_get_clear_errors_and_leave_nothing(backend: Backend) {
         ];
         for (case, body, ctype, want, code) in cases {
             let r = server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", ctype)
-                .body(body)
+                .post_body("/api/v1/imports", ctype, body)
                 .send()
                 .await
                 .unwrap();
@@ -329,12 +322,8 @@ fn an_idempotent_retry_returns_the_same_import(backend: Backend) {
     db.rt.block_on(async {
         let send = |key: &'static str| {
             server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/zip")
+                .post_body("/api/v1/imports", "application/zip", fixture_zip())
                 .header("idempotency-key", key)
-                .body(fixture_zip())
                 .send()
         };
         let first = send("upload-2026-11-21-1").await.unwrap();

@@ -43,11 +43,7 @@ fn oversized_and_invalid_json_bodies_answer_the_admin_error_body() {
             "/api/v1/exports",
         ] {
             let r = server
-                .http
-                .post(server.url(path))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
-                .body(oversized_json())
+                .post_body(path, "application/json", oversized_json())
                 .send()
                 .await
                 .unwrap();
@@ -69,11 +65,7 @@ fn oversized_and_invalid_json_bodies_answer_the_admin_error_body() {
             assert_eq!(body.as_object().unwrap().len(), 2, "{path}: {body}");
 
             let r = server
-                .http
-                .post(server.url(path))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
-                .body("{not json")
+                .post_body(path, "application/json", "{not json")
                 .send()
                 .await
                 .unwrap();
@@ -232,12 +224,8 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
     db.block_on(async {
         let upload = |key: &'static str, zip: Vec<u8>| {
             server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/zip")
+                .post_body("/api/v1/imports", "application/zip", zip)
                 .header("idempotency-key", key)
-                .body(zip)
                 .send()
         };
         let zip = fixture_zip();
@@ -278,12 +266,8 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
 
         let export = |key: &'static str, body: &'static str| {
             server
-                .http
-                .post(server.url("/api/v1/exports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
+                .post_body("/api/v1/exports", "application/json", body)
                 .header("idempotency-key", key)
-                .body(body)
                 .send()
         };
         let first: Value = export("exp-1", r#"{"mode":"bulk"}"#)

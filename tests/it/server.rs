@@ -178,6 +178,20 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A POST of `body` as `content_type` to `path` with the server's token, to be sent.
+    pub fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+    }
+
     /// Uploads a ZIP body; returns the status, the JSON and the response headers.
     pub async fn upload(
         &self,
@@ -185,11 +199,7 @@ impl Server {
         zip: Vec<u8>,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
         let r = self
-            .http
-            .post(self.url(&format!("/api/v1/imports{query}")))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/zip")
-            .body(zip)
+            .post_body(&format!("/api/v1/imports{query}"), "application/zip", zip)
             .send()
             .await
             .unwrap();
