@@ -11,6 +11,7 @@
 # later requests of that generation reuse; its latency is printed separately.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 STUDENTS="${STUDENTS:-1000000}"
 DIR="${BENCH_DIR:-./bench-out}"
@@ -33,18 +34,12 @@ case "$URL" in
   *) "$ROSTERHUB_BIN" import "$BUNDLE" --database-url "$URL" --force --format json > "$DIR/api-import.json" ;;
 esac
 
-# The largest per-client rate limit, so that the guard runs on every request but never refuses.
-CLIENT=$("$ROSTERHUB_BIN" client create --name bench --rate-limit-per-min 1000000 --database-url "$URL")
-ID=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
-SECRET=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+bench_client "$URL"
 
 "$ROSTERHUB_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$URL" > "$DIR/api-serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
-TOKEN=$(curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$PORT/oauth/token" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-BASE="http://127.0.0.1:$PORT/ims/oneroster/rostering/v1p2"
+bench_token "$PORT"
 
 # A user and an e-mail from the middle of the data, found through the API itself.
 MID=$((STUDENTS / 2))

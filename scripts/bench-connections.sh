@@ -14,6 +14,7 @@
 # folder; a PostgreSQL database is dropped and created again. Exit 1 if the equation fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 STUDENTS="${STUDENTS:-1000}"
 PORT="${PORT:-18182}"
@@ -37,19 +38,14 @@ case "$URL" in
 esac
 "$ROSTERHUB_BIN" generate "$DIR/bundle.zip" --students "$STUDENTS" --seed 1 >&2
 "$ROSTERHUB_BIN" import "$DIR/bundle.zip" --database-url "$URL" --force --format json > "$DIR/import.json"
-CLIENT=$("$ROSTERHUB_BIN" client create --name bench --rate-limit-per-min 1000000 --database-url "$URL")
-ID=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
-SECRET=$(printf '%s' "$CLIENT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+bench_client "$URL"
 
 "$ROSTERHUB_BIN" serve --listen "127.0.0.1:$PORT" --database-url "$URL" --temp-dir "$DIR/tmp" \
   --audit-queue "$AUDIT_QUEUE" \
   > "$DIR/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
-TOKEN=$(curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$PORT/oauth/token" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-BASE="http://127.0.0.1:$PORT/ims/oneroster/rostering/v1p2"
+bench_token "$PORT"
 
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/users?limit=100"
 WRK=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout 30s -H "Authorization: Bearer $TOKEN" \

@@ -171,7 +171,8 @@ fn has_inspected_body(request: &Request) -> bool {
     !upload && hint.exact() != Some(0) && hint.lower() <= MAX_BODY_BYTES as u64
 }
 
-fn is_form(headers: &axum::http::HeaderMap) -> bool {
+/// Whether a request's `Content-Type` is an urlencoded form.
+pub(crate) fn is_form(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

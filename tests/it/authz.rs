@@ -100,14 +100,20 @@ fn claims(client: &str, exp_offset_secs: i64) -> Value {
     })
 }
 
-fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
-        return;
-    };
+/// A new database of `backend` holding the Japan Profile fixture; its app state and router.
+fn served(backend: Backend) -> Option<(TestDb, rosterhub::http::AppState, axum::Router)> {
+    let db = TestDb::new(backend)?;
     db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
-    let everything = Scopes::ALL.union(Scopes::ADMIN);
     let state = db.block_on(state(&db, |_| {}));
     let app = rosterhub::http::router(state.clone());
+    Some((db, state, app))
+}
+
+fn every_route_refuses_bad_tokens_without_data(backend: Backend) {
+    let Some((db, state, app)) = served(backend) else {
+        return;
+    };
+    let everything = Scopes::ALL.union(Scopes::ADMIN);
     let cases = db.rt.block_on(async {
         let key = db.store.signing_key().await.unwrap();
         let id = client(&state, "default", everything).await.id;
@@ -274,12 +280,9 @@ fn code(body: &Value) -> String {
 }
 
 fn a_scope_taken_away_applies_to_tokens_already_issued(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, state, app)) = served(backend) else {
         return;
     };
-    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
-    let state = db.block_on(state(&db, |_| {}));
-    let app = rosterhub::http::router(state.clone());
     db.rt.block_on(async {
         let c = client(&state, "default", Scopes::ALL.union(Scopes::ADMIN)).await;
         let demographics = format!("{BASE}/demographics");
@@ -327,12 +330,9 @@ fn a_scope_taken_away_applies_to_tokens_already_issued(backend: Backend) {
 }
 
 fn tokens_with_impossible_times_or_scopes_are_refused(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, state, app)) = served(backend) else {
         return;
     };
-    db.import(&fixtures().join("jp-profile-v1.2.1"), opts());
-    let state = db.block_on(state(&db, |_| {}));
-    let app = rosterhub::http::router(state.clone());
     db.rt.block_on(async {
         let key = db.store.signing_key().await.unwrap();
         let header = json!({"alg": "HS256", "typ": "JWT", "kid": key.kid});

@@ -1,6 +1,6 @@
 //! The CLI contract: exit codes and the JSON report shape.
 
-use crate::helpers::cli::rosterhub;
+use crate::helpers::cli::{import_json, rosterhub};
 use crate::helpers::fixtures;
 
 #[test]
@@ -31,15 +31,7 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("cli.db").display());
     let ok = fixtures().join("jp-profile-v1.2.1");
-    let (code, out, err) = rosterhub(&[
-        "import",
-        ok.to_str().unwrap(),
-        "--database-url",
-        &url,
-        "--format",
-        "json",
-    ])
-    .run();
+    let (code, out, err) = import_json(&ok, &url).run();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["status"], "applied");
@@ -71,15 +63,7 @@ fn import_prints_the_json_contract_and_exits_3_when_held() {
     }
     b.set_mode("demographics", "absent");
     b.remove("demographics.csv");
-    let (code, out, _) = rosterhub(&[
-        "import",
-        b.path().to_str().unwrap(),
-        "--database-url",
-        &url,
-        "--format",
-        "json",
-    ])
-    .run();
+    let (code, out, _) = import_json(b.path(), &url).run();
     assert_eq!(code, 3, "{out}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"],

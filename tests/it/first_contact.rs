@@ -1,7 +1,7 @@
 //! What a person meets first: which database a command uses, exit codes, the messages and logs
 //! of the commands, and the audit trail of what they do.
 
-use crate::helpers::cli::rosterhub;
+use crate::helpers::cli::{import_json, rosterhub};
 use rosterhub::auth::Scopes;
 
 use crate::helpers::{Backend, TestDb, fixtures};
@@ -70,15 +70,7 @@ fn a_named_database_is_created_and_named() {
     assert!(err.contains(&format!("database: {url}\n")), "{err}");
     assert!(path.exists());
 
-    let (code, out, err) = rosterhub(&[
-        "import",
-        fixtures().join("jp-profile-v1.2.1").to_str().unwrap(),
-        "--database-url",
-        &url,
-        "--format",
-        "json",
-    ])
-    .run();
+    let (code, out, err) = import_json(&fixtures().join("jp-profile-v1.2.1"), &url).run();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["database"], url);
@@ -200,13 +192,7 @@ fn a_missing_scope_is_named_once() {
             ("/api/v1/audit", "rosterhub.admin"),
             ("/api/v1/exports", "rosterhub.export or rosterhub.admin"),
         ] {
-            let r = server
-                .http
-                .get(server.url(path))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap();
+            let r = server.get_with(path, Some(&token)).await;
             assert_eq!(r.status(), 403);
             let body: serde_json::Value = r.json().await.unwrap();
             assert_eq!(
@@ -409,12 +395,8 @@ fn cli_actions_are_audited_and_imports_listed(backend: Backend) {
         assert_eq!(job["report"]["entities"], report["entities"]);
         let job_id = job["id"].as_str().unwrap().to_owned();
         let one = server
-            .http
-            .get(server.url(&format!("/api/v1/imports/{job_id}")))
-            .bearer_auth(&token)
-            .send()
+            .get_with(&format!("/api/v1/imports/{job_id}"), Some(&token))
             .await
-            .unwrap()
             .json::<serde_json::Value>()
             .await
             .unwrap();
@@ -510,12 +492,7 @@ fn the_rostering_document_names_this_server() {
     let db = TestDb::new(Backend::Sqlite).unwrap();
     let server = crate::server::start_with(&db, |_| {});
     db.block_on(async {
-        let r = server
-            .http
-            .get(server.url("/api/v1/rostering-openapi.json"))
-            .send()
-            .await
-            .unwrap();
+        let r = server.get_with("/api/v1/rostering-openapi.json", None).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "application/json");
         let doc: serde_json::Value = r.json().await.unwrap();
@@ -535,12 +512,7 @@ fn the_rostering_document_names_this_server() {
         assert_eq!(doc["paths"], file["paths"], "the paths as published");
         assert_eq!(doc["components"]["schemas"], file["components"]["schemas"]);
 
-        let js = server
-            .http
-            .get(server.url("/api/v1/docs/swagger-initializer.js"))
-            .send()
-            .await
-            .unwrap()
+        let js = server.get_with("/api/v1/docs/swagger-initializer.js", None).await
             .text()
             .await
             .unwrap();

@@ -61,12 +61,9 @@ fn an_upload_is_imported_as_a_job(backend: Backend) {
         .into_bytes();
         form.extend(fixture_zip());
         form.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let ctype = format!("multipart/form-data; boundary={boundary}");
         let r = server
-            .http
-            .post(server.url("/api/v1/imports"))
-            .bearer_auth(&server.token)
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(form)
+            .post_body("/api/v1/imports", &ctype, form)
             .send()
             .await
             .unwrap();
@@ -244,11 +241,7 @@ fn bad_uploads_get_clear_errors_and_leave_nothing(backend: Backend) {
         ];
         for (case, body, ctype, want, code) in cases {
             let r = server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", ctype)
-                .body(body)
+                .post_body("/api/v1/imports", ctype, body)
                 .send()
                 .await
                 .unwrap();
@@ -329,12 +322,8 @@ fn an_idempotent_retry_returns_the_same_import(backend: Backend) {
     db.rt.block_on(async {
         let send = |key: &'static str| {
             server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/zip")
+                .post_body("/api/v1/imports", "application/zip", fixture_zip())
                 .header("idempotency-key", key)
-                .body(fixture_zip())
                 .send()
         };
         let first = send("upload-2026-11-21-1").await.unwrap();
@@ -412,13 +401,7 @@ fn events_stream_progress_and_the_final_state(backend: Backend) {
     db.rt.block_on(async {
         let (_, body, _) = server.upload("", fixture_zip()).await;
         let id = body["id"].as_str().unwrap().to_owned();
-        let r = server
-            .http
-            .get(server.url(&format!("/api/v1/jobs/{id}/events")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("/api/v1/jobs/{id}/events")).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/event-stream");
         let reader = tokio::spawn(read_events(r));
@@ -480,13 +463,7 @@ fn a_rejected_bundle_has_its_findings_as_csv(backend: Backend) {
         assert_eq!(page["findings"].as_array().unwrap().len(), 3);
         assert_eq!(page["findings"][0], job["findings"][2]);
 
-        let r = server
-            .http
-            .get(server.url(&format!("{path}/findings.csv")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("{path}/findings.csv")).await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
         let bytes = r.bytes().await.unwrap();
@@ -614,24 +591,10 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
     );
     db.rt.block_on(async {
         let since = rosterhub::domain::datetime::format_ms(since);
-        let (status, body) = server
-            .post_json("/api/v1/exports", &json!({"mode": "delta", "since": since}))
+        let (job, bytes) = server
+            .export(&json!({"mode": "delta", "since": since}))
             .await;
-        assert_eq!(status, 202, "{body}");
-        let path = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
-        let job = server.wait(&path).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["mode"], "delta");
-        let bytes = server
-            .http
-            .get(server.url(&format!("{path}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
         let zip = dir.path().join("delta.zip");
         std::fs::write(&zip, &bytes).unwrap();
         let files = crate::helpers::read_zip(&zip);
@@ -925,13 +888,7 @@ fn files_past_retention_are_deleted_and_reports_kept(backend: Backend) {
             job["error"].as_str().unwrap().contains("retention"),
             "{job}"
         );
-        let r = server
-            .http
-            .get(server.url(&format!("{export}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap();
+        let r = server.get(&format!("{export}/download")).await;
         assert_eq!(r.status(), 410);
         let err: Value = r.json().await.unwrap();
         assert_eq!(err["error"], "gone");

@@ -43,11 +43,7 @@ fn oversized_and_invalid_json_bodies_answer_the_admin_error_body() {
             "/api/v1/exports",
         ] {
             let r = server
-                .http
-                .post(server.url(path))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
-                .body(oversized_json())
+                .post_body(path, "application/json", oversized_json())
                 .send()
                 .await
                 .unwrap();
@@ -69,11 +65,7 @@ fn oversized_and_invalid_json_bodies_answer_the_admin_error_body() {
             assert_eq!(body.as_object().unwrap().len(), 2, "{path}: {body}");
 
             let r = server
-                .http
-                .post(server.url(path))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
-                .body("{not json")
+                .post_body(path, "application/json", "{not json")
                 .send()
                 .await
                 .unwrap();
@@ -232,12 +224,8 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
     db.block_on(async {
         let upload = |key: &'static str, zip: Vec<u8>| {
             server
-                .http
-                .post(server.url("/api/v1/imports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/zip")
+                .post_body("/api/v1/imports", "application/zip", zip)
                 .header("idempotency-key", key)
-                .body(zip)
                 .send()
         };
         let zip = fixture_zip();
@@ -278,12 +266,8 @@ fn a_reused_idempotency_key_with_another_body_is_refused(backend: Backend) {
 
         let export = |key: &'static str, body: &'static str| {
             server
-                .http
-                .post(server.url("/api/v1/exports"))
-                .bearer_auth(&server.token)
-                .header("content-type", "application/json")
+                .post_body("/api/v1/exports", "application/json", body)
                 .header("idempotency-key", key)
-                .body(body)
                 .send()
         };
         let first: Value = export("exp-1", r#"{"mode":"bulk"}"#)
@@ -322,25 +306,9 @@ fn an_export_reports_its_rows_and_dates_its_entries(backend: Backend) {
     let server = Server::start(&db, "default", test_config());
     db.block_on(async {
         let before = time::OffsetDateTime::now_utc().date();
-        let (status, body) = server
-            .post_json("/api/v1/exports", &json!({"mode": "bulk"}))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        let path = format!("/api/v1/exports/{}", body["id"].as_str().unwrap());
-        let job = server.wait(&path).await;
-        assert_eq!(job["state"], "succeeded", "{job}");
-        let bytes = server
-            .http
-            .get(server.url(&format!("{path}/download")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let (job, bytes) = server.export(&json!({"mode": "bulk"})).await;
         let after = time::OffsetDateTime::now_utc().date();
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let mut data_rows = 0u64;
         for i in 0..zip.len() {
             let mut entry = zip.by_index(i).unwrap();
@@ -435,15 +403,8 @@ fn findings_over_http_speak_to_the_uploader(backend: Backend) {
         let id = body["id"].as_str().unwrap();
         let job = server.wait(&format!("/api/v1/imports/{id}")).await;
         let csv = server
-            .http
-            .get(server.url(&format!("/api/v1/imports/{id}/findings.csv")))
-            .bearer_auth(&server.token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+            .get_text(&format!("/api/v1/imports/{id}/findings.csv"))
+            .await;
         assert!(csv.contains("'=1+2"), "{job}\n{csv}");
         assert!(
             !csv.lines().any(|l| l

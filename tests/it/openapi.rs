@@ -261,12 +261,7 @@ async fn call(
 
 fn fetch_doc(server: &Server, db: &TestDb) -> Doc {
     db.rt.block_on(async {
-        let r = server
-            .http
-            .get(server.url("/api/v1/openapi.json"))
-            .send()
-            .await
-            .unwrap();
+        let r = server.get_with("/api/v1/openapi.json", None).await;
         assert_eq!(r.status(), 200, "served without a token");
         assert!(
             r.headers()["content-type"]
@@ -759,7 +754,7 @@ fn the_docs_page_loads_its_files_from_this_server() {
         // Over a real socket (trailing slashes trimmed): with and without the slash.
         let mut pages = Vec::new();
         for path in ["/api/v1/docs", "/api/v1/docs/"] {
-            let r = server.http.get(server.url(path)).send().await.unwrap();
+            let r = server.get_with(path, None).await;
             assert_eq!(r.status(), 200, "{path}: no token needed, no redirect");
             assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
             pages.push(r.text().await.unwrap());
@@ -775,7 +770,7 @@ fn the_docs_page_loads_its_files_from_this_server() {
         let mut initializer = String::new();
         for link in &files {
             assert!(link.starts_with("/api/v1/docs/"), "{link}");
-            let r = server.http.get(server.url(link)).send().await.unwrap();
+            let r = server.get_with(link, None).await;
             assert_eq!(r.status(), 200, "{link}");
             let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
             let body = r.bytes().await.unwrap();
@@ -793,7 +788,7 @@ fn the_docs_page_loads_its_files_from_this_server() {
         assert!(initializer.contains("\"/api/v1/openapi.json\""), "{initializer}");
         assert!(initializer.contains("\"validatorUrl\": \"none\""), "{initializer}");
         assert!(!initializer.contains("petstore"), "{initializer}");
-        let r = server.http.get(server.url("/api/v1/docs/nope.js")).send().await.unwrap();
+        let r = server.get_with("/api/v1/docs/nope.js", None).await;
         assert_eq!(r.status(), 404);
 
         // Behind a proxy with a path prefix (`--public-url`): the page, the document and the

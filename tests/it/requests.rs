@@ -10,7 +10,7 @@ use rosterhub::storage::clients::ClientSettings;
 use serde_json::{Value, json};
 
 use crate::helpers::tokens::client_with;
-use crate::helpers::{Backend, TempBundle, TestDb, opts};
+use crate::helpers::{Backend, TempBundle, TestDb};
 use crate::isolation::{BASE, Side, serve};
 use crate::server::oneshot;
 
@@ -19,20 +19,7 @@ fn side_with(backend: Backend, fixture: &str, edit: impl FnOnce(&TempBundle)) ->
     let db = TestDb::new(backend)?;
     let bundle = TempBundle::from_fixture(fixture);
     edit(&bundle);
-    db.tenant("a");
-    let r = db.import(
-        bundle.path(),
-        rosterhub::import::ImportOptions {
-            tenant: "a".into(),
-            ..opts()
-        },
-    );
-    assert_eq!(
-        r.status,
-        rosterhub::import::Outcome::Applied,
-        "{}",
-        r.to_text()
-    );
+    db.import_tenant("a", bundle.path());
     Some(serve(db))
 }
 

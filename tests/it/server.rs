@@ -134,14 +134,33 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// A GET of `path` with `token` (none: without an `Authorization` header); the response as
+    /// it came.
+    pub async fn get_with(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A GET of `path` with the server's token; the response as it came.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_with(path, Some(&self.token)).await
+    }
+
+    /// The body of a GET of `path`, whatever its status.
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        self.get(path).await.bytes().await.unwrap().to_vec()
+    }
+
+    /// The body of a GET of `path` as text, whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
+        let r = self.get(path).await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -159,6 +178,20 @@ impl Server {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// A POST of `body` as `content_type` to `path` with the server's token, to be sent.
+    pub fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+    }
+
     /// Uploads a ZIP body; returns the status, the JSON and the response headers.
     pub async fn upload(
         &self,
@@ -166,17 +199,25 @@ impl Server {
         zip: Vec<u8>,
     ) -> (u16, Value, reqwest::header::HeaderMap) {
         let r = self
-            .http
-            .post(self.url(&format!("/api/v1/imports{query}")))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/zip")
-            .body(zip)
+            .post_body(&format!("/api/v1/imports{query}"), "application/zip", zip)
             .send()
             .await
             .unwrap();
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    /// Starts an export of `body`, waits until it succeeds and downloads it: the job and the
+    /// ZIP.
+    pub async fn export(&self, body: &Value) -> (Value, Vec<u8>) {
+        let (status, created) = self.post_json("/api/v1/exports", body).await;
+        assert_eq!(status, 202, "{created}");
+        let path = format!("/api/v1/exports/{}", created["id"].as_str().unwrap());
+        let job = self.wait(&path).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let zip = self.get_bytes(&format!("{path}/download")).await;
+        (job, zip)
     }
 
     /// Polls a job until it is no longer queued or running.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::helpers::tokens::{client, client_with};
 use crate::helpers::{Backend, TestDb};
 use crate::server::{Server, start_with};
-use crate::users::{PASSWORD, Reply, login, ops_rows, send, user};
+use crate::users::{PASSWORD, Reply, hanako_served, login, ops_rows, send, user};
 
 const WRONG: &str = "wrong password 123";
 
@@ -86,11 +86,9 @@ fn sixty_parallel_wrong_passwords_check_five(backend: Backend) {
 }
 
 fn unknown_and_existing_usernames_lock_alike(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, server, _)) = hanako_served(backend) else {
         return;
     };
-    let server = start_with(&db, |_| {});
-    user(&db, "hanako", false, &[("default", Role::Admin)]);
     db.rt.block_on(async {
         for name in ["hanako", "nobody"] {
             for attempt in 1..=5 {

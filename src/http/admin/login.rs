@@ -16,6 +16,7 @@ use crate::audit::AuditNote;
 use crate::auth::throttle::Counter;
 use crate::domain::datetime::now_ms;
 use crate::http::AppState;
+use crate::http::hardening::is_form;
 use crate::storage::StoreError;
 use crate::users::store;
 use crate::users::{Password, Role};
@@ -35,16 +36,8 @@ pub struct LoginForm {
 }
 
 fn login_form(headers: &HeaderMap, body: &[u8]) -> Result<LoginForm, AdminError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
     let mut map = Map::new();
-    if is_form {
+    if is_form(headers) {
         for (k, v) in form_fields(body) {
             map.insert(k, Value::String(v));
         }

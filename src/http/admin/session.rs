@@ -39,6 +39,7 @@ use super::error::AdminError;
 use crate::audit::{AuditNote, annotate};
 use crate::domain::datetime::format_ms;
 use crate::http::AppState;
+use crate::http::hardening::is_form;
 use crate::users::session::{COOKIE, SessionToken, cookie_value, tokens_match};
 use crate::users::store::{self, Session};
 use crate::users::{Role, SESSION_IDLE_MS, SESSION_MAX_MS};
@@ -106,16 +107,7 @@ struct FormCsrf(String);
 /// CSRF token as the form field `csrf_token`; the body is read (up to 64 KiB) to find it and
 /// handed on unchanged.
 pub async fn form_csrf(req: Request, next: Next) -> Response {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form
+    if !is_form(req.headers())
         || is_safe(req.method())
         || req.headers().contains_key(header::AUTHORIZATION)
         || !req.headers().contains_key(header::COOKIE)

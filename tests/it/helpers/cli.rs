@@ -26,6 +26,18 @@ pub fn rosterhub(args: &[&str]) -> Rosterhub {
     Rosterhub { cmd, stdin: None }
 }
 
+/// `rosterhub import <bundle> --database-url <url> --format json`.
+pub fn import_json(bundle: &std::path::Path, url: &str) -> Rosterhub {
+    rosterhub(&[
+        "import",
+        bundle.to_str().unwrap(),
+        "--database-url",
+        url,
+        "--format",
+        "json",
+    ])
+}
+
 impl Rosterhub {
     /// On `db` (`--database-url`).
     pub fn db(mut self, db: &TestDb) -> Rosterhub {

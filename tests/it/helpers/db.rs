@@ -141,6 +141,19 @@ impl TestDb {
         self.rt.block_on(self.store.ensure_tenant(id, id)).unwrap();
     }
 
+    /// Creates `tenant` and imports `bundle` into it, which must be applied.
+    pub fn import_tenant(&self, tenant: &str, bundle: &Path) {
+        self.tenant(tenant);
+        let r = self.import(
+            bundle,
+            ImportOptions {
+                tenant: tenant.into(),
+                ..opts()
+            },
+        );
+        assert_eq!(r.status, import::Outcome::Applied, "{}", r.to_text());
+    }
+
     /// Runs a query whose columns are all text (CAST others), returning rows of cells.
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match &self.store {

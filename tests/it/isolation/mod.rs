@@ -16,11 +16,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rosterhub::auth::Scopes;
 use rosterhub::http::AppState;
-use rosterhub::import::{ImportOptions, Outcome};
 use serde_json::Value;
 
 use crate::helpers::tokens::client;
-use crate::helpers::{Backend, TempBundle, TestDb, fixtures, opts};
+use crate::helpers::{Backend, TempBundle, TestDb, fixtures};
 use crate::server::{oneshot, state};
 
 pub(crate) const BASE: &str = "/ims/oneroster/rostering/v1p2";
@@ -109,18 +108,6 @@ pub(crate) fn serve(db: TestDb) -> Side {
     side
 }
 
-fn import(db: &TestDb, tenant: &str, bundle: &std::path::Path) {
-    db.tenant(tenant);
-    let r = db.import(
-        bundle,
-        ImportOptions {
-            tenant: tenant.into(),
-            ..opts()
-        },
-    );
-    assert_eq!(r.status, Outcome::Applied, "{}", r.to_text());
-}
-
 /// Tenant `b`: the fixture's sourcedIds with other content, one user fewer (a tombstone) and
 /// other e-mails, so that counts, filters and bodies would all show a leak.
 fn other_tenant_bundle() -> TempBundle {
@@ -141,9 +128,9 @@ fn sides(backend: Backend) -> Option<(Side, Side)> {
     let fixture = fixtures().join("jp-profile-v1.2.1");
     // `b` first, so that `a`'s rows are never the only ones of a table in the shared database.
     let b = other_tenant_bundle();
-    import(&shared, "b", b.path());
-    import(&shared, "a", &fixture);
-    import(&alone, "a", &fixture);
+    shared.import_tenant("b", b.path());
+    shared.import_tenant("a", &fixture);
+    alone.import_tenant("a", &fixture);
     Some((serve(shared), serve(alone)))
 }
 

@@ -123,20 +123,7 @@ pub fn an_org_scoped_client_sees_only_its_orgs(backend: Backend) {
         },
     )
     .unwrap();
-    db.tenant("a");
-    let r = db.import(
-        dir.path(),
-        rosterhub::import::ImportOptions {
-            tenant: "a".into(),
-            ..crate::helpers::opts()
-        },
-    );
-    assert_eq!(
-        r.status,
-        rosterhub::import::Outcome::Applied,
-        "{}",
-        r.to_text()
-    );
+    db.import_tenant("a", dir.path());
     let schools: Vec<String> = set(db.rows(
         "SELECT sourced_id FROM orgs WHERE tenant_id = 'a' AND type = 'school' ORDER BY sourced_id",
     ))

@@ -4,16 +4,14 @@ use reqwest::Method;
 use rosterhub::users::Role;
 use serde_json::{Value, json};
 
-use super::{Browser, PASSWORD, browser, login, ops_rows, send, start_with, user};
+use super::{Browser, PASSWORD, browser, hanako_served, login, ops_rows, send, start_with, user};
 use crate::helpers::{Backend, TestDb};
 use crate::server::admin_scopes;
 
 fn tenants_are_for_system_admins_only(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, server, _)) = hanako_served(backend) else {
         return;
     };
-    let server = start_with(&db, |_| {});
-    user(&db, "hanako", false, &[("default", Role::Admin)]);
     user(&db, "root", true, &[]);
     db.rt.block_on(async {
         let only = json!({"error": "forbidden",

@@ -5,15 +5,13 @@ use reqwest::Method;
 use rosterhub::users::Role;
 use serde_json::{Value, json};
 
-use super::{Browser, PASSWORD, cookie_token, ops_rows, send, start_with, user};
-use crate::helpers::{Backend, TestDb};
+use super::{Browser, PASSWORD, cookie_token, hanako_served, ops_rows, send, user};
+use crate::helpers::Backend;
 
 fn logins_and_cookie_requests_are_audited(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, server, hanako)) = hanako_served(backend) else {
         return;
     };
-    let server = start_with(&db, |_| {});
-    let hanako = user(&db, "hanako", false, &[("default", Role::Admin)]);
     let viewer = user(&db, "viewer", false, &[("default", Role::Viewer)]);
     db.rt.block_on(async {
         let post = |name: &str, password: &str, request_id: &str| {

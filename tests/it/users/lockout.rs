@@ -5,7 +5,7 @@ use rosterhub::domain::datetime::now_ms;
 use rosterhub::users::Role;
 use serde_json::{Value, json};
 
-use super::{PASSWORD, login, ops_exec, ops_rows, send, start_with, user};
+use super::{PASSWORD, hanako_served, login, ops_exec, ops_rows, send, start_with, user};
 use crate::helpers::{Backend, TestDb};
 
 fn wrong() -> Value {
@@ -101,11 +101,9 @@ fn wrong_credentials_get_one_answer_and_logins_pick_a_tenant(backend: Backend) {
 }
 
 fn five_failures_lock_the_account(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, server, hanako)) = hanako_served(backend) else {
         return;
     };
-    let server = start_with(&db, |_| {});
-    let hanako = user(&db, "hanako", false, &[("default", Role::Admin)]);
     let state = |db: &TestDb| {
         ops_rows(
             db,
@@ -177,11 +175,9 @@ fn five_failures_lock_the_account(backend: Backend) {
 }
 
 fn an_address_past_its_limit_refuses_only_wrong_passwords(backend: Backend) {
-    let Some(db) = TestDb::new(backend) else {
+    let Some((db, server, _)) = hanako_served(backend) else {
         return;
     };
-    let server = start_with(&db, |_| {});
-    user(&db, "hanako", false, &[("default", Role::Admin)]);
     db.rt.block_on(async {
         for i in 0..20 {
             let r = login(&server, &format!("guess{i}"), PASSWORD, None).await;

@@ -35,6 +35,15 @@ pub fn user(db: &TestDb, name: &str, system: bool, roles: &[(&str, Role)]) -> Ad
     db.block_on(store::create(&db.store, new)).unwrap()
 }
 
+/// A new database of `backend` served without job workers, with the user `hanako`, an admin of
+/// tenant `default`.
+pub fn hanako_served(backend: crate::helpers::Backend) -> Option<(TestDb, Server, AdminUser)> {
+    let db = TestDb::new(backend)?;
+    let server = start_with(&db, |_| {});
+    let hanako = user(&db, "hanako", false, &[("default", Role::Admin)]);
+    Some((db, server, hanako))
+}
+
 /// A response: status, headers and the JSON body (`Null` when there is none).
 #[derive(Debug)]
 pub struct Reply {

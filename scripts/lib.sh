@@ -1,0 +1,20 @@
+# Steps shared by the benchmark scripts, sourced by them (`. scripts/lib.sh`); they run
+# "$ROSTERHUB_BIN".
+
+# A client named bench of the database $1 with the largest per-client rate limit, so that the
+# guard runs on every request but never refuses: sets ID and SECRET.
+bench_client() {
+  local client
+  client=$("$ROSTERHUB_BIN" client create --name bench --rate-limit-per-min 1000000 --database-url "$1")
+  ID=$(printf '%s' "$client" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+  SECRET=$(printf '%s' "$client" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+}
+
+# Waits for the server on 127.0.0.1:$1 to be ready, then takes a token of the client ID/SECRET:
+# sets TOKEN, and BASE to the server's OneRoster rostering base URL.
+bench_token() {
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && break; sleep 0.2; done
+  TOKEN=$(curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "http://127.0.0.1:$1/oauth/token" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  BASE="http://127.0.0.1:$1/ims/oneroster/rostering/v1p2"
+}
