@@ -824,19 +824,27 @@ fn jobs_notify_their_webhooks(backend: Backend) {
             format!("{base}/api/v1/exports/{export_id}/download")
         );
         assert_eq!(export["data"]["mode"], "bulk");
-        // Each delivery is in the subscription's log as succeeded.
-        let (_, log) = server
-            .get_json(&format!(
-                "/api/v1/webhooks/{}/deliveries",
-                hook["id"].as_str().unwrap()
-            ))
-            .await;
-        let states: Vec<&str> = log["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["state"].as_str().unwrap())
-            .collect();
+        // Each delivery is in the subscription's log as succeeded. The deliverer records the
+        // outcome after the receiver has answered, so the log may trail the receiver briefly.
+        let log_path = format!(
+            "/api/v1/webhooks/{}/deliveries",
+            hook["id"].as_str().unwrap()
+        );
+        let started = std::time::Instant::now();
+        let states = loop {
+            let (_, log) = server.get_json(&log_path).await;
+            let states: Vec<String> = log["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["state"].as_str().unwrap().to_owned())
+                .collect();
+            if !states.iter().any(|s| s == "pending") || started.elapsed() > Duration::from_secs(30)
+            {
+                break states;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         assert_eq!(states, ["succeeded"; 4]);
     });
 }
