@@ -608,10 +608,14 @@ pub fn import(
             (false, Channel::Cli) => {
                 format!("held: {what}; nothing was written (re-run with --force to apply it)")
             }
-            (false, Channel::Http) => format!(
-                "held: {what}; nothing was written until an admin approves it \
-                 (POST /api/v1/imports/{{id}}/approve) or discards it"
-            ),
+            (false, Channel::Http) => {
+                // The job's own id when it runs as one, so the message is a request to copy.
+                let id = opts.job.as_ref().map_or("{id}", |j| j.job_id.as_str());
+                format!(
+                    "held: {what}; nothing was written until an admin approves it \
+                     (POST /api/v1/imports/{id}/approve) or discards it"
+                )
+            }
         };
         findings.push(bundle_finding(
             "threshold_exceeded",

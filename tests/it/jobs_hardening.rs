@@ -362,11 +362,12 @@ fn findings_over_http_speak_to_the_uploader(backend: Backend) {
             .unwrap()
             .to_owned();
         assert!(message.starts_with("held: "), "{message}");
+        let id = body["id"].as_str().unwrap();
         assert!(
-            message.ends_with(
+            message.ends_with(&format!(
                 "nothing was written until an admin approves it \
                  (POST /api/v1/imports/{id}/approve) or discards it"
-            ),
+            )),
             "{message}"
         );
         assert!(!message.contains("--force"), "{message}");
