@@ -7,10 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::chrome::{Chrome, Member, enc};
-use super::view::JobView;
+use super::view::{JobView, Params};
 use crate::http::AppState;
 use crate::jobs::{JobKind, JobState};
-use crate::web::form::pairs_lossy;
 
 /// Rows per page.
 const PAGE: u64 = 25;
@@ -44,16 +43,8 @@ pub async fn show(
     member: Member,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let q: Vec<(String, String)> = raw
-        .as_deref()
-        .map(|r| pairs_lossy(r).collect())
-        .unwrap_or_default();
-    let get = |k: &str| {
-        q.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let params = Params::new(raw.as_deref());
+    let get = |k: &str| params.get(k).to_owned();
     let kind = if get("kind") == "exports" {
         JobKind::Export
     } else {

@@ -10,13 +10,12 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::chrome::{Chrome, Member, enc};
-use super::view::{EntityLine, JobView, entity_lines};
+use super::view::{EntityLine, JobView, Params, entity_lines};
 use crate::http::AppState;
 use crate::http::admin::error::AdminError;
 use crate::http::admin::session::form_fields;
 use crate::jobs::{Job, JobKind, JobState};
 use crate::storage::StoreError;
-use crate::web::form::pairs_lossy;
 
 /// Findings per page.
 const PAGE: usize = 50;
@@ -102,16 +101,8 @@ pub async fn show(
         Ok(j) => j,
         Err(e) => return member.visit.error_page(&e),
     };
-    let q: Vec<(String, String)> = raw
-        .as_deref()
-        .map(|r| pairs_lossy(r).collect())
-        .unwrap_or_default();
-    let get = |k: &str| {
-        q.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let params = Params::new(raw.as_deref());
+    let get = |k: &str| params.get(k).trim().to_owned();
     let (severity, file, code) = (get("severity"), get("file"), get("code"));
     let page: usize = get("page").parse().unwrap_or(1).max(1);
     let report = job.report.as_ref();

@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::zone::Zone;
 use crate::jobs::{Job, JobState};
+use crate::web::form::pairs_lossy;
 
 /// One import or export in a list or on its page.
 pub struct JobView {
@@ -100,4 +101,21 @@ pub fn entity_lines(report: Option<&Value>) -> Vec<EntityLine> {
             }
         })
         .collect()
+}
+
+/// A page's query string, read leniently (a page never fails on a stray parameter): the first
+/// value of each name, `""` when absent.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn new(raw: Option<&str>) -> Params {
+        Params(raw.map(|r| pairs_lossy(r).collect()).unwrap_or_default())
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
 }
