@@ -15,6 +15,7 @@
 //! - [`auth`]: OAuth 2.0 client credentials, API clients, tokens.
 //! - [`jobs`]: imports and exports as jobs: queue, leases, workers, stored files.
 //! - [`webhooks`]: subscriptions, the delivery outbox, signed deliveries with retries.
+//! - [`mail`]: e-mail notices to tenant admins (held, failed, refused, daily summary) over SMTP.
 //! - [`pii`]: PII encrypted at rest (AES-256-GCM), blind indexes for filters, key rotation.
 //! - [`users`]: admin users of the web UI: argon2id passwords, roles per tenant, sessions.
 //! - [`audit`]: the audit log: what each request adds, the batch writer, masked filters.
@@ -30,7 +31,10 @@ pub mod filter;
 pub mod generate;
 pub mod http;
 pub mod import;
+pub mod intake;
 pub mod jobs;
+pub mod mail;
+pub mod mapping;
 pub mod pii;
 pub mod storage;
 pub mod telemetry;

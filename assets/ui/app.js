@@ -64,6 +64,11 @@
     result.innerHTML = "";
     var q = "?encoding=" + encodeURIComponent(form.querySelector("#encoding").value);
     if (form.querySelector("#dry_run").checked) { q += "&dry_run=true"; }
+    if (form.querySelector("#rollover").checked) { q += "&rollover=true"; }
+    ["mapping", "school", "school_year"].forEach(function (name) {
+      var v = form.querySelector("#" + name).value.trim();
+      if (v) { q += "&" + name + "=" + encodeURIComponent(v); }
+    });
     var body = new FormData();
     body.append("bundle", file, file.name);
     var xhr = new XMLHttpRequest();
@@ -107,5 +112,17 @@
     }
     var body = document.getElementById("import-body");
     if (body) { follow(body); }
+    // A new client secret's copy button (the secret is shown once).
+    document.querySelectorAll("[data-copy]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var text = document.getElementById(b.getAttribute("data-copy")).textContent;
+        if (navigator.clipboard) {
+          navigator.clipboard.writeText(text).then(function () {
+            var done = b.parentNode.querySelector("[data-copied]");
+            if (done) { done.hidden = false; }
+          });
+        }
+      });
+    });
   });
 })();

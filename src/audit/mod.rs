@@ -1,7 +1,8 @@
 //! The audit log: an append-only record, per tenant, of who did what through the API.
 //!
 //! The HTTP middleware (`http::audit`) builds one [`Entry`] per request to the OneRoster and
-//! admin APIs and to the token endpoint, after the handler ran, and hands it to the
+//! admin APIs and to the token endpoint, and per write of the web UI, after the handler ran,
+//! and hands it to the
 //! [`AuditLog`]: a bounded channel to a background writer that inserts in batches, so the API
 //! never waits for the audit table. The table, its row ([`Entry`]), the listing's [`Filter`]
 //! and every statement on `audit_log` are `storage::ops::audit` (an operational table: the
@@ -13,6 +14,8 @@
 //! `list`/`create` on a collection, `read`/`update`/`delete` on an item, the last path word for
 //! an action or sub-resource (`imports.approve`, `exports.download`, `clients.rotate_secret`,
 //! `jobs.events`, `imports.findings`), and `session.login`/`session.logout`/`session.read`.
+//! The web UI's writes are named alike (`webhooks.create`, `clients.revoke`, `users.disable`,
+//! `webhooks.test`, `users.password`, `session.tenant`, `audit.export`, …).
 //! Handlers refine an entry with an [`AuditNote`] (e.g. `session.login_failed`). Reads recorded
 //! while the writer is behind are folded into `oneroster.read.aggregated` entries, whose
 //! `count` (`result_count` in the table) is the number of requests (see [`writer`]).
@@ -27,7 +30,10 @@ use serde_json::{Value, json};
 use crate::domain::datetime::format_ms;
 
 pub use crate::storage::ops::audit::{Entry, Filter};
-pub use writer::{AGGREGATED_ACTION, AuditLog, READ_ACTION, WriterSettings, spawn_retention};
+pub use writer::{
+    AGGREGATED_ACTION, AGGREGATED_TOTAL, AuditLog, DROPPED_TOTAL, READ_ACTION, WRITTEN_TOTAL,
+    WriterSettings, spawn_retention,
+};
 
 /// What a handler adds to its response's extensions for the audit entry of its request: the
 /// audit middleware records method, path, query, status, client, IP and request id by itself;

@@ -29,6 +29,11 @@ use super::Entry;
 use crate::domain::datetime::now_ms;
 use crate::storage::Store;
 
+/// The writer's counters on `/metrics` (see the module documentation).
+pub const WRITTEN_TOTAL: &str = "rosterhub_audit_written_total";
+pub const AGGREGATED_TOTAL: &str = "rosterhub_audit_aggregated_total";
+pub const DROPPED_TOTAL: &str = "rosterhub_audit_dropped_total";
+
 /// How the writer batches.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterSettings {
@@ -103,11 +108,7 @@ impl AuditLog {
     pub fn with_settings(store: Store, settings: WriterSettings) -> AuditLog {
         let (tx, rx) = mpsc::channel(settings.capacity.max(1));
         // Shown on `/metrics` from the start, at 0: an alert on them needs the series to exist.
-        for name in [
-            "rosterhub_audit_written_total",
-            "rosterhub_audit_aggregated_total",
-            "rosterhub_audit_dropped_total",
-        ] {
+        for name in [WRITTEN_TOTAL, AGGREGATED_TOTAL, DROPPED_TOTAL] {
             metrics::counter!(name).increment(0);
         }
         let log = AuditLog {
@@ -169,7 +170,7 @@ impl AuditLog {
             .entry(key)
             .or_default() += 1;
         self.aggregates_ready.notify_one();
-        metrics::counter!("rosterhub_audit_aggregated_total").increment(1);
+        metrics::counter!(AGGREGATED_TOTAL).increment(1);
         let total = self.aggregated.fetch_add(1, Ordering::Relaxed) + 1;
         let now = now_ms();
         let last = self.last_warning_ms.load(Ordering::Relaxed);
@@ -318,7 +319,7 @@ async fn write(store: &Store, batch: &mut Vec<Entry>) {
     for delay_ms in [200, 1000, 0] {
         match store.insert_audit_entries(batch).await {
             Ok(()) => {
-                metrics::counter!("rosterhub_audit_written_total").increment(n);
+                metrics::counter!(WRITTEN_TOTAL).increment(n);
                 batch.clear();
                 return;
             }
@@ -338,9 +339,9 @@ async fn write(store: &Store, batch: &mut Vec<Entry>) {
             lost += 1;
         }
     }
-    metrics::counter!("rosterhub_audit_written_total").increment(n - lost);
+    metrics::counter!(WRITTEN_TOTAL).increment(n - lost);
     if lost > 0 {
-        metrics::counter!("rosterhub_audit_dropped_total").increment(lost);
+        metrics::counter!(DROPPED_TOTAL).increment(lost);
         tracing::error!(lost, "audit entries could not be written and are lost");
     }
 }

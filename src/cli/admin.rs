@@ -13,7 +13,9 @@ use super::audit;
 use super::db::open;
 use crate::storage::Store;
 use crate::users::store::{self, NewUser, UserError};
-use crate::users::{Password, Role, Username, parse_display_name, user_json};
+use crate::users::{
+    Password, Role, Username, parse_display_name, parse_email, parse_language, user_json,
+};
 
 /// The environment variable a password may come from.
 pub const PASSWORD_ENV: &str = "ROSTERHUB_ADMIN_PASSWORD";
@@ -35,6 +37,24 @@ pub enum AdminCommand {
         system: bool,
         #[arg(long)]
         display_name: Option<String>,
+        /// Where the user's e-mail notices go (docs/notifications.md).
+        #[arg(long)]
+        email: Option<String>,
+        /// The language of the user's notices: ja or en (default: the server's).
+        #[arg(long)]
+        language: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set where a user's e-mail notices go and their language; an empty value clears it
+    /// (`--email ""`: no notices).
+    SetEmail {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// ja or en; empty: the server's default.
+        #[arg(long)]
+        language: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -168,9 +188,17 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             role: roles,
             system,
             display_name,
+            email,
+            language,
             db,
         } => {
             let username = Username::parse(&username)?;
+            let email = email.as_deref().map(parse_email).transpose()?.flatten();
+            let language = language
+                .as_deref()
+                .map(parse_language)
+                .transpose()?
+                .flatten();
             if tenant.len() != roles.len() {
                 bail!("give each --tenant its --role, in order (--tenant T --role R …)");
             }
@@ -194,6 +222,8 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
                 password_hash: hash(password).await?,
                 system_admin: system,
                 roles,
+                email,
+                language,
             };
             let user = match store::create(&store, new).await {
                 Ok(u) => u,
@@ -240,6 +270,37 @@ pub(super) async fn run(command: AdminCommand) -> anyhow::Result<i32> {
             let command = "rosterhub admin set-password";
             user_action(&store, tenants, "users.update", command, &id).await;
             eprintln!("the password of {username} is set; its sessions have ended");
+            Ok(0)
+        }
+        AdminCommand::SetEmail {
+            username,
+            email,
+            language,
+            db,
+        } => {
+            let email = email.as_deref().map(parse_email).transpose()?;
+            let language = language.as_deref().map(parse_language).transpose()?;
+            let store = open(&db).await?;
+            let Some(id) = user_id(&store, &username).await? else {
+                return Ok(no_user(&username));
+            };
+            let user = store
+                .admin_user(&id)
+                .await?
+                .context("the user was deleted meanwhile")?;
+            let email = email.unwrap_or(user.email);
+            let language = language.unwrap_or(user.language);
+            store
+                .set_admin_contact(&id, email.as_deref(), language.as_deref())
+                .await?;
+            let tenants = user_tenants(&store, &id).await;
+            let command = "rosterhub admin set-email";
+            user_action(&store, tenants, "users.update", command, &id).await;
+            let user = store
+                .admin_user(&id)
+                .await?
+                .context("the user was deleted meanwhile")?;
+            print(&user_json(&user, None))?;
             Ok(0)
         }
         AdminCommand::Disable { username, db } => set_disabled(&username, &db, true).await,

@@ -13,7 +13,7 @@ use crate::storage::Store;
 use crate::storage::ops::jobs::{JobEnd, JobKind, JobParams, JobState, NewJob};
 
 /// `cli:<os user>`: the login of the person running the command (`USER`, else `LOGNAME`).
-fn actor() -> String {
+pub(super) fn actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_default();

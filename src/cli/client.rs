@@ -25,6 +25,7 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             allow_ip,
             rate_limit_per_min,
             orgs,
+            target,
             db,
         } => {
             let scopes = parse_scopes(scopes.as_deref())?;
@@ -35,6 +36,7 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 allowed_ips: allow_ips(&allow_ip)?,
                 rate_limit_per_min: rate_limit_per_min.map(rate_limit).transpose()?,
                 org_scope: orgs.as_deref().map(org_scope).transpose()?,
+                target: target.as_deref().map(target_name).transpose()?,
             };
             let store = open(&db).await?;
             let created = create(&store, &tenant, &name, scopes, settings).await?;
@@ -91,6 +93,7 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
             default_rate_limit,
             orgs,
             all_orgs,
+            target,
             db,
         } => {
             let update = ClientUpdate {
@@ -117,11 +120,16 @@ pub(super) async fn run(command: ClientCommand) -> anyhow::Result<i32> {
                 } else {
                     orgs.as_deref().map(org_scope).transpose()?.map(Some)
                 },
+                target: match target.as_deref() {
+                    None => None,
+                    Some("none") => Some(None),
+                    Some(t) => Some(Some(target_name(t)?)),
+                },
             };
             if update.is_empty() {
                 bail!(
                     "nothing to change: give --name, --scopes, --allow-ip/--any-ip, \
-                     --rate-limit-per-min/--default-rate-limit or --orgs/--all-orgs"
+                     --rate-limit-per-min/--default-rate-limit, --orgs/--all-orgs or --target"
                 );
             }
             let store = open(&db).await?;
@@ -337,7 +345,13 @@ fn client_json(c: &ClientRecord, now: i64) -> Value {
         "created_at": format_ms(c.created_at),
         "revoked_at": c.revoked_at.map(format_ms),
         "previous_secret_valid_until": c.previous_secret_valid_until(now).map(format_ms),
+        "target": c.target,
     })
+}
+
+/// A `--target` value as stored: a model's name, checked.
+fn target_name(name: &str) -> anyhow::Result<String> {
+    Ok(super::target::parse(name)?.name().to_owned())
 }
 
 #[cfg(test)]
@@ -377,6 +391,7 @@ mod tests {
                     rate_limit_per_min,
                     orgs,
                     db,
+                    ..
                 },
         } = cli.command
         else {

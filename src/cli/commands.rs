@@ -8,8 +8,7 @@ use super::{Command, Format, TenantCommand};
 use crate::csv::EncodingChoice;
 use crate::generate::{GenProfile, GenerateOptions};
 use crate::import::{self, ImportOptions, Report};
-use crate::jobs::scratch::Scratch;
-use crate::storage::{Store, redact_url};
+use crate::storage::Store;
 
 fn encoding(s: &str) -> anyhow::Result<EncodingChoice> {
     EncodingChoice::parse(s)
@@ -38,15 +37,40 @@ fn exit_code(report: &Report) -> i32 {
     }
 }
 
+/// What `export --target` converted and which records still fall short, so the board of
+/// education can fix them at the source.
+fn print_target_report(t: &crate::export::target::TargetReport) {
+    eprintln!(
+        "target {}: {} cells converted from half-width katakana; {} records fall short",
+        t.target, t.converted_cells, t.shortfall_count
+    );
+    for s in &t.shortfalls {
+        eprintln!(
+            "  {:<18} {}  missing: {}",
+            s.file,
+            s.sourced_id,
+            s.missing.join(", ")
+        );
+    }
+    if t.shortfall_count > t.shortfalls.len() as u64 {
+        eprintln!(
+            "  … and {} more",
+            t.shortfall_count - t.shortfalls.len() as u64
+        );
+    }
+}
+
 pub fn dispatch(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Validate {
             bundle,
             format,
             encoding: enc,
+            target,
         } => {
             let opts = ImportOptions {
                 encoding: encoding(&enc)?,
+                target: target.check()?,
                 ..ImportOptions::default()
             };
             let progress = TerminalProgress::new(format == Format::Text);
@@ -55,43 +79,82 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             print_report(&report, format);
             Ok(exit_code(&report))
         }
+        Command::Map { command } => super::map::dispatch(command),
         Command::Import {
+            action: Some(super::ImportCommand::Undo(args)),
+            ..
+        } => super::undo::run(args),
+        Command::Import {
+            action: None,
             bundle,
+            mapping,
+            school,
+            school_year,
             tenant,
             dry_run,
             force,
             encoding: enc,
             threshold,
+            rollover,
             format,
+            target,
             pii,
             db,
         } => {
             if !(0.0..=1.0).contains(&threshold) {
                 bail!("--threshold must be between 0 and 1 (a share, e.g. 0.3 for 30 %)");
             }
+            let rollover = rollover
+                .map(|g| crate::import::rollover::Rollover::parse(&g))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--rollover: {e}"))?;
             let params = crate::storage::ops::jobs::JobParams {
                 dry_run,
                 force,
                 encoding: Some(enc.clone()),
+                rollover: rollover.as_ref().map(|r| r.grades()),
                 ..Default::default()
             };
-            let opts = ImportOptions {
+            let mut opts = ImportOptions {
                 tenant: tenant.clone(),
                 dry_run,
                 force,
                 encoding: encoding(&enc)?,
                 threshold,
+                target: target.check()?,
+                rollover,
+                actor: Some(super::audit::actor()),
                 ..ImportOptions::default()
             };
+            // A bundle is one path; lists through a mapping may be several files.
+            let mapped = match &mapping {
+                Some(spec) => Some((
+                    super::map::load_profile(spec)?,
+                    super::map::read_files(&bundle)?,
+                    crate::mapping::run::options(&tenant, school.as_deref(), school_year),
+                )),
+                None if bundle.len() == 1 => None,
+                None => bail!(
+                    "give one bundle (a ZIP or a folder); to import several list files, add \
+                     --mapping auto or --mapping PROFILE"
+                ),
+            };
+            let bundle = bundle[0].clone();
             let url = database_url(&db, Missing::Refuse)?;
             let rt = runtime()?;
             let store = rt.block_on(super::keys::open(&url, &pii))?;
+            if opts.target.is_none() {
+                opts.target = rt.block_on(import::tenant_default(&store, &tenant))?;
+            }
             let progress = TerminalProgress::new(format == Format::Text);
             let report = rt.block_on(async {
                 let store = store.clone();
                 let bundle = bundle.clone();
-                tokio::task::spawn_blocking(move || {
-                    import::import(&store, &bundle, &opts, &progress)
+                tokio::task::spawn_blocking(move || match mapped {
+                    Some((profile, files, map_opts)) => crate::mapping::run::import(
+                        &store, &profile, &files, &map_opts, &opts, &progress,
+                    ),
+                    None => import::import(&store, &bundle, &opts, &progress),
                 })
                 .await
                 .context("the import thread failed")
@@ -146,6 +209,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             tenant,
             since,
             profile,
+            target,
             pii,
             db,
         } => {
@@ -162,10 +226,12 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 ),
                 None => None,
             };
+            let target = target.as_deref().map(super::target::parse).transpose()?;
             let opts = crate::export::ExportOptions {
                 tenant,
                 since,
                 profile,
+                target,
             };
             let rt = runtime()?;
             let summary = rt.block_on(async {
@@ -183,90 +249,17 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             for (file, rows) in &summary.files {
                 eprintln!("{file:<22} {rows:>10} rows");
             }
+            if let Some(t) = &summary.target {
+                print_target_report(t);
+            }
             eprintln!("wrote {}", out.display());
             Ok(0)
         }
-        Command::Serve {
-            listen,
-            public_url,
-            max_limit,
-            nested_metadata,
-            time_zone,
-            jobs,
-            guard,
-            pii,
-            tls,
-            db,
-        } => {
-            if max_limit == 0 {
-                bail!("--max-limit must be at least 1");
-            }
-            let tls = match (&tls.tls_cert, &tls.tls_key) {
-                (Some(cert), Some(key)) => Some(crate::http::tls::load_config(cert, key)?),
-                _ => None,
-            };
-            let guard = guard_config(&guard)?;
-            let audit_days = jobs.audit_retention_days;
-            if audit_days.is_nan() || audit_days < 0.0 {
-                bail!("--audit-retention-days must be 0 (keep forever) or more");
-            }
-            let rt = runtime()?;
-            rt.block_on(async {
-                let url = &database_url(&db, Missing::Create)?;
-                let store = super::keys::open(url, &pii).await?;
-                if store.pii().is_none() {
-                    tracing::warn!(
-                        "personal data encryption is off: e-mail addresses, phone numbers and \
-                         birth dates are stored in plaintext; {}",
-                        super::keys::TURN_ON
-                    );
-                }
-                let listener = tokio::net::TcpListener::bind(&listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {listen}"))?;
-                tracing::info!(database = %describe(url), "database ready");
-                if store.list_clients(None).await?.is_empty() {
-                    eprintln!(
-                        "No API clients yet. Create one with:\n  rosterhub client create --name NAME \
-                         --database-url {}\nthen get a token at POST /oauth/token and call \
-                         {}/users.",
-                        redact_url(url),
-                        crate::http::oneroster::BASE_PATH
-                    );
-                }
-                let mut state = crate::http::AppState::new(store).await?;
-                state.public_url = public_url;
-                state.max_limit = max_limit;
-                state.nested_metadata = nested_metadata;
-                state.ui_zone = time_zone;
-                state.jobs = crate::jobs::JobsHandle::new(jobs_config(&jobs, url)?);
-                state.audit = crate::audit::AuditLog::with_settings(
-                    state.store.clone(),
-                    crate::audit::WriterSettings {
-                        capacity: jobs.audit_queue.max(1),
-                        ..Default::default()
-                    },
-                );
-                state.guard = crate::http::guard::Guard::new(guard);
-                state.tls = tls.is_some();
-                state.secure_cookies |= tls.is_some();
-                let workers = crate::jobs::spawn_workers(state.store.clone(), &state.jobs);
-                let deliveries =
-                    crate::webhooks::spawn_delivery_worker(state.store.clone(), webhook_config(&jobs));
-                let audit_sweep = crate::audit::spawn_retention(
-                    state.store.clone(),
-                    (audit_days > 0.0).then_some((audit_days * 86_400_000.0) as i64),
-                );
-                match tls {
-                    Some(config) => crate::http::serve_tls(listener, state, config).await?,
-                    None => crate::http::serve(listener, state).await?,
-                }
-                workers.iter().for_each(|w| w.abort());
-                deliveries.abort();
-                audit_sweep.abort();
-                Ok::<_, anyhow::Error>(0)
-            })
-        }
+        Command::Serve(args) => super::serve::run(args),
+        Command::Config { command } => super::config_show::run(command),
+        Command::Doctor { lang, serve } => super::doctor::run(lang.as_deref(), &serve),
+        Command::Backup { out, db } => super::backup::backup(&out, &db),
+        Command::Restore { input, force, db } => super::backup::restore(&input, force, &db),
         Command::Migrate { db } => {
             let rt = runtime()?;
             let url = database_url(&db, Missing::Create)?;
@@ -278,16 +271,38 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             command: TenantCommand::List { db },
         } => {
             let rt = runtime()?;
-            let tenants = rt.block_on(async {
+            let list = rt.block_on(async {
                 let store = open(&db).await?;
-                Ok::<_, anyhow::Error>(store.tenants().await?)
+                let mut list = Vec::new();
+                for (id, name) in store.tenants().await? {
+                    let target = store.tenant_target(&id).await?;
+                    list.push(serde_json::json!({"id": id, "name": name, "target": target}));
+                }
+                Ok::<_, anyhow::Error>(list)
             })?;
-            let list: Vec<serde_json::Value> = tenants
-                .into_iter()
-                .map(|(id, name)| serde_json::json!({"id": id, "name": name}))
-                .collect();
             println!("{}", serde_json::Value::Array(list));
             Ok(0)
+        }
+        Command::Tenant {
+            command: TenantCommand::SetTarget { id, target, db },
+        } => {
+            // `none` clears it; anything else must be a known model.
+            let target = match target.as_str() {
+                "none" => None,
+                name => Some(super::target::parse(name)?.name()),
+            };
+            let rt = runtime()?;
+            rt.block_on(async {
+                let store = open(&db).await?;
+                if !store.set_tenant_target(&id, target).await? {
+                    bail!("there is no tenant {id:?}; `rosterhub tenant list` shows them");
+                }
+                eprintln!(
+                    "tenant {id}: imports are held to {} unless they name another --target",
+                    target.unwrap_or("no national model")
+                );
+                Ok(0)
+            })
         }
         Command::Tenant {
             command: TenantCommand::Create { id, name, db },
@@ -336,58 +351,5 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             runtime()?.block_on(super::client::run_signing_key(command))
         }
         Command::Keys { command } => super::keys::run(command),
-    }
-}
-
-fn guard_config(a: &super::GuardArgs) -> anyhow::Result<crate::http::guard::GuardConfig> {
-    if a.rate_limit_per_min == 0 {
-        bail!("--rate-limit-per-min must be at least 1");
-    }
-    let trusted_proxies = match a.trusted_proxies.as_deref() {
-        None | Some("") => Vec::new(),
-        Some(list) => crate::domain::restrict::parse_allowed_ips(list)
-            .map_err(|e| anyhow::anyhow!("--trusted-proxies {e}"))?,
-    };
-    Ok(crate::http::guard::GuardConfig {
-        default_rate_limit_per_min: a.rate_limit_per_min,
-        trusted_proxies,
-        ..Default::default()
-    })
-}
-
-fn jobs_config(a: &super::JobArgs, database_url: &str) -> anyhow::Result<crate::jobs::JobsConfig> {
-    if a.job_lease_secs.is_nan() || a.job_lease_secs < 0.2 {
-        bail!("--job-lease-secs must be at least 0.2");
-    }
-    if a.upload_limit_mb == 0 {
-        bail!("--upload-limit-mb must be at least 1");
-    }
-    let temp_root = a
-        .temp_dir
-        .clone()
-        .unwrap_or_else(|| crate::storage::data_dir(database_url).join("tmp"));
-    Ok(crate::jobs::JobsConfig {
-        workers: a.workers,
-        lease_ms: (a.job_lease_secs * 1000.0) as i64,
-        retention_ms: (a.retention_days.max(0.0) * 86_400_000.0) as i64,
-        upload_limit_bytes: a.upload_limit_mb << 20,
-        scratch: Some(std::sync::Arc::new(
-            Scratch::open(&temp_root).with_context(|| {
-                format!(
-                    "cannot use {} for temporary files (--temp-dir)",
-                    temp_root.display()
-                )
-            })?,
-        )),
-        ..crate::jobs::JobsConfig::default()
-    })
-}
-
-fn webhook_config(a: &super::JobArgs) -> crate::webhooks::WebhookConfig {
-    let base = (a.webhook_retry_secs.max(0.0) * 1000.0) as u64;
-    crate::webhooks::WebhookConfig {
-        max_attempts: a.webhook_attempts.max(1),
-        base_delay_ms: base,
-        ..crate::webhooks::WebhookConfig::default()
     }
 }

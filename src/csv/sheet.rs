@@ -8,7 +8,11 @@
 //! Roster exports are *not* written this way: they are data for machines and must round-trip
 //! byte for byte (ONEROSTER.md §1); see `crate::export`.
 
-/// A CSV document for people, built in memory (findings and audit pages are bounded).
+/// The byte-order mark a sheet starts with.
+pub const BOM: &str = "\u{feff}";
+
+/// A CSV document for people, built in memory (findings are bounded). A long sheet (the audit
+/// log) is streamed instead: [`BOM`], then [`line`] per row, the header first.
 #[derive(Debug, Clone)]
 pub struct Sheet {
     out: String,
@@ -18,7 +22,7 @@ impl Sheet {
     /// A sheet with its header row.
     pub fn new(header: &[&str]) -> Sheet {
         let mut sheet = Sheet {
-            out: String::from("\u{feff}"),
+            out: String::from(BOM),
         };
         sheet.row(header.iter().copied());
         sheet
@@ -26,18 +30,25 @@ impl Sheet {
 
     /// Appends one row.
     pub fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
-        for (i, c) in cells.into_iter().enumerate() {
-            if i > 0 {
-                self.out.push(',');
-            }
-            self.out.push_str(&cell(c));
-        }
-        self.out.push_str("\r\n");
+        self.out.push_str(&line(cells));
     }
 
     pub fn finish(self) -> String {
         self.out
     }
+}
+
+/// One row: its cells neutralised and quoted as needed, ending in CRLF.
+pub fn line<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (i, c) in cells.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&cell(c));
+    }
+    out.push_str("\r\n");
+    out
 }
 
 /// One cell: neutralised if a spreadsheet would read it as a formula, quoted if it needs it.

@@ -14,11 +14,13 @@
 //! pass over the records before the header could be written, so they are not exported.
 
 mod cell;
+pub mod target;
 
 use std::io::{Seek, Write};
 
 use anyhow::{Context as _, bail};
 
+use crate::csv::target::Target;
 use crate::domain::datetime::format_ms;
 use crate::domain::entity::FILE_NAMES;
 use crate::domain::entity::{Entity, LEADING};
@@ -26,6 +28,7 @@ use crate::generate::GenProfile;
 use crate::storage::Store;
 use crate::storage::read::Record;
 use cell::push_cell;
+use target::TargetReport;
 
 /// Records read per query.
 pub const PAGE: u64 = 5000;
@@ -83,6 +86,8 @@ pub struct ExportOptions {
     /// Delta export of the records changed after this time (epoch ms); `None` = bulk.
     pub since: Option<i64>,
     pub profile: ExportProfile,
+    /// Write a bundle that meets a national model; overrides `profile` (see [`target`]).
+    pub target: Option<Target>,
 }
 
 /// What was written.
@@ -90,6 +95,8 @@ pub struct ExportOptions {
 pub struct ExportSummary {
     /// (file name, data rows): the data files written, in manifest order, then `manifest.csv`.
     pub files: Vec<(String, u64)>,
+    /// What meeting the target took, when there was one.
+    pub target: Option<TargetReport>,
 }
 
 /// The CSV header of an entity's file for a profile.
@@ -208,6 +215,8 @@ pub async fn export_zip<W: Write + Seek + Send>(
         bail!("there is no tenant {:?}", opts.tenant);
     }
     let delta = opts.since.is_some();
+    let profile = opts.target.map_or(opts.profile, target::profile_of);
+    let mut report = opts.target.map(TargetReport::new);
     let mode = if delta { "delta" } else { "bulk" };
     let base = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -230,13 +239,16 @@ pub async fn export_zip<W: Write + Seek + Send>(
         }
         // The size is unknown until the end, so the entry may need ZIP64.
         zip.start_file(entity.file_name(), base.large_file(true))?;
-        let head = header(entity, opts.profile);
+        let head = header(entity, profile);
         let meta_keys = metadata_keys(&head);
         let mut buf = head;
         buf.push('\n');
         let mut rows = 0u64;
         loop {
-            for rec in &records {
+            for rec in &mut records {
+                if let (Some(t), Some(r)) = (opts.target, report.as_mut()) {
+                    target::conform(entity, rec, t, r);
+                }
                 push_row(&mut buf, entity, rec, delta, &meta_keys);
             }
             rows += records.len() as u64;
@@ -258,7 +270,8 @@ pub async fn export_zip<W: Write + Seek + Send>(
     zip.start_file("manifest.csv", base)?;
     let mut manifest = format!(
         "propertyName,value\nmanifest.version,1.0\noneroster.version,{}\n",
-        opts.profile.oneroster_version()
+        opts.target
+            .map_or(profile.oneroster_version(), Target::oneroster_version)
     );
     for (name, mode) in &modes {
         manifest.push_str(&format!("file.{name},{mode}\n"));
@@ -268,7 +281,10 @@ pub async fn export_zip<W: Write + Seek + Send>(
     files.push(("manifest.csv".to_owned(), modes.len() as u64 + 3));
     let mut out = zip.finish()?;
     out.flush()?;
-    Ok(ExportSummary { files })
+    Ok(ExportSummary {
+        files,
+        target: report,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The audit middleware: one entry per request to the OneRoster API, the admin API (not its
-//! OpenAPI document and docs page) and the token endpoint, recorded after the response is made.
+//! OpenAPI document and docs page) and the token endpoint, and per write of the web UI (its
+//! posts, sign-in and sign-out, and its audit log download; not its page views), recorded
+//! after the response is made.
 //!
 //! [`record`] is a router `layer` (so it runs once the route is matched, and for unknown
 //! paths too) outside the IP/rate-limit guard (so its refusals — a token used from outside its
@@ -11,7 +13,9 @@
 //!   no valid token and no note naming a tenant is not recorded: it reached no tenant's data
 //!   (it was refused with 401), and the audit log is per tenant. Such refusals are counted in
 //!   the request metrics and the trace log.
-//! - **Action**: the note's, else derived from the matched route (see [`crate::audit`]); for a
+//! - **Action**: the note's, else derived from the matched route (see [`crate::audit`]; a web
+//!   UI route as the admin API's, its `{action}` segment taken from the path:
+//!   `/ui/clients/{id}/{action}` → `clients.revoke`); for a
 //!   request that matched no route (an unknown path) from the path, its second admin segment
 //!   taken as the `{id}` (every admin route is `/resource[/{id}[/action]]`).
 //! - **Result count** (OneRoster reads): the note's, else for a `200` collection the records on
@@ -42,16 +46,29 @@ use crate::audit::{AuditNote, AuditSlot, Entry, truncate};
 use crate::domain::datetime::now_ms;
 use crate::http::oneroster::params::{self, DEFAULT_LIMIT};
 use crate::web::form::{form_decode, percent_decode};
-use crate::web::{ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH};
+use crate::web::{
+    ADMIN_BASE_PATH, ONEROSTER_BASE_PATH, TOKEN_PATH, UI_BASE_PATH, UI_LOGIN_PATH, UI_LOGOUT_PATH,
+};
 
-/// Whether a request to `path` is audited.
-pub fn audited(path: &str) -> bool {
+/// The web UI's download of the audit log (under [`UI_BASE_PATH`]).
+const UI_AUDIT_CSV: &str = "/audit.csv";
+
+/// Whether a `method` request to `path` is audited.
+pub fn audited(method: &Method, path: &str) -> bool {
     if path == TOKEN_PATH
         || path.starts_with(ONEROSTER_BASE_PATH)
         || path == UI_LOGIN_PATH
         || path == UI_LOGOUT_PATH
     {
         return true;
+    }
+    if let Some(rest) = path.strip_prefix(UI_BASE_PATH)
+        && rest.starts_with('/')
+    {
+        // The web UI's writes, as the admin API's, and the audit log it downloads; its pages
+        // are not (they read what the API's reads would, and every view would be an entry).
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        return !safe || rest == UI_AUDIT_CSV;
     }
     match path.strip_prefix(ADMIN_BASE_PATH) {
         Some(rest) => rest.starts_with('/') && rest != "/openapi.json" && !is_docs(rest),
@@ -66,7 +83,7 @@ fn is_docs(rest: &str) -> bool {
 /// The middleware (a router `layer`, outside the guard).
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    if !audited(&path) {
+    if !audited(req.method(), &path) {
         return next.run(req).await;
     }
     let at = now_ms();
@@ -123,6 +140,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         .or(peer)
         .map(|ip| ip.to_canonical().to_string());
     let route = route.unwrap_or_else(|| route_of_path(&path));
+    let route = ui_route(&route, &path);
     let route = route.as_str();
     let status = response.status();
     let oneroster = route.starts_with(ONEROSTER_BASE_PATH);
@@ -178,6 +196,20 @@ fn route_of_path(path: &str) -> String {
     }
 }
 
+/// A web UI route with its `{action}` segment (`/ui/clients/{id}/{action}`) filled in from the
+/// path, so the action names what was done (`clients.revoke`); other routes as they are.
+fn ui_route(route: &str, path: &str) -> String {
+    if !route.starts_with(UI_BASE_PATH) || !route.contains("{action}") {
+        return route.to_owned();
+    }
+    route
+        .split('/')
+        .zip(path.split('/'))
+        .map(|(r, p)| if r == "{action}" { p } else { r })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn header_text(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
     headers
         .get(name)
@@ -194,8 +226,12 @@ pub fn action_for(method: &Method, route: &str) -> String {
     if route == TOKEN_PATH {
         return "token.request".to_owned();
     }
-    let segments: Vec<&str> = route
-        .strip_prefix(ADMIN_BASE_PATH)
+    // The web UI's writes are named as the admin API's (`/ui/webhooks` → `webhooks.create`).
+    let ui = route
+        .strip_prefix(UI_BASE_PATH)
+        .filter(|rest| rest.starts_with('/'));
+    let segments: Vec<&str> = ui
+        .or_else(|| route.strip_prefix(ADMIN_BASE_PATH))
         .unwrap_or(route)
         .split('/')
         .filter(|s| !s.is_empty())
@@ -360,6 +396,12 @@ mod tests {
             ("POST", "/api/v1/imports/{id}/approve", "imports.approve"),
             ("POST", "/api/v1/imports/{id}/discard", "imports.discard"),
             ("POST", "/api/v1/imports/{id}/cancel", "imports.cancel"),
+            ("POST", "/api/v1/imports/{id}/undo", "imports.undo"),
+            (
+                "GET",
+                "/api/v1/records/{entity}/{sourcedId}/history",
+                "records.history",
+            ),
             ("POST", "/api/v1/exports", "exports.create"),
             ("GET", "/api/v1/exports/{id}/download", "exports.download"),
             ("GET", "/api/v1/jobs/{id}/events", "jobs.events"),
@@ -407,8 +449,30 @@ mod tests {
             ("/health/live", false),
             ("/metrics", false),
         ] {
-            assert_eq!(audited(path), want, "{path}");
+            assert_eq!(audited(&Method::GET, path), want, "{path}");
         }
+        // The web UI: its writes and its audit log download, not its pages.
+        for (method, path, want) in [
+            (Method::GET, "/ui/login", true),
+            (Method::POST, "/ui/logout", true),
+            (Method::GET, "/ui/webhooks", false),
+            (Method::POST, "/ui/webhooks", true),
+            (Method::POST, "/ui/clients/c1/revoke", true),
+            (Method::GET, "/ui/audit", false),
+            (Method::GET, "/ui/audit.csv", true),
+            (Method::POST, "/uix", false),
+        ] {
+            assert_eq!(audited(&method, path), want, "{method} {path}");
+        }
+        assert_eq!(
+            ui_route("/ui/clients/{id}/{action}", "/ui/clients/c1/revoke"),
+            "/ui/clients/{id}/revoke"
+        );
+        assert_eq!(
+            action_for(&Method::POST, "/ui/clients/{id}/revoke"),
+            "clients.revoke"
+        );
+        assert_eq!(action_for(&Method::POST, "/ui/webhooks"), "webhooks.create");
     }
 
     #[test]

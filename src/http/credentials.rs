@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use axum::http::{Extensions, HeaderMap, header};
 
+use super::metrics::security::{self, AuthFailure};
 use crate::auth::{Auth, Principal};
 
 /// The address the guard decided a request comes from (in request and response extensions).
@@ -35,13 +36,19 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The principal of the request's bearer token, verified; else why there is none (the
 /// message of a 401).
 pub fn verify_bearer(headers: &HeaderMap, auth: &Auth) -> Result<Principal, String> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or("a Bearer token is required")?;
-    let token = bearer(value).ok_or("the Authorization header must be `Bearer <token>`")?;
-    auth.verify(token)
-        .map_err(|e| format!("the token is not valid: {e}"))
+    let verified = (|| {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or("a Bearer token is required")?;
+        let token = bearer(value).ok_or("the Authorization header must be `Bearer <token>`")?;
+        auth.verify(token)
+            .map_err(|e| format!("the token is not valid: {e}"))
+    })();
+    if verified.is_err() {
+        security::auth_failure(AuthFailure::Bearer);
+    }
+    verified
 }
 
 /// The principal the guard verified, else the bearer token's (verified here: a route outside

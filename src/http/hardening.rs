@@ -150,8 +150,9 @@ fn unstorable_head(request: &Request) -> Option<Part> {
 
 /// Whether the body is read here: every body but an upload's, within the body limit (a
 /// longer one is refused by its handler's own limit). An upload — the admin API's raw or
-/// multipart ZIP, the web UI's multipart form — holds binary bytes by nature; the bundle reader
-/// checks its contents, and no route stores a multipart or ZIP body as it came.
+/// multipart ZIP, a school's list as `text/csv`, the web UI's multipart form — holds binary
+/// bytes by nature; the bundle reader checks its contents (a NUL in a cell is a finding), and
+/// no route stores a multipart, ZIP or CSV body as it came.
 fn has_inspected_body(request: &Request) -> bool {
     let binary = request
         .headers()
@@ -162,6 +163,7 @@ fn has_inspected_body(request: &Request) -> bool {
             ct.starts_with("multipart/form-data")
                 || ct.starts_with("application/zip")
                 || ct.starts_with("application/octet-stream")
+                || ct.starts_with("text/csv")
         });
     let upload = binary
         || request.method() == axum::http::Method::POST

@@ -28,9 +28,12 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
+use self::metrics::security::{AuthFailure, Lockout};
 use crate::auth::Auth;
 use crate::storage::Store;
 
@@ -107,6 +110,9 @@ impl AppState {
     /// The state with default settings: the signing key is loaded from (or created in) the
     /// database.
     pub async fn new(store: Store) -> anyhow::Result<AppState> {
+        // The recorder before anything counts: series shown at 0 from the start (the audit
+        // writer's among them) would be lost on the recorder-less default.
+        metrics::handle();
         let auth = Auth::load(&store).await?;
         let audit = crate::audit::AuditLog::start(store.clone());
         Ok(AppState(Arc::new(Shared {
@@ -217,7 +223,7 @@ fn app(
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestV7))
         .layer(axum::middleware::from_fn(move |req, next| {
             hardening::security_headers(tls, req, next)
         }))
@@ -232,6 +238,14 @@ async fn token(
     let ip = ip.map(|axum::Extension(credentials::ClientIp(ip))| ip);
     let response =
         crate::auth::token_endpoint(&state.auth, &state.store, &headers, body.clone(), ip).await;
+    // The endpoint's refusals (the guard's rate limit answers before it): 401 a wrong
+    // credential, 429 the failed-credential limit, 403 the client's allow-list.
+    match response.status() {
+        StatusCode::UNAUTHORIZED => metrics::security::auth_failure(AuthFailure::Token),
+        StatusCode::TOO_MANY_REQUESTS => metrics::security::lockout(Lockout::Token),
+        StatusCode::FORBIDDEN => metrics::security::ip_refused("token"),
+        _ => {}
+    }
     audit::note_token(&state, &headers, &body, response).await
 }
 
@@ -320,5 +334,19 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
         _ = term => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+/// Request ids are UUIDv7: time-ordered, so the audit log finds a request's entries by walking
+/// the moments around the id's timestamp (`storage::ops::audit`) instead of the whole log.
+#[derive(Clone, Copy)]
+struct MakeRequestV7;
+
+impl MakeRequestId for MakeRequestV7 {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Uuid::now_v7().to_string();
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
     }
 }

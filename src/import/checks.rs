@@ -164,12 +164,14 @@ pub(super) fn check_modified(
     }
 }
 
+/// `deleting`: the row is a tombstone, whose references are not checked (a delta withdrawing a
+/// user tombstones her demographics too).
 pub(super) fn check_sourced_id_cell(
     fr: &FileReader<'_>,
     ctx: &mut Context,
     row: &Row<'_>,
     id: &str,
-    japan: bool,
+    (japan, deleting): (bool, bool),
     findings: &mut Findings,
 ) {
     if let Err(e) = check_sourced_id(id) {
@@ -198,6 +200,9 @@ pub(super) fn check_sourced_id_cell(
         );
     }
     if fr.entity == Entity::Demographics {
+        if deleting {
+            return;
+        }
         // demographics.sourcedId is the sourcedId of the user described.
         defer_or_resolve(
             fr,

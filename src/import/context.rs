@@ -109,6 +109,8 @@ pub struct Context {
     pub tombstones: Vec<(Entity, String, u64)>,
     /// The bundle's active orgs: org → (parent, line), for parent-cycle checks.
     pub org_parents: HashMap<String, (String, u64)>,
+    /// The sample of what the import changes (a dry run's or a held import's report shows it).
+    pub changes: super::changes::Collector,
 }
 
 impl Context {
@@ -126,6 +128,7 @@ impl Context {
             tombstoned: Default::default(),
             tombstones: Vec::new(),
             org_parents: HashMap::new(),
+            changes: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::csv::decode::{self, Detected, EncodingChoice};
 use crate::csv::limits::{ReadLimits, RecordTooLong};
 use crate::csv::manifest::{Manifest, Mode};
 use crate::csv::profile::{self, Profile};
+use crate::csv::target::TargetCheck;
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
 use crate::domain::entity::FILE_NAMES;
@@ -20,8 +21,9 @@ use super::context::Context;
 use super::layout::{self, Layout};
 use super::reader::FileReader;
 use super::report::{DEFAULT_FINDINGS_PER_CODE, Finding, Findings, Outcome, Report, Severity};
-use super::resolve;
+use super::rollover::{self, Rollover};
 use super::rows::{self, RowProgress};
+use super::{changes, hold, resolve};
 
 /// What the caller wants from an import.
 #[derive(Debug, Clone)]
@@ -43,6 +45,16 @@ pub struct ImportOptions {
     pub limits: ReadLimits,
     /// Who reads the messages: they name CLI flags or HTTP operations accordingly.
     pub channel: Channel,
+    /// Hold the bundle to a national model (`--target`).
+    pub target: Option<TargetCheck>,
+    /// April rollover: the graduating grades' withdrawals and every enrollment's tombstone are
+    /// expected and do not count towards the threshold (`--rollover`).
+    pub rollover: Option<Rollover>,
+    /// Hold the import for approval whatever its plan, saying why (an unattended import in a
+    /// blackout window). `force` applies it.
+    pub hold: Option<String>,
+    /// Who runs it (`cli:<user>`, the job's creator), kept in the change log for histories.
+    pub actor: Option<String>,
 }
 
 /// Where an import was started, so that messages tell a person what to do *there*.
@@ -66,6 +78,10 @@ impl Default for ImportOptions {
             job: None,
             limits: ReadLimits::default(),
             channel: Channel::Cli,
+            target: None,
+            rollover: None,
+            hold: None,
+            actor: None,
         }
     }
 }
@@ -85,7 +101,7 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-fn bundle_finding(
+pub(super) fn bundle_finding(
     code: &'static str,
     file: Option<&str>,
     message: String,
@@ -353,6 +369,9 @@ fn prepare(path: &Path, opts: &ImportOptions, findings: &mut Findings) -> Option
             return None;
         }
     };
+    if let Some(c) = &opts.target {
+        super::target::check_bundle(c, profile, &version, findings);
+    }
     let mut layouts = HashMap::new();
     for (entity, _) in &files {
         if let Some((header, detected)) = headers.remove(entity) {
@@ -437,6 +456,7 @@ fn read_files(
                 layout,
                 converted: *detected == Detected::Cp932,
                 limits: opts.limits,
+                target: opts.target,
             };
             rows::read_rows(
                 &fr,
@@ -467,7 +487,8 @@ fn read_files(
             .insert(entity.name().to_owned(), rows_read.into());
         if let Some(tx) = tx.as_deref_mut().filter(|_| !findings.has_errors()) {
             let ids = &ctx.ids[entity.index()];
-            tx.finish_staging(entity, mode, &|id| ids.contains(id))?;
+            let absent = tx.finish_staging(entity, mode, &|id| ids.contains(id))?;
+            ctx.changes.tombstoned(entity, absent);
         }
         ctx.forget_unreferenced(entity);
         report.add_timing(entity, "read", file_started.elapsed().as_millis() as u64);
@@ -475,7 +496,7 @@ fn read_files(
     Ok(())
 }
 
-fn empty_report() -> Report {
+pub(super) fn empty_report() -> Report {
     Report {
         import_id: None,
         status: Outcome::Rejected,
@@ -486,8 +507,10 @@ fn empty_report() -> Report {
         warning_count: 0,
         findings: Vec::new(),
         findings_by_code: Vec::new(),
+        changes: None,
         timings_ms: serde_json::Map::new(),
         duration_ms: 0,
+        undo: None,
     }
 }
 
@@ -547,6 +570,10 @@ pub fn import(
         import_id: import_id.clone(),
         now: started_ms,
     };
+    let graduating = match &opts.rollover {
+        Some(r) => Some(rollover::graduating_students(store, &opts.tenant, r)?),
+        None => None,
+    };
     let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     let Some(mut prep) = prepare(path, opts, &mut findings) else {
         drop(tx);
@@ -573,67 +600,28 @@ pub fn import(
         return record(store, opts, report, findings, started, started_ms);
     }
     progress.phase("plan");
-    let mut held = Vec::new();
-    for (entity, mode) in &prep.files {
-        let counts = tx.plan(*entity, *mode)?;
-        report.set_counts(*entity, counts);
-        if matches!(entity, Entity::Users | Entity::Enrollments) && counts.tombstoned > 0 {
-            let active = tx.active_count(*entity)?;
-            let share = counts.tombstoned as f64 / active.max(1) as f64;
-            if share > opts.threshold {
-                held.push(format!(
-                    "{} of {} active {} ({:.0} %)",
-                    counts.tombstoned,
-                    active,
-                    entity.name(),
-                    share * 100.0
-                ));
-            }
-        }
-    }
-    if !held.is_empty() && !opts.force {
-        let what = format!(
-            "this import would tombstone {}, more than the {:.0} % safety threshold",
-            held.join(" and "),
-            opts.threshold * 100.0
-        );
-        // A dry run never enters the held queue: it says what a real import would do.
-        let message = match (opts.dry_run, opts.channel) {
-            (true, Channel::Cli) => format!(
-                "would be held: {what}; a real import waits (re-run with --force to apply it)"
-            ),
-            (true, Channel::Http) => {
-                format!("would be held: {what}; a real upload waits for an admin's approval")
-            }
-            (false, Channel::Cli) => {
-                format!("held: {what}; nothing was written (re-run with --force to apply it)")
-            }
-            (false, Channel::Http) => {
-                // The job's own id when it runs as one, so the message is a request to copy.
-                let id = opts.job.as_ref().map_or("{id}", |j| j.job_id.as_str());
-                format!(
-                    "held: {what}; nothing was written until an admin approves it \
-                     (POST /api/v1/imports/{id}/approve) or discards it"
-                )
-            }
-        };
-        findings.push(bundle_finding(
-            "threshold_exceeded",
-            None,
-            message,
-            Severity::Warning,
-        ));
+    if hold::plan(
+        tx.as_mut(),
+        &ctx,
+        &prep.files,
+        graduating.as_ref(),
+        opts,
+        &mut report,
+        &mut findings,
+    )? {
         drop(tx);
         report.status = if opts.dry_run {
             Outcome::DryRun
         } else {
             Outcome::Held
         };
+        report.changes = changes::resolve_blocking(store, &opts.tenant, ctx.changes);
         return record(store, opts, report, findings, started, started_ms);
     }
     if opts.dry_run {
         drop(tx);
         report.status = Outcome::DryRun;
+        report.changes = changes::resolve_blocking(store, &opts.tenant, ctx.changes);
         return record(store, opts, report, findings, started, started_ms);
     }
     progress.phase("apply");
@@ -662,6 +650,7 @@ fn import_record(report: &Report, started_ms: i64, opts: &ImportOptions) -> Impo
         finished_at: now_ms(),
         report_json: serde_json::to_string(report).unwrap_or_default(),
         job: opts.job.clone(),
+        actor: opts.actor.clone(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! imports the other.
 
 use crate::csv::limits::ReadLimits;
+use crate::csv::target::TargetCheck;
 use crate::domain::Entity;
 use crate::storage::FileMode;
 
@@ -18,6 +19,8 @@ pub struct FileReader<'a> {
     /// The file was converted from CP932: a U+FFFD in a cell marks bytes that were not CP932.
     pub converted: bool,
     pub limits: ReadLimits,
+    /// The national model the bundle is held to, if any (`--target`).
+    pub target: Option<TargetCheck>,
 }
 
 pub(super) struct Row<'r> {

@@ -216,9 +216,35 @@ pub struct Report {
     /// causing 300 errors shows as one line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings_by_code: Vec<CodeCount>,
+    /// Dry runs and held imports: per entity, a sample of the records that would be inserted,
+    /// changed (field by field) and tombstoned (`import::changes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<std::collections::BTreeMap<String, super::changes::EntityChanges>>,
     /// Milliseconds per file: `read` (decode, validate, stage) and `apply`.
     pub timings_ms: serde_json::Map<String, serde_json::Value>,
     pub duration_ms: u64,
+    /// An undo (`import::undo`): the import it undid and the records it left as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo: Option<UndoInfo>,
+}
+
+/// What an undo reverted, and what it skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UndoInfo {
+    /// The import undone.
+    pub undo_of: String,
+    /// Records a later import changed, left as they are (a forced undo; the first 1,000).
+    pub skipped: Vec<Skipped>,
+    pub skipped_total: u64,
+}
+
+/// A record an undo did not revert, and the later import that changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub entity: String,
+    #[serde(rename = "sourcedId")]
+    pub sourced_id: String,
+    pub later_import_id: String,
 }
 
 impl Report {
@@ -262,6 +288,14 @@ impl Report {
             self.warning_count,
             self.duration_ms
         );
+        if let Some(u) = &self.undo {
+            let _ = writeln!(
+                s,
+                "undo of {}: records put back as they were (updated) or deleted again \
+                 (tombstoned); {} skipped",
+                u.undo_of, u.skipped_total
+            );
+        }
         // Nothing was written unless the import was applied: say what would have been.
         let verbs = if self.status == Outcome::Applied {
             ["inserted", "updated", "unchanged", "tombstoned"]

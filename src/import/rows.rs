@@ -141,8 +141,11 @@ pub fn read_rows(
             }
         }
         if first {
-            // The header was checked by the caller.
+            // The header was checked by the caller, but for the target's columns.
             first = false;
+            if let Some(c) = &fr.target {
+                super::target::check_header(fr, c, findings);
+            }
             continue;
         }
         if record.iter().all(str::is_empty) {
@@ -190,8 +193,8 @@ pub fn read_rows(
         let sourced_id = record.get(0).unwrap_or("");
         let status = check_status(fr, &row, findings);
         let source_modified = check_modified(fr, &row, findings);
-        check_sourced_id_cell(fr, ctx, &row, sourced_id, japan, findings);
         let deleting = status == Status::ToBeDeleted;
+        check_sourced_id_cell(fr, ctx, &row, sourced_id, (japan, deleting), findings);
         for (i, col) in columns.iter().enumerate() {
             let value = &mut values[i];
             value.clear();
@@ -213,6 +216,9 @@ pub fn read_rows(
         }
         if !deleting {
             check_row_rules(fr, ctx, &row, &values, japan, findings);
+            if let Some(c) = &fr.target {
+                super::target::check_row(fr, &row, c, findings);
+            }
         }
         let has_meta = build_metadata(fr, ctx, &row, &mut metadata, deleting, findings);
         if sourced_id.is_empty() {
@@ -251,17 +257,16 @@ pub fn read_rows(
         if let Some(tx) = sink.as_deref_mut().filter(|_| !findings.has_errors()) {
             let meta = has_meta.then_some(metadata.as_str());
             let hash = content_hash(&values, meta);
-            tx.stage(
-                fr.entity,
-                &StageRow {
-                    sourced_id,
-                    status,
-                    source_modified,
-                    values: &values,
-                    metadata: meta,
-                    hash,
-                },
-            )?;
+            let row = StageRow {
+                sourced_id,
+                status,
+                source_modified,
+                values: &values,
+                metadata: meta,
+                hash,
+            };
+            let change = tx.stage(fr.entity, &row)?;
+            ctx.changes.note(fr.entity, change, &row);
         }
     }
     progress.rows(fr.file, rows, 0);

@@ -14,6 +14,7 @@
 //! chunks. Here: the workers, the runs, and the job as the admin API shows it.
 
 pub mod blob;
+pub mod metrics;
 mod run;
 pub mod scratch;
 pub mod worker;
@@ -21,7 +22,7 @@ pub mod worker;
 use serde_json::{Value as Json, json};
 
 use crate::domain::datetime::format_ms;
-pub use crate::storage::ops::jobs::{Job, JobKind, JobParams, JobState};
+pub use crate::storage::ops::jobs::{Job, JobKind, JobParams, JobState, report_brief};
 pub use worker::{JobsHandle, spawn_workers};
 
 impl Job {
@@ -40,7 +41,7 @@ impl Job {
         if let Json::Object(p) = params {
             for (k, val) in p {
                 match k.as_str() {
-                    "base_url" | "request_sha256" => {}
+                    "base_url" | "request_sha256" | "mapping_profile" => {}
                     "since" => {
                         let text = val.as_i64().map(format_ms).unwrap_or_default();
                         o.insert(k, text.into());
@@ -83,6 +84,8 @@ pub struct JobsConfig {
     pub max_attempts: i64,
     /// Uploaded and exported files are deleted this long after their job ended (reports stay).
     pub retention_ms: i64,
+    /// Change logs are deleted this long after their import (`None`: kept forever).
+    pub changelog_retention_ms: Option<i64>,
     /// The largest accepted upload.
     pub upload_limit_bytes: u64,
     /// This replica's name in `lease_owner` (host:pid:random).
@@ -90,6 +93,8 @@ pub struct JobsConfig {
     /// Where uploads, imports and exports keep their temporary files (`--temp-dir`); `None`:
     /// the system's temporary directory (library use; `serve` always sets it).
     pub scratch: Option<std::sync::Arc<scratch::Scratch>>,
+    /// E-mail notices of held and failed imports (`None`: SMTP not configured, none are sent).
+    pub mail: Option<std::sync::Arc<crate::mail::MailConfig>>,
 }
 
 impl Default for JobsConfig {
@@ -100,9 +105,11 @@ impl Default for JobsConfig {
             poll_ms: 500,
             max_attempts: 3,
             retention_ms: 7 * 24 * 3600 * 1000,
+            changelog_retention_ms: Some(90 * 24 * 3600 * 1000),
             upload_limit_bytes: 2 << 30,
             owner: default_owner(),
             scratch: None,
+            mail: None,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Running one claimed job: an import from its stored upload, or an export into a stored file;
-//! then its final state and webhook events in one transaction (the outbox).
+//! then its final state, webhook events and e-mail notices in one transaction (the outbox).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +10,7 @@ use crate::csv::decode::EncodingChoice;
 use crate::export::{ExportOptions, ExportProfile};
 use crate::import::rows::RowProgress;
 use crate::import::{self, Channel, ImportOptions, Outcome, Progress};
+use crate::mail::outbox::JobEvent;
 use crate::storage::ops::jobs::JobEnd;
 use crate::storage::{JobRef, Store, StoreError};
 
@@ -36,6 +37,14 @@ impl SharedProgress {
         }
         v
     }
+    /// An export's rows written: progress like an import's rows read, but not import rows.
+    fn exported(&self, rows: u64) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.done += s.current;
+        s.file.clear();
+        s.current = rows;
+    }
+
     pub fn set_phase(&self, phase: &str) {
         let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
         s.phase = phase.to_owned();
@@ -53,7 +62,10 @@ impl RowProgress for SharedProgress {
         if s.file != file {
             s.done += s.current;
             s.file = file.to_owned();
+            s.current = 0;
         }
+        // Counted as they are read, so that rows per second shows while an import runs.
+        super::metrics::rows_read(file, rows.saturating_sub(s.current));
         s.current = rows;
     }
 }
@@ -213,8 +225,10 @@ async fn run_import(
         .as_deref()
         .and_then(EncodingChoice::parse)
         .unwrap_or_default();
+    let target = crate::import::tenant_default(store, &job.tenant).await?;
     let opts = ImportOptions {
         tenant: job.tenant.clone(),
+        target,
         dry_run: job.params.dry_run,
         force: job.params.force,
         encoding,
@@ -224,15 +238,36 @@ async fn run_import(
         }),
         // Findings tell an uploader about query parameters and approval, not CLI flags.
         channel: Channel::Http,
+        // Checked when the job was created; a stored value that no longer parses is ignored.
+        rollover: job
+            .params
+            .rollover
+            .as_deref()
+            .and_then(|g| crate::import::rollover::Rollover::parse(g).ok()),
+        hold: job.params.hold.clone(),
+        actor: job.created_by.clone(),
         ..ImportOptions::default()
     };
     let store2 = store.clone();
     let progress2 = progress.clone();
     let path = tmp.path().to_owned();
-    let result =
-        tokio::task::spawn_blocking(move || import::import(&store2, &path, &opts, &progress2))
-            .await
-            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+    let mapping = job.params.mapping.as_deref().map(|name| {
+        (
+            crate::mapping::stored::job_profile(name, job.params.mapping_profile.as_deref()),
+            job.params.school.clone(),
+            job.params.school_year,
+            job.params.file_name.clone(),
+        )
+    });
+    let result = tokio::task::spawn_blocking(move || match mapping {
+        None => import::import(&store2, &path, &opts, &progress2),
+        Some((Err(message), ..)) => Ok(crate::mapping::run::unreadable(message)),
+        Some((Ok(profile), school, year, name)) => crate::mapping::run::import_upload(
+            &store2, &profile, &path, name, school, year, &opts, &progress2,
+        ),
+    })
+    .await
+    .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
     drop(tmp);
     match result {
         Ok(report) => {
@@ -267,6 +302,11 @@ async fn run_export(
         tenant: job.tenant.clone(),
         since: job.params.since,
         profile,
+        target: job
+            .params
+            .target
+            .as_deref()
+            .and_then(crate::csv::target::Target::parse),
     };
     let tmp = scratch::temp_file(scratch, "rosterhub-export-", ".zip")?;
     let file = tmp.reopen()?;
@@ -289,7 +329,7 @@ async fn run_export(
         .filter(|(name, _)| name != "manifest.csv")
         .map(|(_, rows)| *rows)
         .sum();
-    progress.rows("", rows, 0);
+    progress.exported(rows);
     progress.set_phase("store");
     let stored = blob::store_file(store, &job.tenant, tmp.path()).await?;
     let files: Vec<Json> = summary
@@ -297,15 +337,24 @@ async fn run_export(
         .iter()
         .map(|(name, rows)| json!({"name": name, "rows": rows}))
         .collect();
-    let report = json!({
+    let profile = opts
+        .target
+        .map_or(profile, crate::export::target::profile_of);
+    let mut report = json!({
         "mode": if opts.since.is_some() { "delta" } else { "bulk" },
         "profile": profile.name(),
         "files": files,
         "size_bytes": stored.size_bytes,
         "sha256": stored.sha256,
     });
+    if let Some(t) = &summary.target {
+        report["target"] = json!(t);
+    }
     let mut data =
         json!({"id": job.id, "kind": "export", "state": "succeeded", "links": links(job)});
+    if let Some(t) = report.get("target") {
+        data["target"] = t.clone();
+    }
     for key in ["mode", "profile", "files", "size_bytes", "sha256"] {
         data[key] = report[key].clone();
     }
@@ -319,10 +368,11 @@ async fn run_export(
     })
 }
 
-/// Writes the run's end and its webhook events in one transaction. `Conflict`: the lease was
-/// lost meanwhile, and whoever holds it now finishes the job.
+/// Writes the run's end, its webhook events and its e-mail notices in one transaction.
+/// `Conflict`: the lease was lost meanwhile, and whoever holds it now finishes the job.
 pub async fn finish(
     store: &Store,
+    mail: Option<&crate::mail::MailConfig>,
     job: &Job,
     owner: &str,
     outcome: &RunResult,
@@ -342,5 +392,28 @@ pub async fn finish(
         }
         None => Vec::new(),
     };
-    store.finish_job(&job.id, owner, &end, &deliveries).await
+    // A run that failed on a storage error has no webhook event of its own kind, but its
+    // admins are told all the same.
+    let event = outcome
+        .event
+        .as_ref()
+        .map(|(e, _)| *e)
+        .or((outcome.state == JobState::Failed).then_some("import.failed"));
+    let notice = match (event, mail) {
+        (Some(event), Some(config)) if job.kind == JobKind::Import => JobEvent {
+            tenant: &job.tenant,
+            job_id: &job.id,
+            file_name: job.params.file_name.as_deref(),
+            base_url: job.params.base_url.as_deref(),
+            event,
+            report: outcome.report.as_ref(),
+            error: outcome.error.as_deref(),
+        }
+        .notice(config),
+        _ => None,
+    };
+    let mails = crate::mail::outbox::mails_for(store, mail, notice.as_ref()).await?;
+    store
+        .finish_job(&job.id, owner, &end, &deliveries, &mails)
+        .await
 }

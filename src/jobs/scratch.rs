@@ -130,6 +130,28 @@ pub fn sweep(root: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// How many live processes hold a directory under `root` (0 when `root` does not exist): a
+/// `rosterhub serve` using this temporary-file root is running.
+pub fn live_processes(root: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut live = 0;
+    for entry in entries {
+        let entry = entry?;
+        let is_lock = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(LOCK_SUFFIX));
+        if is_lock && !lockable(&entry.path())? && entry.path().exists() {
+            live += 1;
+        }
+    }
+    Ok(live)
+}
+
 /// Whether no live process holds the lock on `path` (the lock taken here is released at once).
 fn lockable(path: &Path) -> io::Result<bool> {
     let file = match File::open(path) {
@@ -172,6 +194,9 @@ mod tests {
         assert_eq!(mode, 0o700);
         let mode = fs::metadata(second.dir()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+
+        assert_eq!(live_processes(&root).unwrap(), 2);
+        assert_eq!(live_processes(&root.join("none")).unwrap(), 0);
 
         // Once the first process is gone, its directory goes at the next start.
         let first_dir = live.dir().to_owned();

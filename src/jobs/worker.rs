@@ -1,13 +1,14 @@
 //! The workers of one `rosterhub serve` process: each claims a job, runs it while a heartbeat
 //! renews its lease and publishes progress, and writes its end. A maintenance loop fails jobs
-//! that killed their workers too often and deletes files past retention.
+//! that killed their workers too often and deletes files and change logs past retention.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use super::JobsConfig;
+use super::metrics;
 use super::run::{self, SharedProgress};
 use crate::domain::datetime::now_ms;
 use crate::storage::{Store, StoreError};
@@ -42,9 +43,10 @@ pub fn spawn_workers(store: Store, handle: &JobsHandle) -> Vec<tokio::task::Join
         let store = store.clone();
         let handle = handle.clone();
         let owner = format!("{}:w{i}", handle.config.owner);
-        tasks.push(tokio::spawn(
-            async move { work(store, handle, owner).await },
-        ));
+        let worker = format!("w{i}");
+        tasks.push(tokio::spawn(async move {
+            work(store, handle, owner, worker).await
+        }));
     }
     if handle.config.workers > 0 {
         let store = store.clone();
@@ -54,17 +56,19 @@ pub fn spawn_workers(store: Store, handle: &JobsHandle) -> Vec<tokio::task::Join
     tasks
 }
 
-async fn work(store: Store, handle: JobsHandle, owner: String) {
+/// Claims and runs jobs for ever; `worker` names it in the metrics (`w0`, `w1`, …).
+async fn work(store: Store, handle: JobsHandle, owner: String, worker: String) {
     let config = handle.config.clone();
     loop {
+        metrics::heartbeat(&worker);
         match store
             .claim_job(&owner, config.lease_ms, config.max_attempts)
             .await
         {
             Ok(Some(job)) => {
                 tracing::info!(job = %job.id, kind = job.kind.as_str(), attempt = job.attempts, "job claimed");
-                metrics::counter!("jobs_started_total", "kind" => job.kind.as_str()).increment(1);
-                run_one(&store, &config, &owner, job).await;
+                metrics::started(job.kind);
+                run_one(&store, &config, &owner, &worker, job).await;
                 continue;
             }
             Ok(None) => {}
@@ -78,14 +82,16 @@ async fn work(store: Store, handle: JobsHandle, owner: String) {
 }
 
 /// Runs a claimed job with its heartbeat, then records how it ended.
-async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Job) {
+async fn run_one(store: &Store, config: &JobsConfig, owner: &str, worker: &str, job: super::Job) {
+    let started = Instant::now();
     let progress = SharedProgress::default();
     let beat = {
-        let (store, progress, id, owner) = (
+        let (store, progress, id, owner, worker) = (
             store.clone(),
             progress.clone(),
             job.id.clone(),
             owner.to_owned(),
+            worker.to_owned(),
         );
         // Renew well before expiry; progress is published at the same pace.
         let every = Duration::from_millis((config.lease_ms / 3).clamp(100, 1000) as u64);
@@ -93,6 +99,9 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
+                // Alive while the job runs, whatever the database answers: a worker stuck
+                // in a job shows through the job's lease, not through this gauge.
+                metrics::heartbeat(&worker);
                 match store
                     .heartbeat_job(&id, &owner, lease_ms, Some(&progress.snapshot()))
                     .await
@@ -123,11 +132,13 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
     };
     let mut final_progress = progress.snapshot();
     final_progress["phase"] = "done".into();
-    match run::finish(store, &job, owner, &outcome, &final_progress).await {
+    let mail = config.mail.as_deref();
+    match run::finish(store, mail, &job, owner, &outcome, &final_progress).await {
         Ok(()) => {
             tracing::info!(job = %job.id, kind, state = outcome.state.as_str(), "job finished");
-            metrics::counter!("jobs_finished_total", "kind" => kind, "state" => outcome.state.as_str())
-                .increment(1);
+            let status = outcome.report.as_ref().and_then(|r| r["status"].as_str());
+            let label = metrics::outcome_label(job.kind, outcome.state, status);
+            metrics::finished(job.kind, outcome.state, label, started.elapsed());
         }
         Err(StoreError::Conflict(_)) => {
             tracing::warn!(job = %job.id, "job lease lost before its end was written");
@@ -141,10 +152,12 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, job: super::Jo
 }
 
 /// Every minute: give up on jobs that killed their workers too often, discard held imports
-/// nobody decided on, delete files and webhook delivery logs past retention, orphaned files.
+/// nobody decided on, delete files, webhook delivery logs and change logs past retention,
+/// orphaned files.
 async fn maintain(store: Store, config: Arc<JobsConfig>) {
     let every = Duration::from_millis(config.lease_ms.clamp(1000, 60_000) as u64);
     loop {
+        metrics::heartbeat("maintenance");
         if let Err(e) = maintain_once(&store, &config).await {
             tracing::warn!(error = %e, "job maintenance failed");
         }
@@ -163,11 +176,19 @@ pub async fn maintain_once(store: &Store, config: &JobsConfig) -> Result<(), Sto
     for files in store.expired_job_files(cutoff).await? {
         store.delete_job_files(&files).await?;
     }
-    // The delivery log of webhooks is kept as long as the files.
+    // The delivery logs of webhooks and e-mail notices are kept as long as the files.
     store.delete_finished_deliveries(cutoff).await?;
+    store.delete_finished_mails(cutoff).await?;
+    store.delete_old_pull_runs(cutoff).await?;
     let orphans_cutoff = now_ms() - config.retention_ms.min(24 * 3600 * 1000);
     for b in store.orphan_blobs(orphans_cutoff).await? {
         store.delete_blob(&b).await?;
+    }
+    if let Some(keep) = config.changelog_retention_ms {
+        let pruned = store.prune_changelog(now_ms() - keep).await?;
+        if pruned > 0 {
+            tracing::info!(imports = pruned, "change logs past retention deleted");
+        }
     }
     Ok(())
 }

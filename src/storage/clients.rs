@@ -17,7 +17,7 @@
 //! operates the server, passes `None`.
 
 mod keys;
-mod sql;
+pub(super) mod sql;
 
 use std::fmt;
 
@@ -59,6 +59,8 @@ pub struct ClientRecord {
     /// The secret replaced by the last rotation, valid until `previous_secret_until`.
     pub previous_secret_hash: Option<String>,
     pub previous_secret_until: Option<EpochMs>,
+    /// The national model (`eportal-4`, …) whose conversions its JSON follows; `None`: none.
+    pub target: Option<String>,
 }
 
 impl ClientRecord {
@@ -99,6 +101,7 @@ impl fmt::Debug for ClientRecord {
             .field("rate_limit_per_min", &self.rate_limit_per_min)
             .field("org_scope", &self.org_scope)
             .field("previous_secret_until", &self.previous_secret_until)
+            .field("target", &self.target)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +112,8 @@ pub struct ClientSettings {
     pub allowed_ips: Option<Vec<IpNet>>,
     pub rate_limit_per_min: Option<u32>,
     pub org_scope: Option<Vec<String>>,
+    /// The national model its JSON follows (a name `csv::target::Target` knows).
+    pub target: Option<String>,
 }
 
 /// A change to a client: each `None` leaves that field as it is; `Some(None)` resets a
@@ -120,6 +125,7 @@ pub struct ClientUpdate {
     pub allowed_ips: Option<Option<Vec<IpNet>>>,
     pub rate_limit_per_min: Option<Option<u32>>,
     pub org_scope: Option<Option<Vec<String>>>,
+    pub target: Option<Option<String>>,
 }
 
 impl ClientUpdate {
@@ -185,6 +191,7 @@ fn to_record(r: &Row) -> Result<ClientRecord, StoreError> {
         org_scope: r.opt_text(9)?.map(|t| stored_org_scope(&t)),
         previous_secret_hash: r.opt_text(10)?,
         previous_secret_until: r.opt_int(11)?,
+        target: r.opt_text(12)?,
     })
 }
 
@@ -259,13 +266,14 @@ impl Store {
             org_scope: settings.org_scope,
             previous_secret_hash: None,
             previous_secret_until: None,
+            target: settings.target,
         };
         let r = &record;
         sql::exec(
             self,
             "INSERT INTO api_clients (client_id, tenant_id, name, secret_hash, scopes, \
-             created_at, allowed_ips, rate_limit_per_min, org_scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             created_at, allowed_ips, rate_limit_per_min, org_scope, target) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             vec![
                 r.client_id.clone().into(),
                 r.tenant.clone().into(),
@@ -276,6 +284,7 @@ impl Store {
                 opt_text(r.allowed_ips.as_deref().map(allowed_ips_text)),
                 opt_int(r.rate_limit_per_min.map(i64::from)),
                 opt_text(r.org_scope.as_deref().map(org_scope_text)),
+                opt_text(r.target.clone()),
             ],
         )
         .await?;
@@ -292,9 +301,33 @@ impl Store {
     ) -> Result<Vec<ClientRecord>, StoreError> {
         const SQL: &str = "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at, \
              allowed_ips, rate_limit_per_min, org_scope, previous_secret_hash, \
-             previous_secret_until FROM api_clients WHERE CAST($1 AS TEXT) IS NULL \
+             previous_secret_until, target FROM api_clients WHERE CAST($1 AS TEXT) IS NULL \
              OR tenant_id = $1 ORDER BY created_at, client_id";
         let rows = sql::fetch(self, SQL, vec![opt_text(tenant.map(str::to_owned))]).await?;
+        rows.iter().map(to_record).collect()
+    }
+
+    /// One page of a tenant's clients (revoked ones too), newest first: the web UI's list.
+    pub async fn list_clients_page(
+        &self,
+        tenant: &str,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<ClientRecord>, StoreError> {
+        const SQL: &str = "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at, \
+             allowed_ips, rate_limit_per_min, org_scope, previous_secret_hash, \
+             previous_secret_until, target FROM api_clients WHERE tenant_id = $1 \
+             ORDER BY created_at DESC, client_id LIMIT $2 OFFSET $3";
+        let rows = sql::fetch(
+            self,
+            SQL,
+            vec![
+                tenant.into(),
+                (limit.min(i64::MAX as u64) as i64).into(),
+                (offset.min(i64::MAX as u64) as i64).into(),
+            ],
+        )
+        .await?;
         rows.iter().map(to_record).collect()
     }
 
@@ -311,7 +344,7 @@ impl Store {
     ) -> Result<Option<ClientRecord>, StoreError> {
         const SQL: &str = "SELECT client_id, tenant_id, name, secret_hash, scopes, created_at, revoked_at, \
              allowed_ips, rate_limit_per_min, org_scope, previous_secret_hash, \
-             previous_secret_until FROM api_clients WHERE client_id = $1 \
+             previous_secret_until, target FROM api_clients WHERE client_id = $1 \
              AND (CAST($2 AS TEXT) IS NULL OR tenant_id = $2)";
         let rows = sql::fetch(
             self,
@@ -364,7 +397,8 @@ impl Store {
             "UPDATE api_clients SET name = COALESCE($1, name), scopes = COALESCE($2, scopes), \
              allowed_ips = CASE WHEN $3 = 1 THEN $4 ELSE allowed_ips END, \
              rate_limit_per_min = CASE WHEN $5 = 1 THEN $6 ELSE rate_limit_per_min END, \
-             org_scope = CASE WHEN $7 = 1 THEN $8 ELSE org_scope END \
+             org_scope = CASE WHEN $7 = 1 THEN $8 ELSE org_scope END, \
+             target = CASE WHEN $11 = 1 THEN $12 ELSE target END \
              WHERE client_id = $9 AND (CAST($10 AS TEXT) IS NULL OR tenant_id = $10)",
             vec![
                 opt_text(u.name.clone()),
@@ -383,6 +417,8 @@ impl Store {
                 opt_text(u.org_scope.clone().flatten().as_deref().map(org_scope_text)),
                 client_id.into(),
                 opt_text(tenant.map(str::to_owned)),
+                flag(u.target.is_some()),
+                opt_text(u.target.clone().flatten()),
             ],
         )
         .await?;

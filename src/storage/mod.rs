@@ -5,20 +5,27 @@
 //! the bundle's rows, plans the change set-wise in SQL, and applies it — or rolls back, leaving
 //! the database exactly as it was.
 
+pub mod backup;
+pub mod changelog;
 pub mod clients;
 pub mod dashboard;
+pub mod health;
 pub mod list;
+pub mod mappings;
 pub mod migrate;
 pub mod ops;
 mod pg_copy;
 pub mod pii_keys;
 pub mod pii_rotate;
 pub mod postgres;
+pub mod provenance;
 pub mod read;
+mod rollover;
 pub mod select;
 mod sql;
 pub mod sql_filter;
 pub mod sqlite;
+mod tenants;
 #[cfg(test)]
 pub(crate) mod test_db;
 pub mod value;
@@ -98,6 +105,20 @@ pub struct Counts {
     pub tombstoned: u64,
 }
 
+/// What staging a row will do to the tenant's stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Inserted,
+    Updated,
+    Unchanged,
+    Tombstoned,
+    /// A delete of a record that was never stored.
+    Nothing,
+}
+
+/// Ids a bulk file's absent records are reported by, at most: a sample for people, not a list.
+pub const TOMBSTONE_SAMPLE: usize = 20;
+
 /// One validated row on its way into the staging area.
 #[derive(Debug)]
 pub struct StageRow<'a> {
@@ -152,6 +173,8 @@ pub struct ImportRecord {
     /// The job this run belongs to (HTTP imports): recorded with the import, and on PostgreSQL
     /// the import commits only while this worker still holds the job's lease.
     pub job: Option<JobRef>,
+    /// Who ran it (`cli:<user>`, a job's creator), kept with an applied import's change log.
+    pub actor: Option<String>,
 }
 
 /// A job as seen by the worker running it.
@@ -170,16 +193,17 @@ pub struct JobRef {
 /// and tombstones set-wise from a temporary table — but not in what a caller sees: counts from
 /// [`ImportTx::plan`], data only after [`ImportTx::commit`].
 pub trait ImportTx {
-    /// Adds a row of the bundle.
-    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError>;
+    /// Adds a row of the bundle; says what it will do to the stored record.
+    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<Change, StoreError>;
     /// Called once after the last row of an entity. `in_bundle` tells whether a sourcedId
     /// was in the file (for bulk files: stored records absent from it become tombstones).
+    /// Returns the first [`TOMBSTONE_SAMPLE`] ids so made tombstones.
     fn finish_staging(
         &mut self,
         entity: Entity,
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<String>, StoreError>;
     /// Which of `ids` the tenant had stored before this import, and whether each was active
     /// (`true`) or a tombstone (`false`). Ids not in the map are not stored.
     fn stored_status(
@@ -301,6 +325,15 @@ impl Store {
         Ok(match BackendKind::from_url(url)? {
             BackendKind::Sqlite => Store::Sqlite(sqlite::SqliteStore::open(url)?),
             BackendKind::Postgres => Store::Postgres(postgres::PgStore::connect(url).await?),
+        })
+    }
+
+    /// Opens a database whose schema is current as it is: no migration, nothing created,
+    /// without PII keys (`doctor`, after [`health::reach`] found it migrated).
+    pub async fn open_as_is(url: &str) -> Result<Store, StoreError> {
+        Ok(match BackendKind::from_url(url)? {
+            BackendKind::Sqlite => Store::Sqlite(sqlite::SqliteStore::open_as_is(url)),
+            BackendKind::Postgres => Store::Postgres(postgres::PgStore::connect_as_is(url).await?),
         })
     }
 

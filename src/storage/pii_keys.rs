@@ -214,6 +214,17 @@ impl Store {
         Ok(self)
     }
 
+    /// What [`Store::with_pii`] would decide for `config`, without writing anything (a key not
+    /// registered yet is not registered): the keys as they would open this database, `None`
+    /// when encryption is off, or why the database refuses them.
+    pub async fn pii_check(&self, config: Option<PiiConfig>) -> Result<Option<Pii>, StoreError> {
+        let rows = self.pii_keys().await?;
+        Ok(match (decide(&rows, config.as_ref())?, config) {
+            (Some((index_key, _)), Some(config)) => Some(Pii::new(config, index_key)),
+            _ => None,
+        })
+    }
+
     /// The keys and columns of PII encryption, when it is on.
     pub fn pii(&self) -> Option<&Arc<Pii>> {
         match self {

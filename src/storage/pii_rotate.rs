@@ -1,8 +1,9 @@
 //! `rosterhub keys status` and `rosterhub keys rotate`: passes over every encryptable column
 //! of every tenant.
 //!
-//! A rotation reads each tenant's users and demographics in keyset pages, one transaction per
-//! page, and rewrites a row only if it changes: values under another key are re-encrypted under
+//! A rotation reads each tenant's users and demographics — and their change logs, whose
+//! before-images an undo puts back — in keyset pages, one transaction per page, and rewrites a
+//! row only if it changes: values under another key are re-encrypted under
 //! the current one, plaintext in a configured column (data imported before encryption was
 //! turned on) is encrypted, and missing blind indexes are filled in. Encrypted values are never
 //! turned back into plaintext. Rerunning it is safe and cheap: what is done stays done. When no
@@ -62,6 +63,11 @@ pub struct RotateReport {
 /// The columns a pass reads for `entity`: encryptable ones, then blind indexes.
 struct Layout {
     entity: Entity,
+    /// The table read: the entity's, or its change log (`log`: one row per record and import,
+    /// keyed by sourcedId and the import's number). Values are bound to the entity's table
+    /// either way: a logged cell is a copy of a stored one.
+    table: String,
+    log: bool,
     enc: Vec<(usize, &'static Column)>,
     /// Per blind index: its column's position in `enc`, and its name.
     bidx: Vec<(usize, &'static str)>,
@@ -79,7 +85,30 @@ impl Layout {
                 (pos, idx)
             })
             .collect();
-        Layout { entity, enc, bidx }
+        Layout {
+            entity,
+            table: entity.table().to_owned(),
+            log: false,
+            enc,
+            bidx,
+        }
+    }
+
+    /// The change log of `entity`.
+    fn log(entity: Entity) -> Layout {
+        Layout {
+            table: super::changelog::sql::log_table(entity),
+            log: true,
+            ..Layout::new(entity)
+        }
+    }
+
+    /// Both tables of every entity with encryptable columns.
+    fn all() -> Vec<Layout> {
+        ENTITIES
+            .into_iter()
+            .flat_map(|e| [Layout::new(e), Layout::log(e)])
+            .collect()
     }
 
     fn names(&self) -> Vec<&'static str> {
@@ -95,14 +124,26 @@ impl Layout {
             super::sql::Dialect::Sqlite => "",
             super::sql::Dialect::Postgres => " FOR UPDATE",
         };
+        let (p1, p2, p3) = (d.param(1), d.param(2), d.param(3));
+        let (key, after) = if self.log {
+            (
+                "sourced_id, seq",
+                format!("(sourced_id > {p2} OR (sourced_id = {p2} AND seq > {p3}))"),
+            )
+        } else {
+            ("sourced_id", format!("sourced_id > {p2}"))
+        };
         format!(
-            "SELECT sourced_id, {} FROM {} WHERE tenant_id = {} AND sourced_id > {} \
-             ORDER BY sourced_id LIMIT {batch}{lock}",
+            "SELECT {key}, {} FROM {} WHERE tenant_id = {p1} AND {after} \
+             ORDER BY {key} LIMIT {batch}{lock}",
             self.names().join(", "),
-            self.entity.table(),
-            d.param(1),
-            d.param(2)
+            self.table,
         )
+    }
+
+    /// How many key columns a selected row starts with.
+    fn key_width(&self) -> usize {
+        if self.log { 2 } else { 1 }
     }
 
     fn update(&self, d: super::sql::Dialect) -> String {
@@ -112,9 +153,14 @@ impl Layout {
             .enumerate()
             .map(|(k, n)| format!("{n} = {}", d.param(k + 3)))
             .collect();
+        let seq = if self.log {
+            format!(" AND seq = {}", d.param(sets.len() + 3))
+        } else {
+            String::new()
+        };
         format!(
-            "UPDATE {} SET {} WHERE tenant_id = {} AND sourced_id = {}",
-            self.entity.table(),
+            "UPDATE {} SET {} WHERE tenant_id = {} AND sourced_id = {}{seq}",
+            self.table,
             sets.join(", "),
             d.param(1),
             d.param(2)
@@ -194,6 +240,10 @@ impl Layout {
     }
 }
 
+/// A row of a pass: its sourcedId, its import number (a change log's row; 0 otherwise), and
+/// the cells of [`Layout::names`].
+type Cells = (String, i64, Vec<Option<String>>);
+
 fn sqlite_rotate(
     conn: &mut Connection,
     pii: &Pii,
@@ -202,24 +252,42 @@ fn sqlite_rotate(
     batch: usize,
     report: &mut RotateReport,
 ) -> Result<(), StoreError> {
+    use rusqlite::types::Value;
     let d = super::sql::Dialect::Sqlite;
     let (select, update) = (layout.select(d, batch), layout.update(d));
-    let width = layout.names().len();
-    let mut after = String::new();
+    let (kw, width) = (layout.key_width(), layout.names().len());
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Cells> {
+        Ok((
+            r.get(0)?,
+            if layout.log { r.get(1)? } else { 0 },
+            (kw..kw + width)
+                .map(|k| r.get(k))
+                .collect::<Result<_, _>>()?,
+        ))
+    };
+    let mut after = (String::new(), 0_i64);
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let rows: Vec<(String, Vec<Option<String>>)> = tx
-            .prepare_cached(&select)?
-            .query_map(rusqlite::params![tenant, after], |r| {
-                Ok((
-                    r.get(0)?,
-                    (1..=width).map(|k| r.get(k)).collect::<Result<_, _>>()?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
-        for (id, mut cells) in rows.iter().cloned() {
+        let rows: Vec<Cells> = {
+            let mut stmt = tx.prepare_cached(&select)?;
+            let rows = if layout.log {
+                stmt.query_map(rusqlite::params![tenant, after.0, after.1], &read)?
+            } else {
+                stmt.query_map(rusqlite::params![tenant, after.0], &read)?
+            };
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, seq, mut cells) in rows.iter().cloned() {
             if layout.rotate(pii, tenant, &id, &mut cells, report)? {
-                let values = [Some(tenant.to_owned()), Some(id)].into_iter().chain(cells);
+                let mut values = vec![Value::Text(tenant.to_owned()), Value::Text(id)];
+                values.extend(
+                    cells
+                        .into_iter()
+                        .map(|c| c.map_or(Value::Null, Value::Text)),
+                );
+                if layout.log {
+                    values.push(Value::Integer(seq));
+                }
                 tx.prepare_cached(&update)?
                     .execute(params_from_iter(values))?;
                 report.rows_updated += 1;
@@ -228,7 +296,7 @@ fn sqlite_rotate(
         tx.commit()?;
         report.rows += rows.len() as u64;
         match rows.last() {
-            Some((id, _)) if rows.len() == batch => after.clone_from(id),
+            Some((id, seq, _)) if rows.len() == batch => after = (id.clone(), *seq),
             _ => return Ok(()),
         }
     }
@@ -244,20 +312,23 @@ async fn pg_rotate(
 ) -> Result<(), StoreError> {
     let d = super::sql::Dialect::Postgres;
     let (select, update) = (layout.select(d, batch), layout.update(d));
-    let width = layout.names().len();
-    let mut after = String::new();
+    let (kw, width) = (layout.key_width(), layout.names().len());
+    let mut after = (String::new(), 0_i64);
     loop {
         let mut tx = pool.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
             .bind(tenant)
-            .bind(&after)
-            .fetch_all(&mut *tx)
-            .await?;
+            .bind(&after.0);
+        if layout.log {
+            q = q.bind(after.1);
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
         let n = rows.len();
         let mut last = None;
         for r in rows {
             let id: String = r.try_get(0)?;
-            let mut cells: Vec<Option<String>> = (1..=width)
+            let seq: i64 = if layout.log { r.try_get(1)? } else { 0 };
+            let mut cells: Vec<Option<String>> = (kw..kw + width)
                 .map(|k| r.try_get(k))
                 .collect::<Result<_, _>>()?;
             if layout.rotate(pii, tenant, &id, &mut cells, report)? {
@@ -267,15 +338,18 @@ async fn pg_rotate(
                 for c in cells {
                     q = q.bind(c);
                 }
+                if layout.log {
+                    q = q.bind(seq);
+                }
                 q.execute(&mut *tx).await?;
                 report.rows_updated += 1;
             }
-            last = Some(id);
+            last = Some((id, seq));
         }
         tx.commit().await?;
         report.rows += n as u64;
         match last {
-            Some(id) if n == batch => after = id,
+            Some(key) if n == batch => after = key,
             _ => return Ok(()),
         }
     }
@@ -287,9 +361,10 @@ impl Store {
     pub async fn pii_status(&self) -> Result<PiiStatus, StoreError> {
         let mut used: BTreeMap<String, u64> = BTreeMap::new();
         let mut plaintext = 0;
-        for entity in ENTITIES {
+        for layout in Layout::all() {
+            let entity = layout.entity;
             for (i, col) in encryptable_columns(entity) {
-                let (t, c) = (entity.table(), col.db);
+                let (t, c) = (layout.table.as_str(), col.db);
                 let mut q = Query::new(self.dialect());
                 q.push(&format!(
                     "SELECT substr({c}, 6, 8), COUNT(*) FROM {t} \
@@ -358,8 +433,7 @@ impl Store {
                 report = blocking(move || {
                     let mut conn = s.connect()?;
                     for tenant in &tenants {
-                        for entity in ENTITIES {
-                            let layout = Layout::new(entity);
+                        for layout in Layout::all() {
                             sqlite_rotate(&mut conn, &pii, tenant, &layout, batch, &mut report)?;
                         }
                     }
@@ -369,8 +443,7 @@ impl Store {
             }
             Store::Postgres(p) => {
                 for tenant in &tenants {
-                    for entity in ENTITIES {
-                        let layout = Layout::new(entity);
+                    for layout in Layout::all() {
                         pg_rotate(p.pool(), &pii, tenant, &layout, batch, &mut report).await?;
                     }
                 }

@@ -24,6 +24,8 @@ pub struct RequestState {
     /// The scopes the client holds now (none when it is not active): a token grants at most
     /// these, whatever it lists, so that taking a scope away applies on the next request.
     pub scopes: Scopes,
+    /// The national model the client's JSON follows (`None` when it is not active).
+    pub target: Option<String>,
 }
 
 /// The selection of one operation, before any `filter`.
@@ -281,7 +283,7 @@ impl Store {
         let mut q = Query::new(self.dialect());
         q.push(
             "SELECT t.data_generation, CASE WHEN c.client_id IS NULL THEN 0 ELSE 1 END, \
-             c.org_scope, c.scopes FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id \
+             c.org_scope, c.scopes, c.target FROM tenants t LEFT JOIN api_clients c ON c.tenant_id = t.id \
              AND c.revoked_at IS NULL AND c.client_id = ",
         )
         .bind(client_id)
@@ -303,6 +305,7 @@ impl Store {
                 Some(list) if active => Scopes::parse_list(&list),
                 _ => Scopes::NONE,
             },
+            target: row.opt_text(4)?.filter(|_| active),
         })
     }
 

@@ -66,6 +66,8 @@ pub struct EntitySql {
     /// Tombstones the active records staged as `tobedeleted` (absent from a bulk file).
     pub tombstone_bulk: String,
     pub active_count: String,
+    /// The change log's set-wise statements (`storage::changelog`).
+    pub capture: super::changelog::sql::SetCapture,
 }
 
 impl EntitySql {
@@ -127,6 +129,7 @@ impl EntitySql {
             tombstone_delta,
             tombstone_bulk,
             active_count,
+            capture: super::changelog::sql::SetCapture::new(entity),
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct RowSql {
     /// inserts.
     pub move_load: String,
     pub drop_load: String,
+    /// The change log's per-row statements (`storage::changelog`).
+    pub capture: super::changelog::sql::RowCapture,
 }
 
 impl RowSql {
@@ -199,6 +204,7 @@ impl RowSql {
                 "INSERT INTO main.{t} SELECT * FROM temp.load_{t} ORDER BY tenant_id, sourced_id"
             ),
             drop_load: format!("DROP TABLE temp.load_{t}"),
+            capture: super::changelog::sql::RowCapture::new(entity),
         }
     }
 }

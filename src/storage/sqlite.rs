@@ -13,15 +13,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sql::RowSql;
 use super::{
-    Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
-    reference_columns,
+    Change, Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
+    TOMBSTONE_SAMPLE, reference_columns,
 };
 use crate::domain::Entity;
 use crate::domain::datetime::now_ms;
 use crate::domain::vocab::Status;
 
 /// The page cache of an import connection, in KiB (negative: SQLite's unit for KiB).
-const IMPORT_CACHE_KIB: i64 = -98304;
+pub(super) const IMPORT_CACHE_KIB: i64 = -98304;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -29,6 +29,8 @@ pub struct SqliteStore {
     sql: Arc<HashMap<Entity, RowSql>>,
     /// Idle read connections for the API (WAL: readers never wait for an import).
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Read connections handed out now (for `/metrics`).
+    busy_readers: super::ops::gauges::BusyCount,
     /// The operational tables, in their own file (see [`super::ops`]).
     ops: Arc<super::ops::SqliteOps>,
     /// PII encryption keys, when on (set by [`super::Store::with_pii`]).
@@ -53,13 +55,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         let ops = Arc::new(super::ops::SqliteOps::open(&path)?);
-        let store = SqliteStore {
-            ops,
-            path: Arc::new(path),
-            sql: Arc::new(Entity::ALL.map(|e| (e, RowSql::new(e))).into()),
-            readers: Arc::new(Mutex::new(Vec::new())),
-            pii: None,
-        };
+        let store = SqliteStore::with_ops(path, ops);
         let mut conn = store.connect()?;
         migrate(&mut conn, super::migrate::SQLITE)?;
         // A database that never had statistics (or was migrated just now) gets them once.
@@ -70,6 +66,25 @@ impl SqliteStore {
             conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
         }
         Ok(store)
+    }
+
+    fn with_ops(path: PathBuf, ops: Arc<super::ops::SqliteOps>) -> SqliteStore {
+        SqliteStore {
+            ops,
+            path: Arc::new(path),
+            sql: Arc::new(Entity::ALL.map(|e| (e, RowSql::new(e))).into()),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            busy_readers: Default::default(),
+            pii: None,
+        }
+    }
+
+    /// Opens existing files as they are: no migration, no statistics, nothing created (for
+    /// `doctor`, which must not wait for an import's write lock nor change what it checks).
+    pub fn open_as_is(url: &str) -> SqliteStore {
+        let path = path_from_url(url);
+        let ops = Arc::new(super::ops::SqliteOps::at(&path));
+        SqliteStore::with_ops(path, ops)
     }
 
     pub fn path(&self) -> &Path {
@@ -113,12 +128,28 @@ impl SqliteStore {
                 c
             }
         };
+        let busy = self.busy_readers.take();
         let out = f(&conn);
+        drop(busy);
         let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < MAX_IDLE_READERS {
             pool.push(conn);
         }
         out
+    }
+
+    /// The read pool and the operational file's pool, for `/metrics`.
+    pub(super) fn pool_gauges(&self) -> Vec<super::ops::gauges::PoolGauge> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        vec![
+            super::ops::gauges::PoolGauge {
+                name: "sqlite_read",
+                idle: idle as u64,
+                busy: self.busy_readers.get(),
+                max: MAX_IDLE_READERS as u64,
+            },
+            self.ops.pool_gauge(),
+        ]
     }
 
     pub fn ping(&self) -> Result<(), StoreError> {
@@ -154,7 +185,14 @@ impl SqliteStore {
         // everywhere.
         conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
+        // The number this import's change log gets if it is applied (see `changelog`).
+        let seq: i64 = conn.query_row(
+            &super::changelog::sql::next_seq(super::sql::Dialect::Sqlite),
+            [tenant],
+            |r| r.get(0),
+        )?;
         let tx = SqliteImportTx {
+            seq,
             conn,
             tenant: tenant.to_owned(),
             stamp: stamp.clone(),
@@ -178,30 +216,12 @@ impl SqliteStore {
     }
 }
 
-/// Applies the migrations of `list` that `conn`'s file has not seen yet.
-pub(super) fn migrate(conn: &mut Connection, list: &[(i64, &str, &str)]) -> Result<(), StoreError> {
-    conn.execute_batch(super::migrate::CREATE_TABLE)?;
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let current: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?;
-    for (version, name, sql) in list {
-        if *version > current {
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                params![version, name, now_ms()],
-            )?;
-        }
-    }
-    tx.commit()?;
-    Ok(())
-}
+pub(super) use super::migrate::apply_sqlite as migrate;
 
 pub struct SqliteImportTx {
     conn: Connection,
+    /// The import's number in the tenant's change log.
+    seq: i64,
     tenant: String,
     stamp: ImportStamp,
     sql: Arc<HashMap<Entity, RowSql>>,
@@ -229,8 +249,13 @@ impl SqliteImportTx {
             ))?
             .exists([&self.tenant])?;
         if !tenant_has_rows {
-            // Every row is new: no probes needed, and sorted appends beat random inserts.
+            // Every row is new: no probes needed, and sorted appends beat random inserts. The
+            // change log keeps one marker instead of a row per record.
             self.conn.execute(&self.sql[&entity].create_load, [])?;
+            self.conn.execute(
+                &super::changelog::sql::load_marker(super::sql::Dialect::Sqlite),
+                params![self.tenant, self.seq, table],
+            )?;
             self.loading.insert(entity);
         }
         let empty = !self
@@ -287,7 +312,7 @@ fn bind_row(
 impl ImportTx for SqliteImportTx {
     /// Probes the stored record and writes the row right away if it changes anything: one
     /// index probe per unchanged row, one probe and one write per changed row.
-    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError> {
+    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<Change, StoreError> {
         if let std::collections::hash_map::Entry::Vacant(v) = self.counts.entry(entity) {
             v.insert(Counts::default());
             self.start_entity(entity)?;
@@ -307,8 +332,9 @@ impl ImportTx for SqliteImportTx {
                 bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
                 self.counts.entry(entity).or_default().inserted += 1;
+                return Ok(Change::Inserted);
             }
-            return Ok(());
+            return Ok(Change::Nothing);
         }
         let sql = &self.sql[&entity];
         let stored: Option<(String, Vec<u8>)> = self
@@ -319,7 +345,7 @@ impl ImportTx for SqliteImportTx {
             })
             .optional()?;
         let counts = self.counts.entry(entity).or_default();
-        match (row.status, stored) {
+        Ok(match (row.status, stored) {
             (Status::Active, None) => {
                 let sealed = crate::pii::seal_row(
                     self.pii.as_deref(),
@@ -331,10 +357,15 @@ impl ImportTx for SqliteImportTx {
                 let mut stmt = self.conn.prepare_cached(&sql.insert)?;
                 bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
+                self.conn
+                    .prepare_cached(&sql.capture.inserted)?
+                    .execute(params![self.tenant, self.seq, row.sourced_id])?;
                 counts.inserted += 1;
+                Change::Inserted
             }
             (Status::Active, Some((status, hash))) if status == "active" && hash == row.hash => {
                 counts.unchanged += 1;
+                Change::Unchanged
             }
             (Status::Active, Some(_)) => {
                 let sealed = crate::pii::seal_row(
@@ -344,12 +375,19 @@ impl ImportTx for SqliteImportTx {
                     row.sourced_id,
                     row.values,
                 );
+                self.conn
+                    .prepare_cached(&sql.capture.before)?
+                    .execute(params![self.tenant, self.seq, row.sourced_id, "updated"])?;
                 let mut stmt = self.conn.prepare_cached(&sql.update)?;
                 bind_row(&mut stmt, &self.tenant, &self.stamp, row, &sealed)?;
                 stmt.raw_execute()?;
                 counts.updated += 1;
+                Change::Updated
             }
             (Status::ToBeDeleted, Some((status, _))) if status == "active" => {
+                self.conn
+                    .prepare_cached(&sql.capture.before)?
+                    .execute(params![self.tenant, self.seq, row.sourced_id, "tombstoned"])?;
                 self.conn.prepare_cached(&sql.tombstone)?.execute(params![
                     self.tenant,
                     row.sourced_id,
@@ -358,12 +396,15 @@ impl ImportTx for SqliteImportTx {
                     self.stamp.import_id
                 ])?;
                 counts.tombstoned += 1;
+                Change::Tombstoned
             }
-            (Status::ToBeDeleted, Some(_)) => counts.unchanged += 1,
+            (Status::ToBeDeleted, Some(_)) => {
+                counts.unchanged += 1;
+                Change::Unchanged
+            }
             // Deleting what was never stored changes nothing.
-            (Status::ToBeDeleted, None) => {}
-        }
-        Ok(())
+            (Status::ToBeDeleted, None) => Change::Nothing,
+        })
     }
 
     fn finish_staging(
@@ -371,7 +412,7 @@ impl ImportTx for SqliteImportTx {
         entity: Entity,
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let loaded = self.loading.remove(&entity);
         let rebuild = self.dropped_indexes.remove(&entity).unwrap_or_default();
         if loaded || !rebuild.is_empty() {
@@ -392,7 +433,7 @@ impl ImportTx for SqliteImportTx {
         let counts = self.counts.entry(entity).or_default();
         // Nothing was stored before a first load, so nothing can be absent from it.
         if mode == FileMode::Delta || loaded {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let sql = &self.sql[&entity];
         let mut absent = Vec::new();
@@ -407,7 +448,9 @@ impl ImportTx for SqliteImportTx {
             }
         }
         let mut stmt = self.conn.prepare_cached(&sql.tombstone)?;
+        let mut log = self.conn.prepare_cached(&sql.capture.before)?;
         for id in &absent {
+            log.execute(params![self.tenant, self.seq, id, "tombstoned"])?;
             let none: Option<i64> = None;
             counts.tombstoned += stmt.execute(params![
                 self.tenant,
@@ -417,7 +460,8 @@ impl ImportTx for SqliteImportTx {
                 self.stamp.import_id
             ])? as u64;
         }
-        Ok(())
+        absent.truncate(TOMBSTONE_SAMPLE);
+        Ok(absent)
     }
 
     fn stored_status(
@@ -550,6 +594,12 @@ impl ImportTx for SqliteImportTx {
                 "UPDATE tenants SET data_generation = data_generation + 1 WHERE id = ?1",
                 [&self.tenant],
             )?;
+            let header = super::changelog::sql::header(super::sql::Dialect::Sqlite);
+            let none: Option<&str> = None;
+            self.conn.execute(
+                &header,
+                params![self.tenant, self.seq, r.id, self.stamp.now, r.actor, none],
+            )?;
         }
         Ok(())
     }
@@ -564,6 +614,19 @@ impl ImportTx for SqliteImportTx {
         {
             self.conn
                 .execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
+        }
+        // The dashboard's counters, exact at the commit that makes these rows visible (after
+        // ANALYZE: their NOT EXISTS counts are planned on fresh statistics).
+        let changed: Vec<Entity> = Entity::ALL
+            .into_iter()
+            .filter(|e| {
+                self.counts
+                    .get(e)
+                    .is_some_and(|c| c.inserted + c.updated + c.tombstoned > 0)
+            })
+            .collect();
+        for sql in super::dashboard::recount_sql(super::sql::Dialect::Sqlite, &changed) {
+            self.conn.execute(&sql, [&self.tenant])?;
         }
         self.conn.execute_batch("COMMIT")?;
         self.open = false;

@@ -258,9 +258,17 @@ fn describe(cell: Option<&Value>) -> String {
     }
 }
 
-/// `$1` → `?1`: SQLite's numbered parameters. The operational SQL has no `$` in literals.
+/// `$1` → `?1`: SQLite's numbered parameters. Only a `$` before a digit is a parameter: a JSON
+/// path such as `'$."jp.kanaGivenName"'` (the dashboard's recounts, which an undo runs through
+/// here) stays as it is.
 fn sqlite_sql(sql: &str) -> String {
-    sql.replace('$', "?")
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let parameter = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        out.push(if parameter { '?' } else { c });
+    }
+    out
 }
 
 /// The one SQLite binder: values as rusqlite parameters.
@@ -409,6 +417,13 @@ mod tests {
         assert_eq!(
             sqlite_sql("UPDATE jobs SET a = $1 WHERE id = $2 AND b = $1"),
             "UPDATE jobs SET a = ?1 WHERE id = ?2 AND b = ?1"
+        );
+        assert_eq!(
+            sqlite_sql(
+                "SELECT json_extract(metadata, '$.\"jp.kanaGivenName\"') FROM users WHERE id = $12"
+            ),
+            "SELECT json_extract(metadata, '$.\"jp.kanaGivenName\"') FROM users WHERE id = ?12",
+            "a JSON path keeps its $"
         );
     }
 

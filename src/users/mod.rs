@@ -148,6 +148,26 @@ pub fn parse_display_name(s: &str) -> Result<Option<String>, Invalid> {
     Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
+/// Where a user's notices go: an address (`mail::Address`); blank means none.
+pub fn parse_email(s: &str) -> Result<Option<String>, Invalid> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::mail::Address::parse(s)
+        .map(|a| Some(a.as_str().to_owned()))
+        .map_err(|m| Invalid::new("email", m))
+}
+
+/// The language of a user's notices: `ja` or `en`; blank means the server's default.
+pub fn parse_language(s: &str) -> Result<Option<String>, Invalid> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::mail::Lang::parse(s)
+        .map(|l| Some(l.as_str().to_owned()))
+        .ok_or_else(|| Invalid::new("language", "must be ja or en / ja か en を指定してください"))
+}
+
 /// A tenant id: 1–64 characters of `a–z 0–9 _ -`.
 pub fn check_tenant_id(id: &str) -> Result<(), Invalid> {
     if id.is_empty()
@@ -177,6 +197,8 @@ pub fn user_json(u: &AdminUser, tenant: Option<&str>) -> Value {
         "id": u.id,
         "username": u.username,
         "display_name": u.display_name,
+        "email": u.email,
+        "language": u.language,
         "system_admin": u.system_admin,
         "roles": roles,
         "disabled": u.disabled_at.is_some(),
@@ -233,5 +255,14 @@ mod tests {
             Some("山田 花子")
         );
         assert!(parse_display_name("a\nb").is_err());
+        assert_eq!(
+            parse_email(" Kyoiku@City.example.jp ").unwrap().as_deref(),
+            Some("Kyoiku@City.example.jp")
+        );
+        assert_eq!(parse_email("").unwrap(), None);
+        assert_eq!(parse_email("no-at-sign").unwrap_err().field, "email");
+        assert_eq!(parse_language("EN").unwrap().as_deref(), Some("en"));
+        assert_eq!(parse_language(" ").unwrap(), None);
+        assert!(parse_language("fr").is_err());
     }
 }

@@ -45,6 +45,24 @@ impl Password {
         Ok(Password(s))
     }
 
+    /// A new random password to hand over once (an account made or reset by an administrator):
+    /// 20 characters of letters and digits without look-alikes (no 0/O, 1/l/I), ~113 bits, in
+    /// groups of five so it can be read out and typed.
+    pub fn generate() -> Password {
+        const ALPHABET: &[u8] = b"23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ";
+        let mut bytes = [0u8; 20];
+        rand::fill(&mut bytes[..]);
+        let mut out = String::with_capacity(23);
+        for (i, b) in bytes.iter().enumerate() {
+            if i > 0 && i % 5 == 0 {
+                out.push('-');
+            }
+            // 256 is not a multiple of 56: the bias (< 1 %) costs a fraction of a bit.
+            out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+        }
+        Password(out)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -117,5 +135,15 @@ mod tests {
         assert!(!p.verify("$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"));
         assert!(!p.verify("not a hash"));
         assert_eq!(format!("{p:?}"), "Password(..)");
+    }
+
+    #[test]
+    fn generated_passwords_follow_the_rules_and_differ() {
+        let a = Password::generate();
+        assert_eq!(a.expose().len(), 23, "{:?}", a.expose());
+        assert_eq!(a.expose().matches('-').count(), 3);
+        assert!(Password::new(a.expose().to_owned()).is_ok());
+        assert!(!a.expose().contains(['0', 'O', '1', 'l', 'I']));
+        assert_ne!(a.expose(), Password::generate().expose());
     }
 }

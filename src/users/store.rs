@@ -37,6 +37,9 @@ pub struct NewUser {
     pub password_hash: String,
     pub system_admin: bool,
     pub roles: Vec<(String, Role)>,
+    /// Where notices go, and their language (`parse_email`, `parse_language`).
+    pub email: Option<String>,
+    pub language: Option<String>,
 }
 
 /// On SQLite the admin tables live in the `-ops.db` file, beside no `tenants` table: a role's
@@ -62,10 +65,20 @@ pub async fn create(store: &Store, new: NewUser) -> Result<AdminUser, UserError>
         system_admin: new.system_admin,
         roles: &new.roles,
     };
-    match store.create_admin_user(&stored).await? {
-        Some(user) => Ok(user),
-        None => Err(UserError::Exists(new.username.as_str().to_owned())),
+    let Some(user) = store.create_admin_user(&stored).await? else {
+        return Err(UserError::Exists(new.username.as_str().to_owned()));
+    };
+    if new.email.is_none() && new.language.is_none() {
+        return Ok(user);
     }
+    store
+        .set_admin_contact(&user.id, new.email.as_deref(), new.language.as_deref())
+        .await?;
+    Ok(AdminUser {
+        email: new.email,
+        language: new.language,
+        ..user
+    })
 }
 
 /// Gives the user `role` in `tenant` (replacing its role there). `Ok(false)`: no such user.

@@ -55,6 +55,12 @@ impl WebhookConfig {
     }
 }
 
+/// Attempts recorded, by `outcome`: `succeeded`, `retry` or `failed` (given up; also a
+/// delivery of a paused subscription). docs/webhooks.md; the alerts under `deploy/` use it.
+pub const DELIVERIES_TOTAL: &str = "webhook_deliveries_total";
+/// Every value of the `outcome` label.
+pub const OUTCOMES: [&str; 3] = ["succeeded", "retry", "failed"];
+
 /// The most deliveries claimed by one statement.
 const CLAIM_BATCH: usize = 16;
 
@@ -204,8 +210,7 @@ async fn attempt(store: Store, client: reqwest::Client, config: WebhookConfig, d
     };
     match store.record_attempt(&d, &record, outcome).await {
         Ok(()) => {
-            metrics::counter!("webhook_deliveries_total", "outcome" => outcome.label())
-                .increment(1);
+            metrics::counter!(DELIVERIES_TOTAL, "outcome" => outcome.label()).increment(1);
             match outcome {
                 Outcome::Failed => tracing::warn!(
                     webhook_id = %d.webhook_id,
@@ -263,7 +268,7 @@ fn describe(e: &reqwest::Error, timeout_ms: u64) -> String {
 async fn finish_inactive(store: &Store, d: &ClaimedDelivery) {
     match store.fail_inactive_delivery(d).await {
         Ok(true) => {
-            metrics::counter!("webhook_deliveries_total", "outcome" => "failed").increment(1);
+            metrics::counter!(DELIVERIES_TOTAL, "outcome" => "failed").increment(1);
             tracing::warn!(
                 webhook_id = %d.webhook_id,
                 delivery_id = %d.id,

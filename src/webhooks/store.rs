@@ -8,7 +8,7 @@ use serde_json::{Value as Json, json};
 use super::spec::{Events, NewWebhook, WebhookPatch};
 use crate::domain::datetime::{format_ms, now_ms};
 use crate::storage::ops::deliveries::NewDelivery;
-use crate::storage::ops::webhooks::{Webhook, WebhookChange};
+use crate::storage::ops::webhooks::{TEST_EVENT, Webhook, WebhookChange};
 use crate::storage::{Store, StoreError};
 
 /// Stores a new subscription of `tenant`.
@@ -94,6 +94,53 @@ pub async fn event_deliveries(
             }
         })
         .collect())
+}
+
+/// Why a test event was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum TestRefused {
+    #[error("the tenant has no such subscription")]
+    NotFound,
+    #[error("the subscription is disabled: enable it to send it events")]
+    Inactive,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Queues a [`TEST_EVENT`] delivery to one active subscription of `tenant`, whatever events it
+/// names; the delivery worker sends it like any other (signed, retried, logged). The delivery.
+pub async fn send_test(
+    store: &Store,
+    tenant: &str,
+    webhook_id: &str,
+) -> Result<NewDelivery, TestRefused> {
+    let hook = store
+        .webhook(tenant, webhook_id)
+        .await?
+        .ok_or(TestRefused::NotFound)?;
+    if !hook.active {
+        return Err(TestRefused::Inactive);
+    }
+    let now = now_ms();
+    let id = uuid::Uuid::now_v7().to_string();
+    let data = json!({"webhook_id": hook.id, "test": true});
+    let delivery = NewDelivery {
+        payload: payload(&id, TEST_EVENT, now, tenant, &data),
+        id,
+        webhook_id: hook.id,
+        tenant: tenant.to_owned(),
+        event: TEST_EVENT.to_owned(),
+        created_at: now,
+    };
+    // Not queued when the subscription was disabled or deleted since it was read.
+    match store
+        .enqueue_deliveries(std::slice::from_ref(&delivery))
+        .await?
+        .first()
+    {
+        Some(true) => Ok(delivery),
+        _ => Err(TestRefused::Inactive),
+    }
 }
 
 #[cfg(test)]

@@ -128,6 +128,9 @@ fn tenants_are_created_once_and_listed() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         v,
-        serde_json::json!([{"id": "default", "name": "Default tenant"}, {"id": "kyoto", "name": "京都市"}])
+        serde_json::json!([
+            {"id": "default", "name": "Default tenant", "target": null},
+            {"id": "kyoto", "name": "京都市", "target": null}
+        ])
     );
 }

@@ -178,7 +178,10 @@ fn creating_a_tenant_again_with_another_name_is_refused() {
     assert_eq!(code, 0, "{err}");
     let (_, out, _) = rosterhub(&["tenant", "list", "--database-url", &url]).run();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v[1], serde_json::json!({"id": "kyoto", "name": "京都市"}));
+    assert_eq!(
+        v[1],
+        serde_json::json!({"id": "kyoto", "name": "京都市", "target": null})
+    );
 }
 
 /// A 403 names each scope that would open the operation once.

@@ -11,18 +11,6 @@ const S1: &str = "de274027-6f10-4912-9777-f62c295f0e8f"; // 翔太 高橋, 1年1
 const S2: &str = "8b317a29-3002-475c-85e9-97033759db35"; // 𠮷田 中村
 const CLASS_1_1: &str = "63df3d0e-1fa9-4601-b56a-a91ad2346995";
 
-/// Removes a student from every file of the bundle.
-fn remove_student(b: &TempBundle, id: &str) {
-    for f in [
-        "users.csv",
-        "roles.csv",
-        "enrollments.csv",
-        "demographics.csv",
-    ] {
-        b.drop_rows(f, |l| l.contains(id));
-    }
-}
-
 fn bulk_import_of_the_fixture_inserts_every_record_exactly(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
         return;
@@ -119,8 +107,8 @@ fn a_second_bulk_tombstones_absent_records_and_reactivates_returning_ones(backen
     ));
 
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    remove_student(&b, S1);
-    remove_student(&b, S2);
+    b.remove_user(S1);
+    b.remove_user(S2);
     b.replace("users.csv", ",蓮,高橋,", ",蓮,髙橋,");
     std::thread::sleep(std::time::Duration::from_millis(5));
     let second = db.import(b.path(), opts());
@@ -339,7 +327,7 @@ fn a_failure_in_the_middle_of_apply_leaves_no_trace(backend: Backend) {
     db.import(&full, opts());
     let before = db.full_state();
     let b = TempBundle::from_fixture("jp-profile-v1.2.1");
-    remove_student(&b, S1);
+    b.remove_user(S1);
     b.replace("users.csv", ",蓮,高橋,", ",蓮,髙橋,");
     let err = db.try_import(
         b.path(),

@@ -493,6 +493,7 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
             json!({"mode": "bulk", "since": "2025-01-01T00:00:00Z"}),
             json!({"mode": "weekly"}),
             json!({"profile": "jp-2.0"}),
+            json!({"target": "eportal-9"}),
             json!({"mode": "delta", "since": "yesterday"}),
             json!({"modes": "bulk"}),
         ] {
@@ -518,6 +519,28 @@ fn an_export_job_matches_the_cli_export_and_round_trips(backend: Backend) {
             .unwrap()
             .clone();
         assert_eq!(users["rows"], 36);
+        // For a national model: the report says what fell short (the fixture's users have no
+        // userMasterIdentifier or preferred names).
+        let (status, body) = server
+            .post_json("/api/v1/exports", &json!({"target": "interop-6"}))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let target_job = server
+            .wait(&format!("/api/v1/exports/{}", body["id"].as_str().unwrap()))
+            .await;
+        let report = &target_job["report"];
+        assert_eq!(report["profile"], "jp-k12", "{target_job}");
+        assert_eq!(report["target"]["target"], "interop-6");
+        assert_eq!(report["target"]["converted_cells"], 0);
+        assert_eq!(report["target"]["shortfall_count"], 36);
+        assert_eq!(
+            report["target"]["shortfalls"][0]["missing"],
+            json!([
+                "userMasterIdentifier",
+                "preferredGivenName",
+                "preferredFamilyName"
+            ])
+        );
         let r = server
             .http
             .get(server.url(&format!("{path}/download")))
@@ -947,7 +970,7 @@ fn a_dead_workers_job_is_taken_over_finished_from_its_run_or_given_up(backend: B
         };
         let err = db
             .store
-            .finish_job(&job.id, "ghost", &end, &[])
+            .finish_job(&job.id, "ghost", &end, &[], &[])
             .await
             .unwrap_err();
         assert!(

@@ -29,6 +29,8 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/v1/imports/{id}/approve"),
     ("post", "/api/v1/imports/{id}/discard"),
     ("post", "/api/v1/imports/{id}/cancel"),
+    ("get", "/api/v1/intake/pulls"),
+    ("post", "/api/v1/imports/{id}/undo"),
     ("post", "/api/v1/exports"),
     ("get", "/api/v1/exports"),
     ("get", "/api/v1/exports/{id}"),
@@ -40,6 +42,12 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("patch", "/api/v1/webhooks/{id}"),
     ("delete", "/api/v1/webhooks/{id}"),
     ("get", "/api/v1/webhooks/{id}/deliveries"),
+    ("get", "/api/v1/mappings"),
+    ("post", "/api/v1/mappings/preview"),
+    ("get", "/api/v1/mappings/{name}"),
+    ("put", "/api/v1/mappings/{name}"),
+    ("delete", "/api/v1/mappings/{name}"),
+    ("post", "/api/v1/mappings/{name}/preview"),
     ("get", "/api/v1/clients"),
     ("post", "/api/v1/clients"),
     ("get", "/api/v1/clients/{id}"),
@@ -58,6 +66,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/v1/tenants"),
     ("get", "/api/v1/tenants/{id}"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/records/{entity}/{sourcedId}/history"),
 ];
 
 /// Routes of the admin router that are the Swagger UI's files, not API operations.
@@ -720,6 +729,161 @@ fn real_responses_match_the_documented_schemas() {
         assert_eq!((status, body.len()), (204, 0));
         let (status, _, _, _) = call(&doc, auth(s.http.delete(s.url(&one))), "delete", "/api/v1/webhooks/{id}").await;
         assert_eq!(status, 404);
+    });
+}
+
+#[test]
+fn mapping_responses_match_the_documented_schemas() {
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let server = Server::start(&db, "default", test_config());
+    let doc = fetch_doc(&server, &db);
+    let s = &server;
+    let auth = |req: reqwest::RequestBuilder| req.bearer_auth(&s.token);
+    let profile = r#"{"version": 1, "school": {"code": "B113210000019", "type": "elementary"}}"#;
+    let list = "児童生徒番号,氏名,学年,組,性別\nS1,山田　太郎,1,1,男\nS2,佐藤 花子,1,1,不明\n";
+    db.rt.block_on(async {
+        let one = s.url("/api/v1/mappings/sakura");
+        let req = auth(s.http.put(&one)).body(profile);
+        let (status, headers, created, _) = call(&doc, req, "put", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, &created["version"]), (201, &json!(1)), "{created}");
+        assert!(headers.contains_key("location"));
+        let req = auth(s.http.put(&one)).body(profile);
+        let (status, _, saved, _) = call(&doc, req, "put", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, &saved["version"]), (200, &json!(2)));
+        let req = auth(s.http.put(&one)).body("{\"version\": 1,\n \"schools\": {}}");
+        let (status, _, e, _) = call(&doc, req, "put", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, &e["errors"][0]["line"]), (422, &json!(2)), "{e}");
+        let req = auth(s.http.put(s.url("/api/v1/mappings/auto"))).body(profile);
+        let (status, _, e, _) = call(&doc, req, "put", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, e["error"].as_str()), (400, Some("invalid_name")));
+        let req = auth(s.http.get(s.url("/api/v1/mappings")));
+        let (status, _, listed, _) = call(&doc, req, "get", "/api/v1/mappings").await;
+        assert_eq!((status, listed["mappings"].as_array().unwrap().len()), (200, 1));
+        let (status, headers, _, body) = call(&doc, auth(s.http.get(&one)), "get", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, body.as_slice()), (200, profile.as_bytes()));
+        assert_eq!(headers["etag"], "\"2\"");
+
+        // Previews: a CSV body with the stored profile; a form with a profile; none.
+        let req = auth(s.http.post(format!("{one}/preview?rows=1")))
+            .header("content-type", "text/csv")
+            .body(list);
+        let (status, _, checked, _) = call(&doc, req, "post", "/api/v1/mappings/{name}/preview").await;
+        assert_eq!((status, &checked["status"]), (200, &json!("rejected")), "{checked}");
+        assert_eq!(checked["findings"][0]["line"], 3, "{checked}");
+        let boundary = "openapi-boundary";
+        let mut form = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"profile\"\r\n\r\n{profile}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名簿.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .into_bytes();
+        form.extend(list.replace("不明", "女").into_bytes());
+        form.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let req = auth(s.http.post(s.url("/api/v1/mappings/preview")))
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(form);
+        let (status, _, checked, _) = call(&doc, req, "post", "/api/v1/mappings/preview").await;
+        assert_eq!((status, &checked["status"]), (200, &json!("valid")), "{checked}");
+        assert_eq!(checked["records"]["users"]["total"], 2, "{checked}");
+        let req = auth(s.http.post(s.url("/api/v1/mappings/nope/preview")))
+            .header("content-type", "text/csv")
+            .body(list);
+        let (status, _, e, _) = call(&doc, req, "post", "/api/v1/mappings/{name}/preview").await;
+        assert_eq!((status, e["error"].as_str()), (404, Some("not_found")));
+        let req = auth(s.http.post(s.url("/api/v1/mappings/preview")))
+            .header("content-type", "text/plain")
+            .body(list);
+        let (status, _, _, _) = call(&doc, req, "post", "/api/v1/mappings/preview").await;
+        assert_eq!(status, 415);
+
+        // An upload naming a profile the tenant lacks.
+        let req = auth(s.http.post(s.url("/api/v1/imports?mapping=nope")))
+            .header("content-type", "text/csv")
+            .body(list);
+        let (status, _, e, _) = call(&doc, req, "post", "/api/v1/imports").await;
+        assert_eq!((status, e["error"].as_str()), (422, Some("unknown_mapping")));
+
+        let (status, _, _, body) = call(&doc, auth(s.http.delete(&one)), "delete", "/api/v1/mappings/{name}").await;
+        assert_eq!((status, body.len()), (204, 0));
+        let (status, _, _, _) = call(&doc, auth(s.http.delete(&one)), "delete", "/api/v1/mappings/{name}").await;
+        assert_eq!(status, 404);
+    });
+}
+
+/// The runs of scheduled pulls as the API lists them: one of each outcome, and one under way.
+#[test]
+fn pull_runs_match_the_documented_schema() {
+    use rosterhub::storage::ops::pulls::{PullOutcome, PulledBody};
+    let db = TestDb::new(Backend::Sqlite).unwrap();
+    let server = Server::start(&db, "default", test_config());
+    let doc = fetch_doc(&server, &db);
+    let s = &server;
+    db.rt.block_on(async {
+        let store = &s.state.store;
+        let body = PulledBody {
+            etag: Some("\"v1\"".into()),
+            last_modified: None,
+            sha256: "ab".repeat(32),
+        };
+        let outcomes = [
+            PullOutcome::Queued {
+                job_id: "job-1".into(),
+                body: body.clone(),
+            },
+            PullOutcome::Unchanged {
+                detail: "HTTP 304 Not Modified".into(),
+                body,
+            },
+            PullOutcome::Failed {
+                reason: "localhost answered HTTP 404 Not Found".into(),
+            },
+        ];
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let at = (i as i64 + 1) * 60_000;
+            assert!(
+                store
+                    .claim_pull_run("default", "nightly", at, "r1")
+                    .await
+                    .unwrap()
+            );
+            store
+                .finish_pull_run("default", "nightly", at, outcome)
+                .await
+                .unwrap();
+        }
+        assert!(
+            store
+                .claim_pull_run("default", "nightly", 240_000, "r1")
+                .await
+                .unwrap()
+        );
+        let req = s
+            .http
+            .get(s.url("/api/v1/intake/pulls"))
+            .bearer_auth(&s.token);
+        let (status, _, runs, _) = call(&doc, req, "get", "/api/v1/intake/pulls").await;
+        assert_eq!(status, 200, "{runs}");
+        let shown: Vec<(&Value, &Value)> = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (&r["outcome"], &r["job_id"]))
+            .collect();
+        let (n, q, u, f) = (
+            json!(null),
+            json!("queued"),
+            json!("unchanged"),
+            json!("failed"),
+        );
+        let job = json!("job-1");
+        assert_eq!(shown, vec![(&n, &n), (&f, &n), (&u, &n), (&q, &job)]);
+        assert_eq!(runs["runs"][3]["scheduled_at"], "1970-01-01T00:01:00.000Z");
+        let req = s
+            .http
+            .get(s.url("/api/v1/intake/pulls?limit=5000"))
+            .bearer_auth(&s.token);
+        let (status, _, _, _) = call(&doc, req, "get", "/api/v1/intake/pulls").await;
+        assert_eq!(status, 400);
     });
 }
 

@@ -223,9 +223,12 @@ impl Server {
     /// Polls a job until it is no longer queued or running.
     pub async fn wait(&self, path: &str) -> Value {
         let started = Instant::now();
+        // Polls back off to 0.5 s: a slow run under load must not spend the client's rate
+        // limit (600 a minute) on polling and read a 429.
+        let mut pause = Duration::from_millis(50);
         loop {
             let (status, job) = self.get_json(path).await;
-            assert_eq!(status, 200, "{job}");
+            assert_eq!(status, 200, "{path} after {:?}: {job}", started.elapsed());
             let state = job["state"].as_str().unwrap_or("").to_owned();
             if state != "queued" && state != "running" {
                 return job;
@@ -234,7 +237,8 @@ impl Server {
                 started.elapsed() < Duration::from_secs(120),
                 "job stuck: {job}"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
     }
 }

@@ -13,6 +13,7 @@ async fn settings_are_stored_and_changed_field_by_field(store: &Store) {
         allowed_ips: Some(parse_allowed_ips("10.0.0.0/8 2001:db8::/32").unwrap()),
         rate_limit_per_min: Some(120),
         org_scope: Some(vec!["org-1".into(), "org-2".into()]),
+        target: Some("eportal-4".into()),
     };
     let a = store
         .create_client_with("t1", "LMS", Scopes::ROSTER, settings.clone())
@@ -27,6 +28,7 @@ async fn settings_are_stored_and_changed_field_by_field(store: &Store) {
     assert_eq!(found.allowed_ips, settings.allowed_ips);
     assert_eq!(found.rate_limit_per_min, Some(120));
     assert_eq!(found.org_scope, settings.org_scope);
+    assert_eq!(found.target.as_deref(), Some("eportal-4"));
     let id = found.client_id.clone();
 
     // The tenant is part of every lookup and change.
@@ -76,10 +78,12 @@ async fn settings_are_stored_and_changed_field_by_field(store: &Store) {
     assert_eq!(changed.allowed_ips, None);
     assert_eq!(changed.rate_limit_per_min, Some(5));
     assert_eq!(changed.org_scope, settings.org_scope, "untouched");
+    assert_eq!(changed.target.as_deref(), Some("eportal-4"), "untouched");
     let change = ClientUpdate {
         name: Some("LMS 2".into()),
         rate_limit_per_min: Some(None),
         org_scope: Some(None),
+        target: Some(None),
         allowed_ips: Some(Some(parse_allowed_ips("::1").unwrap())),
         ..ClientUpdate::default()
     };
@@ -91,6 +95,7 @@ async fn settings_are_stored_and_changed_field_by_field(store: &Store) {
     assert_eq!(changed.name, "LMS 2");
     assert_eq!(changed.rate_limit_per_min, None);
     assert_eq!(changed.org_scope, None);
+    assert_eq!(changed.target, None);
     assert_eq!(
         changed.allowed_ips,
         Some(parse_allowed_ips("::1/128").unwrap())

@@ -97,7 +97,7 @@ fn text(q: &HashMap<String, String>, name: &str) -> Option<String> {
 }
 
 /// The filter and paging of a query string.
-fn parse(q: &HashMap<String, String>) -> Result<(Filter, u64, u64), AdminError> {
+pub(crate) fn parse(q: &HashMap<String, String>) -> Result<(Filter, u64, u64), AdminError> {
     if let Some(unknown) = q.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
         return Err(bad(format!(
             "unknown parameter `{unknown}`; the filters are {}",

@@ -14,6 +14,7 @@ use crate::audit::{AuditNote, annotate};
 use crate::auth::Scopes;
 use crate::http::AppState;
 use crate::http::credentials::principal;
+use crate::http::metrics::security::{self, AuthFailure};
 use crate::users::Role;
 
 /// The verified caller of an admin operation.
@@ -131,6 +132,7 @@ impl FromRequestParts<AppState> for Caller {
             .request_state(&principal.tenant, &principal.client_id)
             .await?;
         if !client.client_active {
+            security::auth_failure(AuthFailure::Revoked);
             return Err(AdminError::unauthorised(
                 "the token's client has been revoked",
             ));

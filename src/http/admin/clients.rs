@@ -40,12 +40,13 @@ const MAX_NAME: usize = 200;
 const MAX_OVERLAP_HOURS: f64 = 720.0;
 const DEFAULT_OVERLAP_HOURS: f64 = 24.0;
 
-const FIELDS: [&str; 5] = [
+const FIELDS: [&str; 6] = [
     "name",
     "scopes",
     "allowed_ips",
     "rate_limit_per_min",
     "org_scope",
+    "target",
 ];
 
 /// A client on the wire: no secret, no hash.
@@ -64,6 +65,7 @@ fn wire(state: &AppState, c: &ClientRecord) -> Value {
         "created_at": format_ms(c.created_at),
         "revoked_at": c.revoked_at.map(format_ms),
         "previous_secret_valid_until": c.previous_secret_valid_until(now_ms()).map(format_ms),
+        "target": c.target,
     })
 }
 
@@ -160,6 +162,22 @@ fn org_scope_field(v: &Value) -> Result<Option<Vec<String>>, AdminError> {
         .map_err(|e| invalid("org_scope", e))
 }
 
+/// `target`: a national model's name, or null for none.
+fn target_field(v: &Value) -> Result<Option<String>, AdminError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => crate::csv::target::Target::parse(s)
+            .map(|t| Some(t.name().to_owned()))
+            .ok_or_else(|| {
+                invalid(
+                    "target",
+                    format!("must be one of {}", crate::csv::target::Target::names()),
+                )
+            }),
+        _ => Err(invalid("target", "must be a string or null")),
+    }
+}
+
 fn no_such(id: &str) -> AdminError {
     AdminError::not_found(format!("no client {id:?}"))
 }
@@ -205,6 +223,7 @@ async fn create(
             .map(org_scope_field)
             .transpose()?
             .flatten(),
+        target: map.get("target").map(target_field).transpose()?.flatten(),
     };
     let new = state
         .store
@@ -260,6 +279,7 @@ async fn update(
             .map(rate_limit_field)
             .transpose()?,
         org_scope: map.get("org_scope").map(org_scope_field).transpose()?,
+        target: map.get("target").map(target_field).transpose()?,
     };
     let client = state
         .store

@@ -39,6 +39,16 @@ pub fn uint(
     }
 }
 
+/// `school_year` of a mapped upload or preview: a year such as 2025.
+pub fn school_year(q: &HashMap<String, String>) -> Result<Option<i32>, AdminError> {
+    match q.get("school_year") {
+        None => Ok(None),
+        Some(y) => y.parse::<i32>().map(Some).map_err(|_| {
+            AdminError::bad_request("bad_query", "`school_year` must be a year such as 2025")
+        }),
+    }
+}
+
 /// A boolean parameter (`true`/`false`/`1`/`0`).
 pub fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, AdminError> {
     match q.get(name).map(|v| v.to_ascii_lowercase()) {

@@ -12,6 +12,9 @@ pub struct AdminError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Itemised problems of a document refused as a whole (a mapping profile's errors with
+    /// their lines), answered as `"errors"` beside `error` and `message`.
+    pub errors: Vec<serde_json::Value>,
 }
 
 impl AdminError {
@@ -20,7 +23,13 @@ impl AdminError {
             status,
             code,
             message: message.into(),
+            errors: Vec::new(),
         }
+    }
+    /// The error with its itemised problems (`"errors": [...]`).
+    pub fn with_errors(mut self, errors: Vec<serde_json::Value>) -> AdminError {
+        self.errors = errors;
+        self
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> AdminError {
         AdminError::new(StatusCode::BAD_REQUEST, code, message)
@@ -70,11 +79,11 @@ impl From<StoreError> for AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response();
+        let mut body = json!({"error": self.code, "message": self.message});
+        if !self.errors.is_empty() {
+            body["errors"] = self.errors.into();
+        }
+        let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

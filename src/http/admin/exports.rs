@@ -14,6 +14,7 @@ use super::auth::Caller;
 use super::common::{accepted, idempotency_key, query, same_request, sha256_hex};
 use super::error::AdminError;
 use crate::auth::Scopes;
+use crate::csv::target::Target;
 use crate::domain::datetime::parse_datetime;
 use crate::export::ExportProfile;
 use crate::http::AppState;
@@ -40,6 +41,9 @@ struct ExportRequest {
     since: Option<String>,
     #[serde(default)]
     profile: Option<String>,
+    /// A national model the bundle must meet (`eportal-4`, …); overrides `profile`.
+    #[serde(default)]
+    target: Option<String>,
 }
 
 /// The parameters of an export job as the web UI's form gives them (checked as the API's).
@@ -54,6 +58,7 @@ pub fn export_params(
             mode,
             since,
             profile,
+            target: None,
         },
         base,
     )
@@ -100,10 +105,21 @@ fn params_of(req: ExportRequest, base: &str) -> Result<JobParams, AdminError> {
             "`profile` must be jp-1.2.1, jp-k12 or oneroster-1.2.1",
         )
     })?;
+    let target = match req.target {
+        None => None,
+        Some(t) => Some(Target::parse(&t).ok_or_else(|| {
+            AdminError::bad_request(
+                "invalid_field",
+                format!("`target` must be one of {}", Target::names()),
+            )
+        })?),
+    };
+    let parsed = target.map_or(parsed, crate::export::target::profile_of);
     Ok(JobParams {
         mode: Some(mode),
         since,
         profile: Some(parsed.name().to_owned()),
+        target: target.map(|t| t.name().to_owned()),
         base_url: Some(base.to_owned()),
         ..JobParams::default()
     })
@@ -127,7 +143,8 @@ async fn create(
     let Json(req) = body.map_err(json_rejection)?;
     let mut params = params_of(req, &caller.base)?;
     // The request as understood (whitespace and key order aside) is what a replay must match.
-    let canonical = json!({"mode": params.mode, "since": params.since, "profile": params.profile});
+    let canonical = json!({"mode": params.mode, "since": params.since, "profile": params.profile,
+        "target": params.target});
     params.request_sha256 = Some(sha256_hex(canonical.to_string().as_bytes()));
     let key = idempotency_key(&headers)?;
     let (job, created) = state

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::common::{accepted, flag, idempotency_key, query, same_request, uint};
+use super::common::{accepted, flag, idempotency_key, query, same_request, school_year, uint};
 use super::error::AdminError;
 use super::upload;
 use crate::auth::Scopes;
@@ -60,9 +60,29 @@ async fn create(
         }
         e => e.cloned(),
     };
+    let mapping = match q.get("mapping") {
+        None => None,
+        Some(spec) => Some(super::mappings::choose(&state, &caller.tenant, spec).await?),
+    };
+    let school_year = school_year(&q)?;
+    // `rollover=true` (the default graduating grades) or `rollover=P6,J3,H4`.
+    let rollover = match q.get("rollover").map(String::as_str) {
+        None | Some("false") => None,
+        Some(g) => Some(
+            crate::import::rollover::Rollover::parse(if g == "true" { "" } else { g })
+                .map_err(|e| AdminError::bad_request("bad_query", format!("`rollover`: {e}")))?
+                .grades(),
+        ),
+    };
     let key = idempotency_key(&headers)?;
     // The body is read even for a repeated key: only the same bytes replay the earlier job.
-    let spooled = upload::spool(req, &state, state.jobs.config.upload_limit_bytes).await?;
+    // A school's list may come as a bare CSV; a bundle is always a ZIP.
+    let form = upload::Form {
+        csv: mapping.is_some(),
+        ..upload::BUNDLE
+    };
+    let limit = state.jobs.config.upload_limit_bytes;
+    let spooled = upload::spool_form(req, &state, limit, &form).await?;
     if let Some(k) = &key
         && let Some(job) = state
             .store
@@ -80,6 +100,10 @@ async fn create(
         dry_run,
         encoding,
         idempotency_key: key.as_deref(),
+        mapping,
+        school: q.get("school").cloned(),
+        school_year,
+        rollover,
     };
     let (job, created) = queue(&state, spooled, new).await?;
     if !created {
@@ -104,6 +128,13 @@ pub struct Upload<'a> {
     /// `utf-8`, `cp932` or `auto` (checked by the caller); `None`: UTF-8.
     pub encoding: Option<String>,
     pub idempotency_key: Option<&'a str>,
+    /// The upload is a school's list (CSV or a ZIP of CSVs), not a bundle, mapped with the
+    /// built-in layouts (`auto`) or a stored profile at its version.
+    pub mapping: Option<super::mappings::Chosen>,
+    pub school: Option<String>,
+    pub school_year: Option<i32>,
+    /// The April rollover's graduating grades (`P6,J3,H3`), checked by the caller.
+    pub rollover: Option<String>,
 }
 
 /// A spooled upload checked, stored and queued as an import job: the job, and whether it is
@@ -114,7 +145,9 @@ pub async fn queue(
     spooled: upload::Spooled,
     new: Upload<'_>,
 ) -> Result<(Job, bool), AdminError> {
-    upload::check_bundle(&spooled).await?;
+    if new.mapping.is_none() {
+        upload::check_bundle(&spooled).await?;
+    }
     let stored = blob::store_file(&state.store, new.tenant, spooled.file.path()).await?;
     drop(spooled.file);
     let params = JobParams {
@@ -124,6 +157,12 @@ pub async fn queue(
         size_bytes: Some(stored.size_bytes),
         base_url: Some(new.base.to_owned()),
         request_sha256: Some(spooled.sha256.clone()),
+        mapping_version: new.mapping.as_ref().and_then(|m| m.version),
+        mapping: new.mapping.as_ref().map(|m| m.name.clone()),
+        mapping_profile: new.mapping.and_then(|m| m.text),
+        school: new.school,
+        school_year: new.school_year,
+        rollover: new.rollover,
         ..JobParams::default()
     };
     let (job, created) = state
@@ -236,21 +275,7 @@ pub async fn list_jobs(
         .map(|j| {
             let mut v = j.summary_json();
             if let Some(r) = &j.report {
-                let mut brief = serde_json::Map::new();
-                for key in [
-                    "status",
-                    "error_count",
-                    "warning_count",
-                    "entities",
-                    "files",
-                    "mode",
-                    "profile",
-                ] {
-                    if let Some(x) = r.get(key) {
-                        brief.insert(key.into(), x.clone());
-                    }
-                }
-                v["report"] = brief.into();
+                v["report"] = crate::jobs::report_brief(r);
             }
             v
         })
@@ -324,7 +349,9 @@ async fn approve(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    caller.require(Scopes::IMPORT)?;
+    // A hold asks for a second look by someone who may change the tenant: an admin (the
+    // `admin` role, or a client with rosterhub.admin), not whoever uploaded the bundle.
+    caller.require(Scopes::ADMIN)?;
     let job = find(&state, &caller, &id).await?;
     if job.state != JobState::Held {
         return Err(wrong_state(&job, "approved", "held"));

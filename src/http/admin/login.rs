@@ -17,6 +17,7 @@ use crate::auth::throttle::Counter;
 use crate::domain::datetime::now_ms;
 use crate::http::AppState;
 use crate::http::hardening::is_form;
+use crate::http::metrics::security::{self, AuthFailure, Lockout};
 use crate::storage::StoreError;
 use crate::users::store;
 use crate::users::{Password, Role};
@@ -249,6 +250,7 @@ pub async fn sign_in(
     let account = by_user.count(store, now).await?;
     if account.over() {
         tracing::warn!("admin login refused: the username is locked after repeated failures");
+        security::lockout(Lockout::LoginAccount);
         let e = AdminError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "account_locked",
@@ -286,6 +288,7 @@ pub async fn sign_in(
             .as_ref()
             .filter(|(u, _)| u.disabled_at.is_none())
             .map(|(u, _)| u.id.as_str());
+        security::auth_failure(AuthFailure::Login);
         let locked = store::login_failed(store, &ip_key, user_id, now).await?;
         if locked.is_some() {
             tracing::warn!(user_id = user_id.unwrap_or(""), "admin account locked");
@@ -294,6 +297,7 @@ pub async fn sign_in(
             // Past the address's limit only wrong passwords are refused: everyone behind one
             // school NAT must not be locked out by one person's guesses.
             tracing::warn!("admin login refused: too many failures from one address");
+            security::lockout(Lockout::LoginAddress);
             let e = AdminError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_many_attempts",

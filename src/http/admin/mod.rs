@@ -1,4 +1,5 @@
-//! The admin API under `/api/v1`: imports and exports as jobs, their live progress, webhooks.
+//! The admin API under `/api/v1`: imports and exports as jobs, their live progress, webhooks,
+//! stored mapping profiles, the runs of scheduled pulls.
 //! JSON in and out; a bearer token of a client holding RosterHub's own scopes
 //! (`rosterhub.import`, `rosterhub.export`, `rosterhub.admin`), or an admin user's session cookie
 //! (`session`: login, roles, CSRF); every row is the caller's tenant's.
@@ -6,17 +7,21 @@
 pub mod audit;
 pub mod auth;
 mod clients;
-mod common;
+pub(crate) mod common;
 mod docs;
 pub mod error;
 mod events;
 pub mod exports;
 pub mod imports;
 pub mod login;
+pub(crate) mod mapping_preview;
+pub mod mappings;
+mod pulls;
 pub mod session;
-mod tenants;
+pub(crate) mod tenants;
+mod undo;
 pub mod upload;
-mod users;
+pub(crate) mod users;
 pub mod webhooks;
 
 use axum::Router;
@@ -30,10 +35,13 @@ pub use crate::web::ADMIN_BASE_PATH as BASE_PATH;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(imports::routes())
+        .merge(undo::routes())
         .merge(exports::routes())
         .merge(events::routes())
         .merge(webhooks::routes())
         .merge(clients::routes())
+        .merge(mappings::routes())
+        .merge(pulls::routes())
         .merge(audit::routes())
         .merge(login::routes())
         .merge(users::routes())

@@ -1,6 +1,7 @@
 //! `/tenants`: list, create and read tenants — system admins only. A system admin's session may
 //! act; every other caller gets 403, API clients included (whatever their scopes: a client
 //! belongs to one tenant and cannot reach beyond it). No session at all → 401.
+//! [`check_new_tenant`] and [`create_tenant`] are the rules, shared with the web UI's page.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
@@ -113,11 +114,23 @@ fn new_tenant(body: &[u8]) -> Result<(String, String), AdminError> {
         Some(_) => return Err(invalid(Invalid::new("id", "must be a string"))),
         None => return Err(invalid(Invalid::new("id", "is required"))),
     };
-    check_tenant_id(&id).map_err(invalid)?;
     let name = match map.get("name") {
-        None | Some(Value::Null) => id.clone(),
-        Some(Value::String(n)) => {
-            let n = n.trim();
+        None | Some(Value::Null) => None,
+        Some(Value::String(n)) => Some(n.as_str()),
+        Some(_) => return Err(invalid(Invalid::new("name", "must be a string"))),
+    };
+    check_new_tenant(&id, name)
+}
+
+/// A new tenant's id and name (`None`: the id), checked (the API's body, the web UI's form).
+pub(crate) fn check_new_tenant(
+    id: &str,
+    name: Option<&str>,
+) -> Result<(String, String), AdminError> {
+    check_tenant_id(id).map_err(invalid)?;
+    let name = match name.map(str::trim) {
+        None => id.to_owned(),
+        Some(n) => {
             if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
                 return Err(invalid(Invalid::new(
                     "name",
@@ -126,9 +139,25 @@ fn new_tenant(body: &[u8]) -> Result<(String, String), AdminError> {
             }
             n.to_owned()
         }
-        Some(_) => return Err(invalid(Invalid::new("name", "must be a string"))),
     };
-    Ok((id, name))
+    Ok((id.to_owned(), name))
+}
+
+/// Creates a tenant (for the system admin `user_id`); 409 when it exists.
+pub(crate) async fn create_tenant(
+    state: &AppState,
+    user_id: &str,
+    id: &str,
+    name: &str,
+) -> Result<(), AdminError> {
+    if state.store.tenant_exists(id).await? {
+        return Err(AdminError::conflict(format!(
+            "tenant {id:?} exists already"
+        )));
+    }
+    state.store.ensure_tenant(id, name).await?;
+    tracing::info!(tenant = %id, user_id = %user_id, "tenant created");
+    Ok(())
 }
 
 async fn create(
@@ -137,13 +166,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, AdminError> {
     let (id, name) = new_tenant(&body)?;
-    if state.store.tenant_exists(&id).await? {
-        return Err(AdminError::conflict(format!(
-            "tenant {id:?} exists already"
-        )));
-    }
-    state.store.ensure_tenant(&id, &name).await?;
-    tracing::info!(tenant = %id, user_id = %admin.logged.session.user.id, "tenant created");
+    create_tenant(&state, &admin.logged.session.user.id, &id, &name).await?;
     let location = format!("{}{}/tenants/{id}", admin.base, super::BASE_PATH);
     let mut response = (
         StatusCode::CREATED,

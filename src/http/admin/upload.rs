@@ -110,9 +110,55 @@ fn body_error(e: impl std::fmt::Display) -> AdminError {
     )
 }
 
+/// The fields of a multipart upload: the file's, and one text field that may be long (sent as
+/// text or as a file), such as a mapping profile beside a sample list.
+pub struct Form {
+    pub file: &'static str,
+    pub long_text: Option<&'static str>,
+    /// A raw `text/csv` body is taken too: a school's list for a mapping.
+    pub csv: bool,
+}
+
+/// A bundle upload's form: the file in `bundle`.
+pub const BUNDLE: Form = Form {
+    file: "bundle",
+    long_text: None,
+    csv: false,
+};
+
 /// Spools the request body: `application/zip` (or `application/octet-stream`,
 /// `application/x-zip-compressed`) as is, `multipart/form-data` from its `bundle` field.
 pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled, AdminError> {
+    spool_form(req, state, limit, &BUNDLE).await
+}
+
+/// Reads one text field, up to `max` bytes.
+async fn text_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+    max: usize,
+) -> Result<String, AdminError> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+        text.extend_from_slice(&chunk);
+        if text.len() > max {
+            return Err(AdminError::bad_request(
+                "invalid_field",
+                format!("the form field {name:?} is longer than {max} bytes"),
+            ));
+        }
+    }
+    Ok(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// [`spool`] with the fields of `form`: the file field spooled, short text fields (and the
+/// long one) kept in [`Spooled::fields`], in any order; a `text/csv` body if `form` takes one.
+pub async fn spool_form(
+    req: Request,
+    state: &AppState,
+    limit: u64,
+    form: &Form,
+) -> Result<Spooled, AdminError> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -127,60 +173,64 @@ pub async fn spool(req: Request, state: &AppState, limit: u64) -> Result<Spooled
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
-    let mut spool = Spool::new(state, limit)?;
+    let spool = Spool::new(state, limit)?;
     if content_type.starts_with("multipart/form-data") {
-        let mut form = Multipart::from_request(req, state)
+        let mut multipart = Multipart::from_request(req, state)
             .await
             .map_err(|e| AdminError::bad_request("bad_multipart", e.body_text()))?;
         let mut fields = Vec::new();
-        while let Some(mut field) = form.next_field().await.map_err(body_error)? {
-            if field.name() != Some("bundle") {
-                if let Some(name) = field.name().map(str::to_owned)
-                    && field.file_name().is_none()
-                    && fields.len() < 16
-                {
-                    let mut text = Vec::new();
-                    while let Some(chunk) = field.chunk().await.map_err(body_error)? {
-                        text.extend_from_slice(&chunk);
-                        if text.len() > TEXT_FIELD_LIMIT {
-                            return Err(AdminError::bad_request(
-                                "invalid_field",
-                                format!("the form field {name:?} is too long"),
-                            ));
-                        }
-                    }
-                    fields.push((name, String::from_utf8_lossy(&text).into_owned()));
-                }
+        let mut spool = Some(spool);
+        let mut spooled = None;
+        while let Some(mut field) = multipart.next_field().await.map_err(body_error)? {
+            let Some(name) = field.name().map(str::to_owned) else {
                 continue;
+            };
+            if name == form.file
+                && let Some(mut file) = spool.take()
+            {
+                let file_name = field.file_name().map(str::to_owned);
+                while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+                    file.push(chunk).await?;
+                }
+                spooled = Some(file.finish(file_name).await?);
+            } else if Some(name.as_str()) == form.long_text {
+                let text =
+                    text_field(&mut field, &name, crate::http::hardening::MAX_BODY_BYTES).await?;
+                fields.push((name, text));
+            } else if field.file_name().is_none() && fields.len() < 16 {
+                let text = text_field(&mut field, &name, TEXT_FIELD_LIMIT).await?;
+                fields.push((name, text));
             }
-            let name = field.file_name().map(str::to_owned);
-            while let Some(chunk) = field.chunk().await.map_err(body_error)? {
-                spool.push(chunk).await?;
-            }
-            let mut spooled = spool.finish(name).await?;
-            spooled.fields = fields;
-            return Ok(spooled);
         }
-        return Err(AdminError::bad_request(
-            "missing_bundle",
-            "the multipart form has no field named `bundle`",
-        ));
+        let Some(mut spooled) = spooled else {
+            return Err(AdminError::bad_request(
+                "missing_bundle",
+                format!("the multipart form has no field named `{}`", form.file),
+            ));
+        };
+        spooled.fields = fields;
+        return Ok(spooled);
     }
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(
+    let zip = matches!(
         mime,
         "application/zip" | "application/x-zip-compressed" | "application/octet-stream"
-    ) {
+    );
+    if !(zip || form.csv && mime == "text/csv") {
         return Err(AdminError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             format!(
-                "send the bundle as an application/zip body or as the field `bundle` of a \
+                "send {} as an application/zip{} body or as the field `{}` of a \
                  multipart/form-data form (Content-Type was {:?})",
+                if form.csv { "the lists" } else { "the bundle" },
+                if form.csv { " or text/csv" } else { "" },
+                form.file,
                 mime
             ),
         ));
     }
+    let mut spool = spool;
     let mut body = req.into_body().into_data_stream();
     while let Some(chunk) = body.next().await {
         spool.push(chunk.map_err(body_error)?).await?;

@@ -46,6 +46,7 @@ use self::bucket::{Buckets, Decision};
 use super::AppState;
 use super::admin::error::AdminError;
 use super::credentials::bearer_token;
+use super::metrics::security;
 // What the guard leaves in requests and responses; defined apart so that the handlers need
 // not import the guard.
 pub use super::credentials::{ClientIp, VerifiedPrincipal};
@@ -181,6 +182,17 @@ enum Area {
     Token,
 }
 
+impl Area {
+    /// The `area` label of the metrics (`metrics::security::AREAS`).
+    fn label(self) -> &'static str {
+        match self {
+            Area::OneRoster => "oneroster",
+            Area::Admin => "admin",
+            Area::Token => "token",
+        }
+    }
+}
+
 fn area(path: &str) -> Option<Area> {
     let under = |base: &str| {
         path.strip_prefix(base)
@@ -286,6 +298,7 @@ async fn guarded(
     // 403 here would tell anyone without the secret that the client exists and is restricted.
     if area != Area::Token && client.allowed_ips.is_some() && !allowed_here {
         tracing::info!(client_id = %client.client_id, "request refused: address not allowed");
+        security::ip_refused(area.label());
         let mut response = not_allowed(area, ip);
         let decision = state
             .guard
@@ -293,6 +306,7 @@ async fn guarded(
             .buckets
             .peek(&client.client_id, limit, now);
         rate_headers(response.headers_mut(), &decision);
+        security::client_request(&client.client_id, area.label(), response.status());
         return response;
     }
     let decision = state
@@ -306,9 +320,11 @@ async fn guarded(
         next.run(req).await
     } else {
         tracing::info!(client_id = %client.client_id, "request refused: rate limit");
+        security::rate_limited(area.label());
         too_many(area, &decision)
     };
     rate_headers(response.headers_mut(), &decision);
+    security::client_request(&client.client_id, area.label(), response.status());
     response
 }
 

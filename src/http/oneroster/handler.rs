@@ -19,6 +19,7 @@ use crate::domain::Entity;
 use crate::filter::{self, Resource};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::metrics::security::{self, AuthFailure};
 use crate::storage::list::{ListQuery, ListRequest};
 use crate::storage::read::Record;
 use std::sync::Arc;
@@ -213,6 +214,7 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
             .request_state(&req.principal.tenant, &req.principal.client_id)
             .await?;
         if !client.client_active {
+            security::auth_failure(AuthFailure::Revoked);
             return Err(ApiError::Unauthorised(
                 "the token's client has been revoked".into(),
             ));
@@ -227,11 +229,17 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
         if let Some(orgs) = &client.org_scope {
             req.scope = Some(expanded_scope(&req, orgs).await?);
         }
-        // Answers differ by org scope: clients with different scopes never share an entry.
+        // A client bound to a national model reads converted names (`target`).
+        let target = client
+            .target
+            .as_deref()
+            .and_then(crate::csv::target::Target::parse);
+        // Answers differ by org scope and target: such clients never share an entry.
         let key = format!(
-            "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            "{}\u{1f}{generation}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
             req.principal.tenant,
             scope_text.as_deref().unwrap_or("*"),
+            target.map_or("", crate::csv::target::Target::name),
             req.base,
             req.path,
             req.query.as_deref().unwrap_or("")
@@ -246,7 +254,10 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
             return Ok(send(&req.headers, &hit));
         }
         let headers = req.headers.clone();
-        let built = build(req).await?;
+        let mut built = build(req).await?;
+        if let Some(t) = target {
+            super::target::conform(&mut built.body, t);
+        }
         let body: axum::body::Bytes = serde_json::to_vec(&built.body).unwrap_or_default().into();
         let etag = format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
         let response = std::sync::Arc::new(CachedResponse {

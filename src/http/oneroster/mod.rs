@@ -4,6 +4,7 @@
 pub mod cache;
 pub(crate) mod handler;
 pub mod params;
+mod target;
 pub mod wire;
 
 use axum::Router;

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::assets;
 use super::i18n::{LANG_COOKIE, Lang};
+use crate::audit::AuditNote;
 use crate::http::AppState;
+use crate::http::admin::auth::{Caller, SessionUser};
 use crate::http::admin::error::AdminError;
 use crate::http::admin::session::LoggedIn;
 use crate::users::Role;
@@ -255,6 +257,39 @@ impl Member {
         self.role() == Some(Role::Admin)
     }
 
+    /// The tenant when the user administers it (what the management pages need); otherwise
+    /// the answer: a page saying why not (`what` needs the admin role), or the dashboard to
+    /// choose a tenant first.
+    pub fn admin_tenant(&self, what: &str) -> Result<String, Box<Response>> {
+        match &self.tenant {
+            Some((t, Role::Admin)) => Ok(t.clone()),
+            Some(_) => Err(Box::new(self.visit.error_page(&AdminError::forbidden(
+                format!("{what} needs the admin role"),
+            )))),
+            None => Err(Box::new(self.visit.see_other(super::BASE_PATH))),
+        }
+    }
+
+    /// The admin API's caller for this session in its tenant, so a page applies the API's own
+    /// rules (`None` before a tenant is chosen).
+    pub fn caller(&self) -> Option<Caller> {
+        let (tenant, role) = self.tenant.clone()?;
+        let user = &self.session.user;
+        Some(Caller {
+            tenant,
+            client_id: format!("user:{}", user.id),
+            scopes: role.scopes(),
+            // Only for absolute links in API answers; pages link by path.
+            base: String::new(),
+            user: Some(SessionUser {
+                id: user.id.clone(),
+                username: user.username.clone(),
+                role,
+                system_admin: user.system_admin,
+            }),
+        })
+    }
+
     /// The frame of a page for this user; `nav` names the navigation entry it belongs to.
     pub fn chrome(&self, title: &'static str, nav: &'static str) -> Chrome {
         let user = &self.session.user;
@@ -286,6 +321,28 @@ impl Member {
             ..c
         }
     }
+}
+
+/// `response` with the audit note of a write done from a page: its action, named as the admin
+/// API's (`webhooks.create`), and what it acted on. The actor and tenant are the session's
+/// (noted when it was checked).
+pub fn noted(mut response: Response, action: &'static str, target: Option<String>) -> Response {
+    response.extensions_mut().insert(AuditNote {
+        action: Some(action),
+        target,
+        ..AuditNote::default()
+    });
+    response
+}
+
+/// `response` with the target of its audit entry; the action stays the one named by the route
+/// (`/ui/users/{id}/disable` → `users.disable`).
+pub fn targeted(mut response: Response, target: String) -> Response {
+    response.extensions_mut().insert(AuditNote {
+        target: Some(target),
+        ..AuditNote::default()
+    });
+    response
 }
 
 /// The frame around a page's content (`templates/layouts/base.html`).

@@ -102,10 +102,7 @@ pub async fn start(State(state): State<AppState>, member: Member, body: Bytes) -
     let mode = field("mode");
     // A bulk export ignores the date field the form always sends.
     let since = match mode.as_deref() {
-        Some("delta") => field("since").map(|s| {
-            let s = if s.len() == 16 { format!("{s}:00") } else { s };
-            format!("{s}{}", state.ui_zone.offset_text())
-        }),
+        Some("delta") => field("since").map(|s| state.ui_zone.form_datetime(&s)),
         _ => None,
     };
     let headers = axum::http::HeaderMap::new();
@@ -128,7 +125,11 @@ pub async fn start(State(state): State<AppState>, member: Member, body: Bytes) -
         Ok((job, _)) => {
             state.jobs.wake.notify_one();
             tracing::info!(job = %job.id, "export queued from the web UI");
-            member.visit.see_other("/ui/exports")
+            super::chrome::noted(
+                member.visit.see_other("/ui/exports"),
+                "exports.create",
+                Some(job.id.clone()),
+            )
         }
         Err(e) => member.visit.error_page(&e.into()),
     }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
+use super::changes::{ChangeBlock, blocks};
 use super::chrome::{Chrome, Member, enc};
 use super::view::{EntityLine, JobView, Params, entity_lines};
 use crate::http::AppState;
@@ -34,6 +35,8 @@ pub struct Group {
     pub code: String,
     pub severity: String,
     pub count: u64,
+    /// What the code means and what to do next, in the page's language.
+    pub help: &'static str,
     /// This page filtered to the code.
     pub href: String,
 }
@@ -42,6 +45,8 @@ pub struct Group {
 pub struct ImportBody {
     pub job: JobView,
     pub entities: Vec<EntityLine>,
+    /// What the import would change, for a dry run or a held import.
+    pub changes: Vec<ChangeBlock>,
     pub groups: Vec<Group>,
     pub findings: Vec<Finding>,
     pub severity: String,
@@ -162,6 +167,7 @@ pub async fn show(
                     let c = text(g.get("code"));
                     Group {
                         href: href(&severity, &file, &c, 1),
+                        help: super::finding_help::explain(member.visit.lang, &c),
                         code: c,
                         severity: text(g.get("severity")),
                         count: g.get("count").and_then(Value::as_u64).unwrap_or(0),
@@ -174,6 +180,7 @@ pub async fn show(
     let b = ImportBody {
         job: JobView::of(&job, &state.ui_zone),
         entities: entity_lines(report),
+        changes: blocks(report),
         groups,
         shown_from: if findings.is_empty() { 0 } else { start + 1 },
         shown_to: start + findings.len(),
@@ -288,7 +295,17 @@ pub async fn decide(
             },
             csrf: member.session.csrf_token.clone(),
         };
-        return member.visit.html(StatusCode::OK, page.render());
+        // Nothing is decided yet: the entry says the confirmation was shown.
+        let asked = if action == "approve" {
+            "imports.approve_asked"
+        } else {
+            "imports.discard_asked"
+        };
+        return super::chrome::noted(
+            member.visit.html(StatusCode::OK, page.render()),
+            asked,
+            None,
+        );
     }
     let done = match action {
         "approve" => {

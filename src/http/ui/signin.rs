@@ -159,5 +159,9 @@ pub async fn choose_tenant(State(state): State<AppState>, member: Member, body: 
     {
         return member.visit.error_page(&e.into());
     }
-    member.visit.see_other(super::BASE_PATH)
+    super::chrome::noted(
+        member.visit.see_other(super::BASE_PATH),
+        "session.tenant",
+        Some(tenant),
+    )
 }

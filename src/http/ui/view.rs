@@ -118,4 +118,16 @@ impl Params {
             .find(|(n, _)| n == name)
             .map_or("", |(_, v)| v.as_str())
     }
+
+    /// `?page=`: 1 when absent or not a number, at most `last` (a deep page is a bound read,
+    /// not an unbounded offset).
+    pub fn page(&self, last: u64) -> u64 {
+        self.get("page").parse().unwrap_or(1).clamp(1, last)
+    }
+
+    /// A keyset page's position: after the row `(at, id)`, as `?after=<at>_<id>`.
+    pub fn after(&self) -> Option<(i64, String)> {
+        let (at, id) = self.get("after").split_once('_')?;
+        Some((at.parse().ok()?, id.to_owned()))
+    }
 }

@@ -63,11 +63,33 @@ impl Zone {
         &self.name
     }
 
+    /// The offset from UTC in seconds (e-mail summaries' days are this zone's).
+    pub fn offset_secs(&self) -> i32 {
+        self.offset.whole_seconds()
+    }
+
     /// The offset as `+09:00`, to complete a local date and time typed in a form.
     pub fn offset_text(&self) -> String {
         let (h, m, _) = self.offset.as_hms();
         let sign = if self.offset.is_negative() { '-' } else { '+' };
         format!("{sign}{:02}:{:02}", h.unsigned_abs(), m.unsigned_abs())
+    }
+
+    /// A date and time typed in a form (`datetime-local`: `2026-04-01T09:30`, seconds
+    /// optional) as an ISO 8601 DateTime in this zone (`2026-04-01T09:30:00+09:00`).
+    pub fn form_datetime(&self, typed: &str) -> String {
+        let typed = typed.trim();
+        let typed = if typed.len() == 16 {
+            format!("{typed}:00")
+        } else {
+            typed.to_owned()
+        };
+        format!("{typed}{}", self.offset_text())
+    }
+
+    /// A time as a `datetime-local` form value in this zone (`2026-04-01T09:30`).
+    pub fn form_value(&self, ms: i64) -> String {
+        self.datetime(ms).replacen(' ', "T", 1)
     }
 
     fn local(&self, ms: i64) -> Option<OffsetDateTime> {
@@ -87,6 +109,19 @@ impl Zone {
                 t.hour(),
                 t.minute()
             ),
+            None => String::new(),
+        }
+    }
+
+    /// The (month, day) of an instant in the zone.
+    pub fn month_day(&self, ms: i64) -> Option<(u8, u8)> {
+        self.local(ms).map(|t| (u8::from(t.month()), t.day()))
+    }
+
+    /// `2026-04-01 09:30:15` in the zone: the audit log's times, where seconds matter.
+    pub fn datetime_seconds(&self, ms: i64) -> String {
+        match self.local(ms) {
+            Some(t) => format!("{}:{:02}", self.datetime(ms), t.second()),
             None => String::new(),
         }
     }
@@ -128,6 +163,21 @@ mod tests {
         let utc = Zone::parse("utc").unwrap();
         assert_eq!(utc.datetime(ms), "2026-03-31 15:30");
         assert_eq!(utc.school_year(ms), Some(2025));
+    }
+
+    #[test]
+    fn form_times_are_read_and_written_in_the_zone() {
+        let z = Zone::default();
+        assert_eq!(
+            z.form_datetime("2026-04-01T09:30"),
+            "2026-04-01T09:30:00+09:00"
+        );
+        assert_eq!(
+            z.form_datetime("2026-04-01T09:30:15"),
+            "2026-04-01T09:30:15+09:00"
+        );
+        assert_eq!(z.form_value(1_774_971_000_000), "2026-04-01T00:30");
+        assert_eq!(z.datetime_seconds(1_774_971_015_000), "2026-04-01 00:30:15");
     }
 
     #[test]

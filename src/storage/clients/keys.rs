@@ -59,35 +59,45 @@ pub struct KeyRotation {
     pub deleted: u64,
 }
 
+/// The key that signs: the newest one not retired.
+const NEWEST_SIGNING_KEY: &str = "SELECT kid, secret FROM signing_keys WHERE retired_at IS NULL \
+                                  ORDER BY created_at DESC, kid DESC LIMIT 1";
+
 impl Store {
+    /// The key that signs, if there is one; never creates one (`doctor` reads it).
+    pub async fn current_signing_key(&self) -> Result<Option<SigningKey>, StoreError> {
+        let rows = sql::fetch(self, NEWEST_SIGNING_KEY, vec![]).await?;
+        rows.first()
+            .map(|row| {
+                Ok(SigningKey {
+                    kid: row.text(0)?,
+                    secret: decode_key(&row.text(1)?, "signing_keys.secret")?,
+                })
+            })
+            .transpose()
+    }
+
     /// The newest key that is not retired; the first call on a new database creates one (32
     /// random bytes). Creation is serialised so that replicas starting together agree.
     pub async fn signing_key(&self) -> Result<SigningKey, StoreError> {
-        const NEWEST: &str = "SELECT kid, secret FROM signing_keys WHERE retired_at IS NULL \
-                              ORDER BY created_at DESC, kid DESC LIMIT 1";
         // Read first: the usual case needs no write (on SQLite a write would wait for an
         // import's lock).
-        let mut rows = sql::fetch(self, NEWEST, vec![]).await?;
-        if rows.is_empty() {
-            sql::atomic(
-                self,
-                SIGNING_KEY_LOCK,
-                vec![(
-                    "INSERT INTO signing_keys (kid, secret, created_at) SELECT $1, $2, $3 \
-                     WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
-                    params![random_b64(12), random_b64(32), now_ms()],
-                )],
-            )
-            .await?;
-            rows = sql::fetch(self, NEWEST, vec![]).await?;
+        if let Some(key) = self.current_signing_key().await? {
+            return Ok(key);
         }
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Conflict("signing_keys: the new key is not there".into()))?;
-        Ok(SigningKey {
-            kid: row.text(0)?,
-            secret: decode_key(&row.text(1)?, "signing_keys.secret")?,
-        })
+        sql::atomic(
+            self,
+            SIGNING_KEY_LOCK,
+            vec![(
+                "INSERT INTO signing_keys (kid, secret, created_at) SELECT $1, $2, $3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retired_at IS NULL)",
+                params![random_b64(12), random_b64(32), now_ms()],
+            )],
+        )
+        .await?;
+        self.current_signing_key()
+            .await?
+            .ok_or_else(|| StoreError::Conflict("signing_keys: the new key is not there".into()))
     }
 
     /// Every key that may still verify a token (not retired, or retired less than

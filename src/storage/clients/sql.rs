@@ -20,7 +20,7 @@ where
 }
 
 /// One statement; the number of rows it changed.
-pub(super) async fn exec(
+pub(in crate::storage) async fn exec(
     store: &Store,
     sql: &'static str,
     params: Vec<Value>,
@@ -35,7 +35,7 @@ pub(super) async fn exec(
 }
 
 /// The rows of a query (SQLite: on a pooled read connection).
-pub(super) async fn fetch(
+pub(in crate::storage) async fn fetch(
     store: &Store,
     sql: &'static str,
     params: Vec<Value>,
@@ -45,6 +45,19 @@ pub(super) async fn fetch(
             let s = s.clone();
             blocking(move || s.with_reader(|conn| sqlite_fetch(conn, sql, &params))).await
         }
+        Store::Postgres(p) => pg_rows(&pg_query(sql, params).fetch_all(p.pool()).await?),
+    }
+}
+
+/// One writing statement with `RETURNING`: the rows it returned (SQLite: on a write
+/// connection, not a pooled reader).
+pub(in crate::storage) async fn write_fetch(
+    store: &Store,
+    sql: &'static str,
+    params: Vec<Value>,
+) -> Result<Vec<Row>, StoreError> {
+    match store {
+        Store::Sqlite(s) => with_sqlite(s, move |conn| sqlite_fetch(conn, sql, &params)).await,
         Store::Postgres(p) => pg_rows(&pg_query(sql, params).fetch_all(p.pool()).await?),
     }
 }

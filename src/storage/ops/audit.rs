@@ -94,6 +94,27 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The filter with a time range around its request id, when that id is a UUIDv7 (as this
+    /// server makes them): a request's entries are written within moments of the id's
+    /// timestamp, and the range turns a scan of the whole log into a walk of the `at` index.
+    /// `None` when there is nothing to narrow. The caller falls back to the filter itself when
+    /// the range finds nothing (a client may send its own id, with any timestamp).
+    fn narrowed(&self) -> Option<Filter> {
+        let id = uuid::Uuid::parse_str(self.request_id.as_deref()?).ok()?;
+        if id.get_version_num() != 7 {
+            return None;
+        }
+        let (secs, nanos) = id.get_timestamp()?.to_unix();
+        let ms = i64::try_from(secs).ok()? * 1000 + i64::from(nanos / 1_000_000);
+        // Requests (an upload, an event stream) may run long: up to a day after it started.
+        let (lo, hi) = (ms - 60_000, ms + 86_400_000);
+        Some(Filter {
+            since: Some(self.since.map_or(lo, |s| s.max(lo))),
+            until: Some(self.until.map_or(hi, |u| u.min(hi))),
+            ..self.clone()
+        })
+    }
+
     /// The WHERE clause (tenant first, always) and its parameters.
     fn clause(&self, tenant: &str) -> (String, Vec<Value>) {
         let mut sql = String::from("tenant_id = $1");
@@ -176,6 +197,24 @@ impl Store {
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<Entry>, u64), StoreError> {
+        if let Some(narrow) = filter.narrowed() {
+            let found = self
+                .audit_entries_of(tenant, &narrow, limit, offset)
+                .await?;
+            if found.1 > 0 {
+                return Ok(found);
+            }
+        }
+        self.audit_entries_of(tenant, filter, limit, offset).await
+    }
+
+    async fn audit_entries_of(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<Entry>, u64), StoreError> {
         let (clause, params) = filter.clause(tenant);
         let total = self
             .ops_count(
@@ -200,6 +239,51 @@ impl Store {
             self.ops_fetch_as(&sql, params, Entry::from_row).await?,
             total,
         ))
+    }
+
+    /// Up to `limit` of the tenant's entries matching `filter`, newest first, that come after
+    /// `after` (the `(at, id)` of the last entry of the previous page) — a keyset page, so its
+    /// cost does not grow with how deep it is, and nothing is counted (`COUNT(*)` over a large
+    /// log costs more than the page). The web UI asks for one more than it shows to know
+    /// whether there is a next page.
+    pub async fn audit_page(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        after: Option<(i64, &str)>,
+        limit: u64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        if let Some(narrow) = filter.narrowed() {
+            let found = self.audit_page_of(tenant, &narrow, after, limit).await?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+        }
+        self.audit_page_of(tenant, filter, after, limit).await
+    }
+
+    async fn audit_page_of(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        after: Option<(i64, &str)>,
+        limit: u64,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let (mut clause, mut params) = filter.clause(tenant);
+        if let Some((at, id)) = after {
+            // `at <= x` bounds the index range; the OR keeps ties on `at` in `id` order.
+            params.push(at.into());
+            params.push(id.into());
+            let (a, i) = (params.len() - 1, params.len());
+            clause.push_str(&format!(" AND at <= ${a} AND (at < ${a} OR id < ${i})"));
+        }
+        params.push(limit.into());
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {clause} \
+             ORDER BY at DESC, id DESC LIMIT ${}",
+            params.len()
+        );
+        self.ops_fetch_as(&sql, params, Entry::from_row).await
     }
 
     /// Deletes every entry (of every tenant) older than `before` (epoch ms), in batches;
@@ -260,6 +344,72 @@ mod tests {
         assert_eq!(st.params[23], Value::NullInt, "no count on a 404");
     }
 
+    #[test]
+    fn a_v7_request_id_narrows_to_the_moments_around_it() {
+        let ms: i64 = 1_780_000_000_123;
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, (ms / 1000) as u64, 123_000_000);
+        let v7 = uuid::Uuid::new_v7(ts).to_string();
+        let f = Filter {
+            request_id: Some(v7.clone()),
+            ..Filter::default()
+        };
+        let n = f.narrowed().unwrap();
+        assert_eq!(
+            (n.since, n.until),
+            (Some(ms - 60_000), Some(ms + 86_400_000))
+        );
+        assert_eq!(n.request_id.as_deref(), Some(v7.as_str()));
+        // A range already asked for is kept where it is narrower.
+        let inside = Filter {
+            since: Some(ms),
+            ..f.clone()
+        };
+        assert_eq!(inside.narrowed().unwrap().since, Some(ms));
+        // Nothing to narrow: no id, a v4 id, a client's own word.
+        for id in [
+            None,
+            Some(uuid::Uuid::new_v4().to_string()),
+            Some("bench-7".into()),
+        ] {
+            let f = Filter {
+                request_id: id,
+                ..Filter::default()
+            };
+            assert_eq!(f.narrowed(), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_id_outside_its_own_moment_is_still_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("a.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_780_000_000, 0);
+        let v7 = uuid::Uuid::new_v7(ts).to_string();
+        // A client sent its own v7-shaped id, written a year off its timestamp.
+        let mut far = e(
+            "far",
+            "t1",
+            1_780_000_000_000 - 365 * 86_400_000,
+            "imports.read",
+            200,
+        );
+        far.request_id = Some(v7.clone());
+        let mut near = e("near", "t1", 1_780_000_000_500, "imports.read", 200);
+        near.request_id = Some(v7.clone());
+        store.insert_audit_entries(&[far]).await.unwrap();
+        let f = Filter {
+            request_id: Some(v7.clone()),
+            ..Filter::default()
+        };
+        let found = store.audit_page("t1", &f, None, 10).await.unwrap();
+        assert_eq!(found.len(), 1, "the whole log when the range finds nothing");
+        assert_eq!(store.audit_entries("t1", &f, 10, 0).await.unwrap().1, 1);
+        store.insert_audit_entries(&[near]).await.unwrap();
+        let found = store.audit_page("t1", &f, None, 10).await.unwrap();
+        assert_eq!(found[0].id, "near", "the range first");
+    }
+
     #[tokio::test]
     async fn filters_paging_and_the_sweep_on_sqlite() {
         let dir = tempfile::tempdir().unwrap();
@@ -293,6 +443,23 @@ mod tests {
         assert_eq!(ids(&page), ["0249", "0248", "0247"], "newest first");
         assert_eq!(page[0], rows[249]);
 
+        // Keyset pages walk the same order, ties on `at` included, without a count.
+        let first = store
+            .audit_page("t1", &Filter::default(), None, 2)
+            .await
+            .unwrap();
+        assert_eq!(ids(&first), ["0249", "0248"]);
+        let last = &first[1];
+        let next = store
+            .audit_page("t1", &Filter::default(), Some((last.at, &last.id)), 2)
+            .await
+            .unwrap();
+        assert_eq!(ids(&next), ["0247", "0246"]);
+        let tie = store
+            .audit_page("t1", &Filter::default(), Some((last.at, "0248z")), 1)
+            .await
+            .unwrap();
+        assert_eq!(ids(&tie), ["0248"], "same time, a smaller id");
         let f = Filter {
             action_prefix: Some("imports.".into()),
             status: Some((400, 500)),

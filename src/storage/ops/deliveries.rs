@@ -4,15 +4,15 @@
 //! payload, signing and the retry policy are the `webhooks` feature's.
 
 use super::Stmt;
-use super::webhooks::EVENTS;
+use super::webhooks::{EVENTS, TEST_EVENT};
 use crate::domain::datetime::now_ms;
 use crate::storage::value::{Row, Value, params};
 use crate::storage::{BackendKind, Store, StoreError};
 
-/// The event name of column `i` (one of [`EVENTS`]).
+/// The event name of column `i` (one of [`EVENTS`], or [`TEST_EVENT`]).
 fn stored_event(r: &Row, i: usize) -> Result<String, StoreError> {
     r.parse(i, "an event name", |s| {
-        EVENTS.contains(&s).then(|| s.to_owned())
+        (EVENTS.contains(&s) || s == TEST_EVENT).then(|| s.to_owned())
     })
 }
 
@@ -182,32 +182,73 @@ impl Store {
                 params![webhook_id, tenant],
             )
             .await?;
-        let mut deliveries = self
-            .ops_fetch_as(
-                "SELECT id, webhook_id, event, state, attempts, next_attempt_at, last_status, \
-                 last_error, created_at, finished_at FROM webhook_deliveries \
-                 WHERE webhook_id = $1 AND tenant_id = $2 \
+        let deliveries = self
+            .delivery_rows(
+                "webhook_id = $1 AND tenant_id = $2 \
                  ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
                 params![webhook_id, tenant, limit, offset],
-                |r| {
-                    Ok(Delivery {
-                        id: r.text(0)?,
-                        webhook_id: r.text(1)?,
-                        event: stored_event(r, 2)?,
-                        state: r.parse(3, "a delivery state", DeliveryState::parse)?,
-                        attempts: r.int(4)?,
-                        next_attempt_at: r.int(5)?,
-                        last_status: r.opt_int(6)?,
-                        last_error: r.opt_text(7)?,
-                        created_at: r.int(8)?,
-                        finished_at: r.opt_int(9)?,
-                        attempts_log: Vec::new(),
-                    })
-                },
             )
             .await?;
+        Ok(Some(DeliveryPage { deliveries, total }))
+    }
+
+    /// Up to `limit` deliveries of one subscription of the tenant, newest first, after
+    /// `after` (the `(created_at, id)` of the last one of the previous page): a keyset page
+    /// that counts nothing, so a busy subscription's log costs the same at any depth (the web
+    /// UI). `None` when there is no such subscription.
+    pub async fn webhook_delivery_page(
+        &self,
+        tenant: &str,
+        webhook_id: &str,
+        after: Option<(i64, &str)>,
+        limit: u64,
+    ) -> Result<Option<Vec<Delivery>>, StoreError> {
+        if self.webhook(tenant, webhook_id).await?.is_none() {
+            return Ok(None);
+        }
+        // The first page: after a time no delivery has.
+        let (at, id) = after.unwrap_or((i64::MAX, ""));
+        // `created_at <= $3` bounds the index range; the OR keeps ties in `id` order.
+        let rows = self
+            .delivery_rows(
+                "webhook_id = $1 AND tenant_id = $2 AND created_at <= $3 \
+                 AND (created_at < $3 OR id < $4) \
+                 ORDER BY created_at DESC, id DESC LIMIT $5",
+                params![webhook_id, tenant, at, id, limit],
+            )
+            .await?;
+        Ok(Some(rows))
+    }
+
+    /// The deliveries `WHERE {rest}` (the condition, order and limit), with their attempts.
+    async fn delivery_rows(
+        &self,
+        rest: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sql = format!(
+            "SELECT id, webhook_id, event, state, attempts, next_attempt_at, last_status, \
+             last_error, created_at, finished_at FROM webhook_deliveries WHERE {rest}"
+        );
+        let mut deliveries = self
+            .ops_fetch_as(&sql, params, |r| {
+                Ok(Delivery {
+                    id: r.text(0)?,
+                    webhook_id: r.text(1)?,
+                    event: stored_event(r, 2)?,
+                    state: r.parse(3, "a delivery state", DeliveryState::parse)?,
+                    attempts: r.int(4)?,
+                    next_attempt_at: r.int(5)?,
+                    last_status: r.opt_int(6)?,
+                    last_error: r.opt_text(7)?,
+                    created_at: r.int(8)?,
+                    finished_at: r.opt_int(9)?,
+                    attempts_log: Vec::new(),
+                })
+            })
+            .await?;
         if deliveries.is_empty() {
-            return Ok(Some(DeliveryPage { deliveries, total }));
+            return Ok(deliveries);
         }
         // The page's ids as bound parameters: `IN ($1, $2, …)`.
         let marks: Vec<String> = (1..=deliveries.len()).map(|i| format!("${i}")).collect();
@@ -241,7 +282,7 @@ impl Store {
                 d.attempts_log.push(attempt);
             }
         }
-        Ok(Some(DeliveryPage { deliveries, total }))
+        Ok(deliveries)
     }
 
     /// Leases up to `n` due deliveries for `lease_ms`.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::deliveries::NewDelivery;
+use super::mails::NewMail;
 use super::{Stmt, blobs};
 use crate::domain::datetime::now_ms;
 use crate::storage::value::{Row, params};
@@ -102,6 +103,34 @@ pub struct JobParams {
     /// Import: the upload's size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<u64>,
+    /// Import: the upload is a school's list (CSV, or a ZIP of CSVs) mapped with this profile
+    /// (`auto`: the built-in layouts; else a stored profile's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<String>,
+    /// Import with a stored profile: its version when the upload was queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_version: Option<i64>,
+    /// Import with a stored profile: its text at that version, so a retry or an approval maps
+    /// exactly as the first run did, whatever was saved since (not shown on the API: the
+    /// profile itself is `GET /mappings/{name}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_profile: Option<String>,
+    /// Import with a mapping: the school, `CODE` or `CODE:NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school: Option<String>,
+    /// Import with a mapping: the 年度.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub school_year: Option<i32>,
+    /// Import: the April rollover with these graduating grades (`P6,J3,H3`), as `--rollover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollover: Option<String>,
+    /// Import: held for approval whatever its plan, for this reason (an unattended import in a
+    /// blackout window); approving it applies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
+    /// Import: an undo of this import (its `import_id`), not a bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo_of: Option<String>,
     /// Export: `bulk` or `delta`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -111,6 +140,9 @@ pub struct JobParams {
     /// Export: the CSV profile (`jp-1.2.1`, `jp-k12`, `oneroster-1.2.1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Export: the national model to meet (`eportal-4`, …), overriding `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The base URL for links in webhook payloads (`--public-url`, else the request's Host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
@@ -158,6 +190,34 @@ pub struct Job {
 const COLUMNS: &str = "id, tenant_id, kind, state, params, idempotency_key, upload_blob, \
     result_blob, progress, report, error, import_id, attempts, lease_owner, lease_until, \
     created_by, created_at, started_at, updated_at, finished_at";
+
+/// [`COLUMNS`] with the report's brief in place of the report: what lists select.
+const LIST_COLUMNS: &str = "id, tenant_id, kind, state, params, idempotency_key, upload_blob, \
+    result_blob, progress, COALESCE(brief, report), error, import_id, attempts, lease_owner, \
+    lease_until, created_by, created_at, started_at, updated_at, finished_at";
+
+/// The keys of a report a list of jobs shows.
+pub const BRIEF_KEYS: [&str; 7] = [
+    "status",
+    "error_count",
+    "warning_count",
+    "entities",
+    "files",
+    "mode",
+    "profile",
+];
+
+/// A report's brief (its [`BRIEF_KEYS`]): stored beside the report, so that a list reads a few
+/// hundred bytes per job rather than findings that may run to megabytes.
+pub fn report_brief(report: &Json) -> Json {
+    let mut brief = serde_json::Map::new();
+    for key in BRIEF_KEYS {
+        if let Some(x) = report.get(key) {
+            brief.insert(key.into(), x.clone());
+        }
+    }
+    brief.into()
+}
 
 impl Job {
     /// A row selected as [`COLUMNS`].
@@ -260,8 +320,8 @@ impl Store {
         let id = uuid::Uuid::now_v7().to_string();
         self.ops_exec(
             "INSERT INTO jobs (id, tenant_id, kind, state, params, created_by, report, error, \
-             import_id, attempts, created_at, started_at, updated_at, finished_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $11)",
+             import_id, attempts, created_at, started_at, updated_at, finished_at, brief) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11, $11, $12)",
             params![
                 id.as_str(),
                 new.tenant,
@@ -273,7 +333,8 @@ impl Store {
                 end.error,
                 end.import_id,
                 started_at,
-                now_ms()
+                now_ms(),
+                end.report.map(|r| report_brief(r).to_string())
             ],
         )
         .await?;
@@ -299,7 +360,8 @@ impl Store {
             .await
     }
 
-    /// A page of the tenant's jobs of a kind, newest first, and how many there are.
+    /// A page of the tenant's jobs of a kind, newest first, and how many there are. Each
+    /// job's `report` is only its brief ([`report_brief`]).
     pub async fn list_jobs(
         &self,
         tenant: &str,
@@ -327,7 +389,7 @@ impl Store {
         p.push(limit.into());
         p.push(offset.into());
         let sql = format!(
-            "SELECT {COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2{state_sql} \
+            "SELECT {LIST_COLUMNS} FROM jobs WHERE tenant_id = $1 AND kind = $2{state_sql} \
              ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
             n + 1,
             n + 2
@@ -397,8 +459,8 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Writes a run's end and its webhook deliveries in one transaction (the outbox), only
-    /// while `owner` still holds the job: otherwise nothing is written and the answer is
+    /// Writes a run's end, its webhook deliveries and its e-mail notices in one transaction (the
+    /// outbox), only while `owner` still holds the job: otherwise nothing is written and the answer is
     /// [`StoreError::Conflict`] — whoever holds the lease now finishes the job.
     pub async fn finish_job(
         &self,
@@ -406,14 +468,15 @@ impl Store {
         owner: &str,
         end: &JobEnd<'_>,
         deliveries: &[NewDelivery],
+        mails: &[NewMail],
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let finished = end.state.is_final().then_some(now);
         let mut stmts = vec![Stmt::guard(
             "UPDATE jobs SET state = $1, report = $2, error = $3, import_id = $4, \
              result_blob = COALESCE($5, result_blob), progress = COALESCE($6, progress), \
-             lease_owner = NULL, lease_until = NULL, finished_at = $7, updated_at = $8 \
-             WHERE id = $9 AND lease_owner = $10 AND state = 'running'",
+             lease_owner = NULL, lease_until = NULL, finished_at = $7, updated_at = $8, \
+             brief = $11 WHERE id = $9 AND lease_owner = $10 AND state = 'running'",
             params![
                 end.state.as_str(),
                 end.report.map(|r| r.to_string()),
@@ -424,10 +487,12 @@ impl Store {
                 finished,
                 now,
                 id,
-                owner
+                owner,
+                end.report.map(|r| report_brief(r).to_string())
             ],
         )];
         stmts.extend(deliveries.iter().map(super::deliveries::enqueue_stmt));
+        stmts.extend(mails.iter().map(super::mails::enqueue_stmt));
         self.ops_atomic(stmts).await.map(|_| ())
     }
 

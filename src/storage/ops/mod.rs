@@ -1,8 +1,11 @@
 //! The operational tables — jobs and their files, webhooks and their deliveries, admin users
 //! and sessions, the audit log — and every statement on them, one file per table family:
 //! [`jobs`], [`blobs`], [`webhooks`] (subscriptions), [`deliveries`] (the webhooks' outbox, its
-//! claim and attempts), [`users`] (admin users, roles, sessions, failed logins), [`throttle`]
-//! (the failed-credential counters of the login and token endpoints) and [`audit`].
+//! claim and attempts), [`mails`] (the e-mail notices' outbox and daily-summary claims),
+//! [`pulls`] (the runs of scheduled pulls, claimed per scheduled minute),
+//! [`users`] (admin users, roles, sessions, failed logins), [`throttle`] (the
+//! failed-credential counters of the login and token endpoints) and [`audit`]; [`gauges`] is
+//! what `/metrics` reads of them.
 //! Each exposes typed methods on [`Store`] and the row types they return (decoded strictly: see
 //! [`Row`]); the features (`jobs`, `webhooks`, `users`, `audit`) keep their rules, re-export
 //! the types and call these.
@@ -23,7 +26,11 @@
 pub mod audit;
 pub mod blobs;
 pub mod deliveries;
+pub mod gauges;
 pub mod jobs;
+pub mod liveness;
+pub mod mails;
+pub mod pulls;
 pub mod throttle;
 pub mod users;
 pub mod webhooks;
@@ -62,31 +69,56 @@ impl Stmt {
     }
 }
 
+/// The operational file that belongs beside the SQLite database `main`: `<name>-ops.db`.
+pub fn sqlite_ops_path(main: &Path) -> PathBuf {
+    let stem = main
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rosterhub".into());
+    main.with_file_name(format!("{stem}-ops.db"))
+}
+
 /// The SQLite operational file and its idle connections.
 pub(super) struct SqliteOps {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Connections handed out now (for `/metrics`).
+    busy: gauges::BusyCount,
 }
+
+/// How many idle connections of the operational file are kept.
+const MAX_IDLE_OPS: usize = 8;
 
 impl SqliteOps {
     /// Opens (and migrates) the operational file that belongs beside `main`.
     pub(super) fn open(main: &Path) -> Result<SqliteOps, StoreError> {
-        let stem = main
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "rosterhub".into());
-        let path = main.with_file_name(format!("{stem}-ops.db"));
-        let ops = SqliteOps {
-            path,
-            idle: Mutex::new(Vec::new()),
-        };
+        let ops = SqliteOps::at(main);
         let mut conn = ops.connect()?;
         super::sqlite::migrate(&mut conn, super::migrate::SQLITE_OPS)?;
         Ok(ops)
     }
 
+    /// The operational file beside `main`, not opened yet.
+    pub(super) fn at(main: &Path) -> SqliteOps {
+        SqliteOps {
+            path: sqlite_ops_path(main),
+            idle: Mutex::new(Vec::new()),
+            busy: Default::default(),
+        }
+    }
+
     pub(super) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// This pool as `/metrics` shows it.
+    pub(super) fn pool_gauge(&self) -> gauges::PoolGauge {
+        gauges::PoolGauge {
+            name: "sqlite_ops",
+            idle: self.idle.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
+            busy: self.busy.get(),
+            max: MAX_IDLE_OPS as u64,
+        }
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {
@@ -108,11 +140,13 @@ impl SqliteOps {
             Some(c) => c,
             None => self.connect()?,
         };
+        let busy = self.busy.take();
         let out = f(&mut conn);
+        drop(busy);
         // A connection left inside a transaction (an error mid-batch) is not reused.
         if conn.is_autocommit() {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < 8 {
+            if idle.len() < MAX_IDLE_OPS {
                 idle.push(conn);
             }
         }

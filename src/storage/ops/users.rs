@@ -63,10 +63,14 @@ pub struct AdminUser {
     pub last_login_at: Option<i64>,
     /// `(tenant, role)`, in tenant order.
     pub roles: Vec<(String, Role)>,
+    /// Where notices go (`mail`); `None`: the user gets none.
+    pub email: Option<String>,
+    /// The language of the user's notices (`ja`, `en`); `None`: the server's default.
+    pub language: Option<String>,
 }
 
 const COLUMNS: &str = "id, username, display_name, system_admin, created_at, updated_at, \
-                       disabled_at, failed_logins, locked_until, last_login_at";
+                       disabled_at, failed_logins, locked_until, last_login_at, email, language";
 
 impl AdminUser {
     /// A row selected as [`COLUMNS`], without its roles yet.
@@ -83,6 +87,8 @@ impl AdminUser {
             locked_until: row.opt_int(8)?,
             last_login_at: row.opt_int(9)?,
             roles: Vec::new(),
+            email: row.opt_text(10)?,
+            language: row.opt_text(11)?,
         })
     }
 }
@@ -241,7 +247,7 @@ impl Store {
             format!("SELECT {COLUMNS}, password_hash FROM admin_users WHERE username_key = $1");
         let found = self
             .ops_fetch_opt_as(&sql, params![username_key], |r| {
-                Ok((AdminUser::from_row(r)?, r.text(10)?))
+                Ok((AdminUser::from_row(r)?, r.text(12)?))
             })
             .await?;
         let Some((user, hash)) = found else {
@@ -332,6 +338,40 @@ impl Store {
             )
             .await?;
         Ok(n == 1)
+    }
+
+    /// Sets where the user's notices go and their language (both checked by the caller);
+    /// whether the user exists.
+    pub async fn set_admin_contact(
+        &self,
+        id: &str,
+        email: Option<&str>,
+        language: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .ops_exec(
+                "UPDATE admin_users SET email = $2, language = $3, updated_at = $4 WHERE id = $1",
+                params![id, email, language, now_ms()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The users who get a tenant's notices: enabled, with an address and the `admin` role in
+    /// that tenant; `(address, language)` by username.
+    pub async fn notice_recipients(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        self.ops_fetch_as(
+            "SELECT u.email, u.language FROM admin_users u \
+             JOIN admin_roles r ON r.user_id = u.id \
+             WHERE r.tenant_id = $1 AND r.role = 'admin' AND u.disabled_at IS NULL \
+             AND u.email IS NOT NULL ORDER BY u.username_key",
+            params![tenant],
+            |r| Ok((r.text(0)?, r.opt_text(1)?)),
+        )
+        .await
     }
 
     /// Gives the user `role` in `tenant` (replacing its role there; the tenant is the caller's

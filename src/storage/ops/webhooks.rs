@@ -12,15 +12,21 @@ use crate::storage::value::{Row, params};
 use crate::storage::{Store, StoreError};
 
 /// Every event a subscription can name (besides `*`, all of them).
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     "import.completed",
     "import.failed",
     "import.held",
     "export.completed",
+    "intake.refused",
 ];
 
 /// The subscription to every event.
 pub const ALL_EVENTS: &str = "*";
+
+/// The event of a delivery an administrator sends to check a subscription's endpoint (the web
+/// UI's "send a test event"): delivered to that one subscription whatever its events, never
+/// something a subscription names.
+pub const TEST_EVENT: &str = "webhook.test";
 
 /// A stored subscription.
 #[derive(Clone, PartialEq, Eq)]

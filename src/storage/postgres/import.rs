@@ -2,6 +2,7 @@
 //! stored records, streams new ones with `COPY`, and applies changes set-wise (see the backend's
 //! module docs).
 
+mod apply;
 mod stored;
 
 use std::collections::HashMap;
@@ -17,9 +18,10 @@ use crate::storage::pg_copy::{
     CopyJob, SEND_CHUNK, SEND_QUEUE, SORT_CHUNK, Target, copy_content, copy_hash, copy_task,
     copy_text,
 };
-use crate::storage::sql::EntitySql;
+use crate::storage::sql::{Dialect, EntitySql};
 use crate::storage::{
-    Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
+    Change, Counts, FileMode, ImportRecord, ImportStamp, ImportTx, Referrer, StageRow, StoreError,
+    TOMBSTONE_SAMPLE,
 };
 
 pub struct PgImportTx {
@@ -28,6 +30,8 @@ pub struct PgImportTx {
     handle: Handle,
     tenant: String,
     stamp: ImportStamp,
+    /// The import's number in the tenant's change log (see `storage::changelog`).
+    seq: i64,
     sql: Arc<HashMap<Entity, EntitySql>>,
     /// `tenant \t` and `\t now \t now \t import id \n` in COPY text, around a new record.
     main_prefix: Vec<u8>,
@@ -77,6 +81,8 @@ struct Staged {
     stage_rows: u64,
     stage_created: bool,
     finished: bool,
+    /// The tenant had none of these records: the change log keeps a marker.
+    first_load: bool,
 }
 
 impl PgImportTx {
@@ -87,7 +93,7 @@ impl PgImportTx {
         stamp: &ImportStamp,
     ) -> Result<PgImportTx, StoreError> {
         let handle = Handle::current();
-        let tx = handle.block_on(async {
+        let (tx, seq) = handle.block_on(async {
             let mut tx = store.pool.begin().await?;
             // Several imports of one tenant must not interleave: serialise them per tenant.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -109,7 +115,12 @@ impl PgImportTx {
             if !exists {
                 return Err(StoreError::UnknownTenant(tenant.to_owned()));
             }
-            Ok::<_, StoreError>(tx)
+            let next = crate::storage::changelog::sql::next_seq(Dialect::Postgres);
+            let seq: i64 = sqlx::query_scalar(AssertSqlSafe(next))
+                .bind(tenant)
+                .fetch_one(&mut *tx)
+                .await?;
+            Ok::<_, StoreError>((tx, seq))
         })?;
         let mut main_prefix = Vec::new();
         copy_text(&mut main_prefix, tenant);
@@ -123,6 +134,7 @@ impl PgImportTx {
             handle,
             tenant: tenant.to_owned(),
             stamp: stamp.clone(),
+            seq,
             sql: store.sql.clone(),
             main_prefix,
             main_suffix,
@@ -244,10 +256,11 @@ impl ImportTx for PgImportTx {
     /// Classifies the row against the stored record: a new record is streamed into the
     /// entity's table (COPY), a change to a stored one into the staging table, applied by
     /// [`ImportTx::apply`]; an unchanged row costs a hash-map probe and nothing else.
-    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<(), StoreError> {
+    fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<Change, StoreError> {
         self.ensure_staged(entity)?;
         let staged = self.staged.get_mut(&entity).expect("loaded above");
         let stored = staged.stored.get(&id_key(row.sourced_id));
+        let change;
         let target = match (row.status, stored) {
             (Status::Active, None) => {
                 staged.counts.inserted += 1;
@@ -272,20 +285,25 @@ impl ImportTx for PgImportTx {
                 if buf.len() >= SORT_CHUNK {
                     self.send_new_records(entity)?;
                 }
-                return Ok(());
+                return Ok(Change::Inserted);
             }
             (Status::Active, Some(s)) if s.active && s.hash == Some(row.hash) => {
                 staged.counts.unchanged += 1;
-                return Ok(());
+                return Ok(Change::Unchanged);
             }
             (Status::ToBeDeleted, Some(s)) if !s.active => {
                 staged.counts.unchanged += 1;
-                return Ok(());
+                return Ok(Change::Unchanged);
             }
             // Deleting what was never stored changes nothing.
-            (Status::ToBeDeleted, None) => return Ok(()),
+            (Status::ToBeDeleted, None) => return Ok(Change::Nothing),
             (status, Some(_)) => {
                 let active = status == Status::Active;
+                change = if active {
+                    Change::Updated
+                } else {
+                    Change::Tombstoned
+                };
                 if active {
                     staged.counts.updated += 1;
                 } else {
@@ -320,7 +338,7 @@ impl ImportTx for PgImportTx {
             let data = std::mem::replace(buf, Vec::with_capacity(SEND_CHUNK + 4096));
             self.send(entity, target, data)?;
         }
-        Ok(())
+        Ok(change)
     }
 
     fn finish_staging(
@@ -328,7 +346,8 @@ impl ImportTx for PgImportTx {
         entity: Entity,
         mode: FileMode,
         in_bundle: &dyn Fn(&str) -> bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
+        let mut sample = Vec::new();
         self.ensure_staged(entity)?;
         let staged = self.staged.get_mut(&entity).expect("loaded above");
         let had_active = staged.stored.values().any(|s| s.active);
@@ -345,6 +364,9 @@ impl ImportTx for PgImportTx {
             // Every written column (content and blind indexes) is empty in a tombstone row.
             let width = crate::storage::sql::write_columns(entity).len();
             for id in absent {
+                if sample.len() < TOMBSTONE_SAMPLE {
+                    sample.push(id.clone());
+                }
                 copy_text(buf, &id);
                 buf.extend_from_slice(b"\ttobedeleted\t\\N");
                 for _ in 0..width {
@@ -380,7 +402,7 @@ impl ImportTx for PgImportTx {
             let tx = self.tx()?;
             handle.block_on(sqlx::query(AssertSqlSafe(analyze)).execute(&mut **tx))?;
         }
-        Ok(())
+        Ok(sample)
     }
 
     fn stored_status(
@@ -452,148 +474,14 @@ impl ImportTx for PgImportTx {
     }
 
     fn apply(&mut self, entity: Entity, mode: FileMode) -> Result<Counts, StoreError> {
-        let planned = self.plan(entity, mode)?;
-        let (inserted, finished) = self
-            .staged
-            .get(&entity)
-            .map(|s| (s.main_copied, s.finished))
-            .unwrap_or((0, true));
-        if !finished {
-            return Err(StoreError::PlanMismatch(entity.name()));
-        }
-        let stamp = self.stamp.clone();
-        let sql = self.sql[&entity].clone();
-        let tenant = self.tenant.clone();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let (updated, tombstoned) = handle.block_on(async {
-            // An unchanged entity has nothing staged: no statement to run.
-            let mut up = 0;
-            if planned.updated > 0 {
-                up = sqlx::query(AssertSqlSafe(sql.update_staged))
-                    .bind(&tenant)
-                    .bind(stamp.now)
-                    .bind(&stamp.import_id)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-            }
-            let mut tomb = 0;
-            if planned.tombstoned > 0 {
-                let tomb_sql = match mode {
-                    FileMode::Delta => sql.tombstone_delta,
-                    FileMode::Bulk => sql.tombstone_bulk,
-                };
-                tomb = sqlx::query(AssertSqlSafe(tomb_sql))
-                    .bind(&tenant)
-                    .bind(stamp.now)
-                    .bind(&stamp.import_id)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-            }
-            Ok::<_, sqlx::Error>((up, tomb))
-        })?;
-        check_applied(entity, &planned, inserted + updated, tombstoned)?;
-        if updated != planned.updated {
-            return Err(StoreError::PlanMismatch(entity.name()));
-        }
-        Ok(planned)
+        self.apply_entity(entity, mode)
     }
 
     fn save_import(&mut self, r: &ImportRecord) -> Result<(), StoreError> {
-        let tenant = self.tenant.clone();
-        let r = r.clone();
-        let handle = self.handle.clone();
-        let tx = self.tx()?;
-        let applied = r.status == "applied";
-        let lease_held = handle.block_on(async {
-            if let Some(job) = &r.job {
-                // The fence: another replica may have taken the job over after this worker's
-                // lease expired (a long pause, a lost heartbeat). Locking the job row until
-                // commit makes the check and the commit one step for every other worker.
-                let held = sqlx::query(
-                    "SELECT 1 FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'running' \
-                     FOR UPDATE",
-                )
-                .bind(&job.job_id)
-                .bind(&job.owner)
-                .fetch_optional(&mut **tx)
-                .await?
-                .is_some();
-                if !held {
-                    return Ok(false);
-                }
-            }
-            sqlx::query(
-                "INSERT INTO imports (id, tenant_id, status, profile, started_at, finished_at, report, \
-                 job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(r.id)
-            .bind(&tenant)
-            .bind(r.status)
-            .bind(r.profile)
-            .bind(r.started_at)
-            .bind(r.finished_at)
-            .bind(r.report_json)
-            .bind(r.job.map(|j| j.job_id))
-            .execute(&mut **tx)
-            .await?;
-            if applied {
-                // Readers cache per generation: an applied import invalidates them all at once.
-                sqlx::query("UPDATE tenants SET data_generation = data_generation + 1 WHERE id = $1")
-                    .bind(&tenant)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Ok::<_, sqlx::Error>(true)
-        })?;
-        if !lease_held {
-            return Err(StoreError::LeaseLost);
-        }
-        Ok(())
+        self.save(r)
     }
 
-    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
-        self.end_copy()?;
-        // Fresh planner statistics for the tables this import changed, so the API's first
-        // queries after a big import do not wait for autovacuum.
-        let mut changed: Vec<&'static str> = self
-            .staged
-            .iter()
-            .filter(|(_, s)| s.counts.inserted + s.counts.updated + s.counts.tombstoned > 0)
-            .map(|(e, _)| e.table())
-            .collect();
-        // One order for every import: concurrent ANALYZEs wait for each other, never deadlock.
-        changed.sort_unstable();
-        if !changed.is_empty() {
-            let sql = format!("ANALYZE {}", changed.join(", "));
-            let handle = self.handle.clone();
-            let tx = self.tx()?;
-            handle.block_on(sqlx::query(AssertSqlSafe(sql)).execute(&mut **tx))?;
-        }
-        let tx = self.tx.take().expect("transaction is open until commit");
-        self.run(tx.commit())?;
-        Ok(())
+    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.finish()
     }
-}
-
-/// The statements must have done exactly what the plan said; anything else aborts the import.
-fn check_applied(
-    entity: Entity,
-    planned: &Counts,
-    upserted: u64,
-    tombstoned: u64,
-) -> Result<(), StoreError> {
-    if upserted != planned.inserted + planned.updated || tombstoned != planned.tombstoned {
-        tracing::error!(
-            entity = entity.name(),
-            upserted,
-            tombstoned,
-            ?planned,
-            "apply did not match the plan"
-        );
-        return Err(StoreError::PlanMismatch(entity.name()));
-    }
-    Ok(())
 }

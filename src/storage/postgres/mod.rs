@@ -37,6 +37,13 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore::connect_as_is(url).await?;
+        migrate(&store.pool).await?;
+        Ok(store)
+    }
+
+    /// A pool on the database without migrating it (for `doctor`).
+    pub async fn connect_as_is(url: &str) -> Result<PgStore, StoreError> {
         use sqlx::ConnectOptions;
         // Bulk statements of a big import legitimately run for seconds: no slow-query warnings,
         // and statements are logged at debug level only (they never contain values: all bound).
@@ -52,7 +59,6 @@ impl PgStore {
             .acquire_timeout(std::time::Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        migrate(&pool).await?;
         Ok(PgStore {
             pool,
             sql: Arc::new(
@@ -113,12 +119,11 @@ async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::raw_sql(crate::storage::migrate::CREATE_TABLE)
         .execute(&mut *tx)
         .await?;
-    let current: i64 =
-        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(&mut *tx)
-            .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *tx)
+        .await?;
     for (version, name, sql) in crate::storage::migrate::POSTGRES {
-        if *version > current {
+        if !applied.contains(version) {
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -64,6 +64,7 @@ fn clients_are_managed_through_the_api(backend: Backend) {
             "created_at": created["created_at"],
             "revoked_at": null,
             "previous_secret_valid_until": null,
+            "target": null,
         });
         let mut with_secret = lms.clone();
         with_secret["client_secret"] = json!(secret);

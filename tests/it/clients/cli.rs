@@ -50,7 +50,7 @@ fn the_client_commands_round_trip(backend: Backend) {
             "client_id": id, "name": "LMS", "tenant": "default", "scopes": roster,
             "allowed_ips": ["10.0.0.0/8", "::1/128"], "rate_limit_per_min": 30,
             "org_scope": ["org-1", "org-2"], "created_at": c["created_at"], "revoked_at": null,
-            "previous_secret_valid_until": null,
+            "previous_secret_valid_until": null, "target": null,
         })
     );
     assert!(!list.to_string().contains(&secret));

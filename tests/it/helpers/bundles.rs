@@ -79,10 +79,77 @@ impl TempBundle {
         self.write(file, &out);
     }
 
+    /// Removes a user from every file that lists her: users, roles, enrollments, demographics.
+    pub fn remove_user(&self, id: &str) {
+        for f in [
+            "users.csv",
+            "roles.csv",
+            "enrollments.csv",
+            "demographics.csv",
+        ] {
+            self.drop_rows(f, |l| l.contains(id));
+        }
+    }
+
     pub fn replace(&self, file: &str, from: &str, to: &str) {
         let text = self.read(file);
         assert!(text.contains(from), "{file} does not contain {from:?}");
         self.write(file, &text.replacen(from, to, 1));
+    }
+
+    /// `file` as rows of cells, the header first.
+    fn cells(&self, file: &str) -> Vec<Vec<String>> {
+        let text = self.read(file);
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect()
+    }
+
+    /// Writes rows of cells (the header first) as `file`.
+    fn write_cells(&self, file: &str, rows: &[Vec<String>]) {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for row in rows {
+            writer.write_record(row).unwrap();
+        }
+        self.write(
+            file,
+            &String::from_utf8(writer.into_inner().unwrap()).unwrap(),
+        );
+    }
+
+    /// Rewrites every data row of `file` through `edit(index, row)`, the row as header → cell
+    /// (a column missing from the header and set by `edit` is not written: use `drop_column`
+    /// and the header to change columns).
+    pub fn edit_rows(
+        &self,
+        file: &str,
+        mut edit: impl FnMut(usize, &mut BTreeMap<String, String>),
+    ) {
+        let mut rows = self.cells(file);
+        let header = rows[0].clone();
+        for (i, cells) in rows.iter_mut().skip(1).enumerate() {
+            let mut row: BTreeMap<String, String> =
+                header.iter().cloned().zip(cells.drain(..)).collect();
+            edit(i, &mut row);
+            *cells = header.iter().map(|h| row[h].clone()).collect();
+        }
+        self.write_cells(file, &rows);
+    }
+
+    /// Removes a column (header and cells) from `file`.
+    pub fn drop_column(&self, file: &str, column: &str) {
+        let mut rows = self.cells(file);
+        let at = rows[0]
+            .iter()
+            .position(|h| h == column)
+            .expect("the column exists");
+        for row in &mut rows {
+            row.remove(at);
+        }
+        self.write_cells(file, &rows);
     }
 
     /// Sets `file.<name>` in the manifest.

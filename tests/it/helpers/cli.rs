@@ -93,6 +93,17 @@ impl Rosterhub {
         )
     }
 
+    /// Starts the command and returns at once; its output is collected by
+    /// `Child::wait_with_output`.
+    pub fn start(mut self) -> Child {
+        self.cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Starts the command (`serve` and its options) listening on a free port, and waits until
     /// the port answers. Its log (stderr) goes to `log`, or nowhere.
     pub fn serve(mut self, log: Option<std::fs::File>) -> ServeProcess {

@@ -310,5 +310,6 @@ pub fn bulk(tenant: &str) -> ExportOptions {
         tenant: tenant.into(),
         since: None,
         profile: ExportProfile::Jp121,
+        target: None,
     }
 }

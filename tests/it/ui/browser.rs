@@ -1,238 +1,27 @@
 //! The UI in real headless Chromium, driven through chromedriver (WebDriver): sign in, upload
 //! the Japan Profile fixture and watch it succeed, find a finding of the many-defect bundle by
 //! filtering, approve a held import and see the dashboard change, switch to English and back,
-//! and a viewer with no upload or approve control whose forged post is refused. Each page is
-//! saved as a screenshot under `target/ui-screenshots/`.
+//! and a viewer with no upload or approve control whose forged post is refused; then the
+//! administration pages: a webhook's test event delivered to a local receiver and shown in its
+//! log, users, one's own password, the audit log filtered to a client made on its page,
+//! tenants, and a viewer refused client, user and webhook management; field mappings
+//! (`browser_mappings`): a sample list previewed and the profile saved. Each page is saved as a
+//! screenshot under `target/ui-screenshots/` (the harness is `chromium`).
 //!
-//! Without Chromium and chromedriver the test says what it skipped and passes, unless
+//! Without Chromium and chromedriver the tests say what they skipped and pass, unless
 //! `ROSTERHUB_REQUIRE_BROWSER=1` (CI installs them).
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use rosterhub::users::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::pages::assert_no_external_urls;
+use super::chromium::Browser;
+use super::pages::{assert_no_external_urls, assert_nothing_loaded_from_elsewhere};
+use super::roster::{CLASS_1_1, HANAKO};
+use crate::clients::token_request;
 use crate::helpers::{Backend, TempBundle, TestDb, fixtures};
-use crate::server::{Server, test_config, zip_dir};
-use crate::users::{PASSWORD, user};
-
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// chromedriver and its browser session; the driver is stopped on drop.
-struct Browser {
-    driver: Child,
-    client: Client,
-    _profile: tempfile::TempDir,
-    base: String,
-    shots: PathBuf,
-    /// Every page's source seen, for the external-URL scan.
-    sources: Vec<(String, String)>,
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-/// Chromium and chromedriver, or why not.
-fn available() -> Result<(), String> {
-    for p in [CHROMEDRIVER, CHROMIUM] {
-        if !Path::new(p).exists() {
-            return Err(format!(
-                "{p} is missing; apt-get install chromium chromium-driver"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Browser {
-    async fn start(base: &str) -> Option<Browser> {
-        if let Err(why) = available() {
-            if std::env::var("ROSTERHUB_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-                panic!("ROSTERHUB_REQUIRE_BROWSER=1 but {why}");
-            }
-            eprintln!("SKIPPED: browser tests ({why})");
-            return None;
-        }
-        // fantoccini's TLS stack needs a process-wide provider when several are compiled in.
-        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not listen"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let profile = tempfile::tempdir().unwrap();
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    "--lang=ja",
-                ],
-                "prefs": {"intl.accept_languages": "ja"},
-            }
-        });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let client = ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a Chromium session");
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-        let shots = target.join("ui-screenshots");
-        std::fs::create_dir_all(&shots).unwrap();
-        Some(Browser {
-            driver,
-            client,
-            _profile: profile,
-            base: base.to_owned(),
-            shots,
-            sources: Vec::new(),
-        })
-    }
-
-    async fn goto(&mut self, path: &str) {
-        self.client
-            .goto(&format!("{}{path}", self.base))
-            .await
-            .unwrap();
-    }
-
-    /// Saves the page as `name.png` and keeps its source.
-    async fn shot(&mut self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-        let src = self.client.source().await.unwrap();
-        self.sources.push((name.to_owned(), src));
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn exists(&self, css: &str) -> bool {
-        !self
-            .client
-            .find_all(Locator::Css(css))
-            .await
-            .unwrap()
-            .is_empty()
-    }
-
-    /// Waits until `css` shows `want` (up to 90 s: imports run in the server meanwhile).
-    async fn wait_text(&self, css: &str, want: &str) {
-        let started = Instant::now();
-        loop {
-            let found = match self.client.find(Locator::Css(css)).await {
-                Ok(e) => e.text().await.unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            if found.trim() == want {
-                return;
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                let src = self.client.source().await.unwrap_or_default();
-                panic!("{css}: waited for {want:?}, shows {found:?}; the page: {src}");
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let e = self.client.find(Locator::Css(css)).await.unwrap();
-        e.clear().await.unwrap();
-        e.send_keys(text).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn sign_in(&mut self, username: &str) {
-        self.goto("/ui/login").await;
-        self.fill("#username", username).await;
-        self.fill("#password", PASSWORD).await;
-        self.click("button[type=submit].primary").await;
-        self.wait_text("main h1", "ダッシュボード").await;
-    }
-
-    /// Uploads a bundle through the page and waits for its result to be shown.
-    async fn upload(&mut self, bundle: &Path, want_state: &str) -> String {
-        self.goto("/ui/upload").await;
-        let dir = tempfile::tempdir().unwrap();
-        let zip = dir.path().join("bundle.zip");
-        std::fs::write(&zip, zip_dir(bundle)).unwrap();
-        self.client
-            .find(Locator::Css("#bundle"))
-            .await
-            .unwrap()
-            .send_keys(zip.to_str().unwrap())
-            .await
-            .unwrap();
-        self.click("#upload-submit").await;
-        self.wait_text("#job-state", want_state).await;
-        let job = self.client.find(Locator::Css("[data-job]")).await.unwrap();
-        job.attr("data-job").await.unwrap().unwrap()
-    }
-
-    /// The numbers of the table row of `entity`.
-    async fn row(&self, entity: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let css = format!("[data-entity=\"{entity}\"] td");
-        for td in self.client.find_all(Locator::Css(&css)).await.unwrap() {
-            out.push(td.text().await.unwrap());
-        }
-        out
-    }
-}
+use crate::server::{Server, test_config};
+use crate::users::user;
 
 /// On SQLite only: the pages' storage is tested on both backends over HTTP (`pages`,
 /// `gating`); one browser at a time is what a CI machine affords.
@@ -264,6 +53,30 @@ fn the_ui_works_in_chromium() {
         assert_eq!(b.row("users").await, ["36", "0", "0", "0"]);
         assert_eq!(b.row("enrollments").await[0], "36");
         b.shot("04-upload-succeeded").await;
+
+        // The roster: a student found by her kana, her page, her class in 出席番号 order.
+        b.click("a[href=\"/ui/roster\"]").await;
+        b.wait_text("main h1", "名簿").await;
+        b.shot("04a-roster-schools").await;
+        b.goto("/ui/roster?kind=users").await;
+        b.fill("#q", "タカハシ").await;
+        b.click("#roster-search button").await;
+        b.wait_text("main h1", "名簿").await;
+        b.shot("04b-roster-search-kana").await;
+        b.click(&format!("tr[data-id=\"{HANAKO}\"] a")).await;
+        b.wait_text("main h1", "高橋 花子").await;
+        b.shot("04c-roster-user").await;
+        b.click(&format!(
+            "[data-section=\"roster.classes\"] a[href$=\"{CLASS_1_1}\"]"
+        ))
+        .await;
+        b.wait_text("main h1", "1年1組").await;
+        assert_eq!(
+            b.text("[data-section=\"roster.students\"] li:last-child a")
+                .await,
+            "高橋 花子"
+        );
+        b.shot("04d-roster-class").await;
 
         // The many-defect bundle: rejected; one finding found by filtering.
         let bad = b
@@ -317,7 +130,30 @@ fn the_ui_works_in_chromium() {
         // A bundle withdrawing most students: held, approved after the confirmation, applied.
         let held = b.upload(TempBundle::shrinking().path(), "承認待ち").await;
         b.goto(&format!("/ui/imports/{held}")).await;
+        // Who would be withdrawn, by name: 20 of the 31 listed, the rest counted.
+        let gone = b.text("#tombstoned-users").await;
+        assert!(gone.contains("中村 さくら（ナカムラ サクラ）"), "{gone}");
+        assert_eq!(
+            b.client
+                .find_all(Locator::Css("#tombstoned-users li"))
+                .await
+                .unwrap()
+                .len(),
+            20
+        );
+        assert!(
+            b.text("#changes-users").await.contains("11"),
+            "the 11 not listed are counted"
+        );
         b.shot("08-held").await;
+        b.client
+            .execute(
+                "document.getElementById('changes').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        b.shot("08-held-what-would-change").await;
         b.click("#approve").await;
         b.wait_text("main h1", "この取り込みを承認しますか").await;
         assert_eq!(b.row("users").await, ["0", "0", "5", "31"]);
@@ -355,6 +191,33 @@ fn the_ui_works_in_chromium() {
         b.shot("11-phone-dashboard").await;
         b.client.set_window_size(1280, 900).await.unwrap();
 
+        // An API client made on its page: the secret shown once works at /oauth/token until
+        // the client is revoked on the same page.
+        b.click("a[href=\"/ui/clients\"]").await;
+        b.wait_text("main h1", "APIクライアント").await;
+        b.fill("#name", "学習アプリ").await;
+        b.fill("#rate_limit_per_min", "120").await;
+        b.shot("14-clients").await;
+        b.click("#client-submit").await;
+        b.wait_text("main h1", "クライアントのシークレット").await;
+        let id = b.text("#client-id").await;
+        let secret = b.text("#client-secret").await;
+        b.shot("15-client-secret").await;
+        assert_eq!(token_request(&server.base, &id, &secret).await.0, 200);
+        b.click("a[href=\"/ui/clients\"]").await;
+        b.wait_text("main h1", "APIクライアント").await;
+        b.click(&format!("tr[data-client=\"{id}\"] button.revoke"))
+            .await;
+        b.wait_text(
+            &format!("tr[data-client=\"{id}\"] .client-state .tag"),
+            "失効",
+        )
+        .await;
+        b.shot("16-client-revoked").await;
+        assert_eq!(token_request(&server.base, &id, &secret).await.0, 401);
+
+        super::browser_mappings::field_mappings(&mut b).await;
+
         // A viewer: no upload or approve control, and a forged post is refused.
         b.click("form[action=\"/ui/logout\"] button").await;
         b.wait_text("main h1", "サインイン").await;
@@ -380,11 +243,193 @@ fn the_ui_works_in_chromium() {
         b.goto("/ui/upload").await;
         b.wait_text("main h1", "操作できませんでした").await;
         b.shot("13-viewer-upload-refused").await;
+        // Nor does a viewer reach client management: no link, the page refused.
+        assert!(!b.exists("a[href=\"/ui/clients\"]").await);
+        b.goto("/ui/clients").await;
+        b.wait_text("main h1", "操作できませんでした").await;
+        b.shot("17-viewer-clients-refused").await;
 
         // No page loads anything from elsewhere.
         for (name, src) in &b.sources {
             assert_no_external_urls(name, src, &server.base);
         }
         let _ = ok;
+    });
+}
+
+/// The administration pages in Chromium (on SQLite, as above): a webhook created against a
+/// local receiver, its test event delivered and shown in its log; users and one's own
+/// password; an API client made on its page and the audit log filtered to it; tenants for a
+/// system admin; and a viewer who sees no link to client, user or webhook management and is
+/// refused each page. Every page is saved as a screenshot.
+#[test]
+fn the_admin_pages_work_in_chromium() {
+    let Some(db) = TestDb::new(Backend::Sqlite) else {
+        return;
+    };
+    let server = crate::server::start_with(&db, |_| {});
+    user(&db, "hanako", false, &[("default", Role::Admin)]);
+    user(&db, "miru", false, &[("default", Role::Viewer)]);
+    user(&db, "root", true, &[]);
+    db.block_on(async {
+        let Some(mut b) = Browser::start(&server.base).await else {
+            return;
+        };
+        let (url, receiver) = crate::webhooks::Receiver::start(0).await;
+        let worker = rosterhub::webhooks::spawn_delivery_worker(
+            server.state.store.clone(),
+            super::webhooks::quick_deliveries(),
+        );
+        b.sign_in("hanako").await;
+
+        // A webhook against the local receiver: its secret once, then its page.
+        b.click("a[href=\"/ui/webhooks\"]").await;
+        b.wait_text("main h1", "Webhook").await;
+        b.fill("#url", &url).await;
+        b.fill("#description", "校務支援システム").await;
+        b.shot("18-webhooks").await;
+        b.click("#webhook-submit").await;
+        b.wait_text("main h1", "Webhookの署名シークレット").await;
+        assert!(b.text("#webhook-secret").await.starts_with("whsec_"));
+        b.shot("19-webhook-secret").await;
+        b.click("#webhook-page").await;
+        b.wait_text("main h1", "Webhookの設定と配信記録").await;
+        let page = b.client.current_url().await.unwrap().path().to_owned();
+
+        // The test event reaches the receiver and its delivery shows in the log.
+        b.click("#webhook-test").await;
+        b.wait_text(
+            "#notice",
+            "テスト通知を送信待ちにしました。数秒後にこのページを再読み込みすると結果が見えます。",
+        )
+        .await;
+        b.wait_reloaded(&page, "#deliveries tbody tr:first-child .state", "成功")
+            .await;
+        assert_eq!(
+            b.text("#deliveries tbody tr:first-child .response").await,
+            "200"
+        );
+        assert_eq!(
+            b.text("#deliveries tbody tr:first-child .attempts").await,
+            "1"
+        );
+        let got = receiver.requests();
+        assert_eq!(got.len(), 1);
+        let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+        assert_eq!(body["event"], "webhook.test");
+        b.shot("20-webhook-delivered").await;
+        b.click("#webhook-disable").await;
+        b.wait_text("#webhook-state .tag", "停止中").await;
+        b.shot("21-webhook-disabled").await;
+        b.click("#webhook-enable").await;
+        b.wait_text("#webhook-state", "有効").await;
+        worker.abort();
+
+        // Users: one created with a generated password, shown once.
+        b.click("a[href=\"/ui/users\"]").await;
+        b.wait_text("main h1", "管理ユーザー").await;
+        b.fill("#username", "taro").await;
+        b.fill("#display_name", "山田 太郎").await;
+        b.shot("22-users").await;
+        b.click("#user-submit").await;
+        b.wait_text("main h1", "新しいパスワード").await;
+        assert_eq!(b.text("#user-password").await.len(), 23);
+        b.shot("23-user-password").await;
+        b.goto("/ui/users").await;
+        assert!(b.exists("tr[data-user=\"taro\"] button.disable").await);
+        b.goto("/ui/password").await;
+        b.wait_text("main h1", "パスワード変更").await;
+        b.shot("24-password").await;
+
+        // An API client made on its page; the audit log filtered to it shows its creation.
+        b.goto("/ui/clients").await;
+        b.fill("#name", "学習アプリ").await;
+        b.click("#client-submit").await;
+        b.wait_text("main h1", "クライアントのシークレット").await;
+        let id = b.text("#client-id").await;
+        let secret = b.text("#client-secret").await;
+        assert_eq!(token_request(&server.base, &id, &secret).await.0, 200);
+        server.state.audit.flush().await;
+        b.click("a[href=\"/ui/audit\"]").await;
+        b.wait_text("main h1", "監査ログ").await;
+        b.shot("25-audit").await;
+        b.fill("#f-target", &id).await;
+        b.click("#audit-filter button[type=submit]").await;
+        b.wait_text("#audit tbody tr:first-child .action", "clients.create")
+            .await;
+        assert_eq!(
+            b.client
+                .find_all(Locator::Css("#audit tbody tr"))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            b.text("#audit tbody tr:first-child .actor")
+                .await
+                .ends_with("(hanako)")
+        );
+        b.shot("26-audit-filtered-to-client").await;
+        // By the client as the actor: its token request.
+        b.goto(&format!("/ui/audit?actor=client%3A{id}&lang=en"))
+            .await;
+        b.wait_text("#audit tbody tr:first-child .action", "token.issue")
+            .await;
+        b.shot("27-audit-english").await;
+        b.goto("/ui?lang=ja").await;
+
+        // A viewer: no link to client, user or webhook management, and each page refused.
+        b.click("form[action=\"/ui/logout\"] button").await;
+        b.wait_text("main h1", "サインイン").await;
+        b.sign_in("miru").await;
+        for path in ["/ui/clients", "/ui/users", "/ui/webhooks", "/ui/audit"] {
+            assert!(!b.exists(&format!("a[href=\"{path}\"]")).await, "{path}");
+        }
+        assert!(b.exists("a[href=\"/ui/password\"]").await);
+        b.shot("28-viewer-dashboard").await;
+        for (path, shot) in [
+            ("/ui/webhooks", "29-viewer-webhooks-refused"),
+            ("/ui/users", "30-viewer-users-refused"),
+            ("/ui/audit", "31-viewer-audit-refused"),
+        ] {
+            b.goto(path).await;
+            b.wait_text("main h1", "操作できませんでした").await;
+            b.shot(shot).await;
+        }
+
+        // A system admin: the tenants page (the refusal page has no sign-out: from the
+        // dashboard).
+        b.goto("/ui").await;
+        b.click("form[action=\"/ui/logout\"] button").await;
+        b.wait_text("main h1", "サインイン").await;
+        b.fill("#username", "root").await;
+        b.fill("#password", crate::users::PASSWORD).await;
+        b.fill("#tenant", "default").await;
+        b.click("button[type=submit].primary").await;
+        b.wait_text("main h1", "ダッシュボード").await;
+        b.click("a[href=\"/ui/tenants\"]").await;
+        b.wait_text("main h1", "テナント").await;
+        b.fill("#id", "city-01").await;
+        b.fill("#name", "○○市教育委員会").await;
+        b.click("#tenant-submit").await;
+        b.wait_text(
+            "tr[data-tenant=\"city-01\"] td:nth-child(2)",
+            "○○市教育委員会",
+        )
+        .await;
+        b.shot("32-tenants").await;
+
+        // Only the webhook pages show another server's URL (as text and form values).
+        for (name, src) in &b.sources {
+            if ["18-", "19-", "20-", "21-"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                assert_nothing_loaded_from_elsewhere(name, src, &server.base);
+            } else {
+                assert_no_external_urls(name, src, &server.base);
+            }
+        }
     });
 }

@@ -2,9 +2,17 @@
 //! language, the security headers of every page, role gating; `browser` drives headless
 //! Chromium through the same pages.
 
+mod audit;
 mod browser;
+mod browser_mappings;
+mod chromium;
+mod clients;
 mod gating;
+mod mappings;
 mod pages;
+mod roster;
+mod users;
+mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -54,7 +62,8 @@ impl Answer {
             .find("?csrf_token=")
             .expect("a form with a token in its action");
         let rest = &self.text[at + 12..];
-        rest[..rest.find('"').unwrap()].to_owned()
+        // The action may end with a fragment (`#preview`).
+        rest[..rest.find(['"', '#']).unwrap()].to_owned()
     }
 }
 

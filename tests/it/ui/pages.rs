@@ -5,8 +5,8 @@ use rosterhub::users::Role;
 use serde_json::{Value, json};
 
 use super::{Answer, Visitor};
-use crate::helpers::{Backend, TestDb};
-use crate::server::start_with;
+use crate::helpers::{Backend, TestDb, fixtures};
+use crate::server::{Server, start_with, test_config, zip_dir};
 use crate::users::user;
 
 /// What every UI answer must carry.
@@ -41,6 +41,23 @@ pub fn assert_no_external_urls(path: &str, body: &str, base: &str) {
                 "{path}: an external URL: {:?}",
                 &rest[..rest.len().min(80)]
             );
+        }
+    }
+}
+
+/// Nothing a body links to, loads or posts to (`href`, `src`, `action`) is elsewhere: for the
+/// pages that show other servers' URLs as data (a webhook's address).
+pub fn assert_nothing_loaded_from_elsewhere(path: &str, body: &str, base: &str) {
+    for attr in ["href=\"", "src=\"", "action=\""] {
+        for (i, _) in body.match_indices(attr) {
+            let value = &body[i + attr.len()..];
+            let value = &value[..value.find('"').unwrap_or(value.len())];
+            let absolute = value.starts_with("http://") || value.starts_with("https://");
+            assert!(
+                !absolute || value.starts_with(base),
+                "{path}: {attr}{value}\" is elsewhere"
+            );
+            assert!(!value.starts_with("//"), "{path}: {attr}{value}\"");
         }
     }
 }
@@ -234,6 +251,16 @@ fn every_page_is_self_contained(backend: Backend) {
             "/ui/exports",
             "/ui/history",
             "/ui/history?kind=exports&state=failed",
+            "/ui/roster",
+            "/ui/clients",
+            "/ui/roster?kind=users&q=x&tombstoned=1",
+            "/ui/webhooks",
+            "/ui/mappings",
+            "/ui/mappings?new=sakura&example=docs",
+            "/ui/users",
+            "/ui/password",
+            "/ui/audit",
+            "/ui/audit?action=imports.*&from=2026-04-01T09%3A00&lang=en",
         ] {
             seen.push((path.to_owned(), v.get(path).await));
         }
@@ -333,7 +360,55 @@ fn ui_sign_ins_and_sign_outs_are_audited(backend: Backend) {
     );
 }
 
+/// Text as askama escapes it in a page.
+pub fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// The findings grouped by code explain each code in the page's language, with what to do next
+/// in the UI (`assets/i18n/findings.{ja,en}.json`).
+fn each_finding_code_is_explained_in_the_page_language(backend: Backend) {
+    let Some(db) = TestDb::new(backend) else {
+        return;
+    };
+    let server = Server::start(&db, "default", test_config());
+    user(&db, "hanako", false, &[("default", Role::Viewer)]);
+    let bad = zip_dir(&fixtures().join("invalid/many-defects-v1.2"));
+    db.block_on(async {
+        let (_, body, _) = server.upload("", bad).await;
+        let id = body["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            server.wait(&format!("/api/v1/imports/{id}")).await["state"],
+            "failed"
+        );
+        let mut v = Visitor::new(&server);
+        v.sign_in("hanako", "").await;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (lang, heading) in [("ja", "対処"), ("en", "What to do")] {
+            let path = root.join(format!("assets/i18n/findings.{lang}.json"));
+            let catalogue: std::collections::HashMap<String, String> =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let page = v.get(&format!("/ui/imports/{id}?lang={lang}")).await;
+            assert_eq!(page.status, 200);
+            assert!(page.text.contains(heading), "{lang}");
+            let rows: Vec<&str> = page.text.split("<tr data-code=\"").skip(1).collect();
+            assert!(rows.len() >= 5, "{lang}: {} codes", rows.len());
+            for row in rows {
+                let code = &row[..row.find('"').unwrap()];
+                let row = &row[..row.find("</tr>").unwrap()];
+                let want = escaped(&catalogue[code]);
+                assert!(row.contains(&want), "{lang} {code}: {row}");
+            }
+        }
+    });
+}
+
 crate::on_both_backends!(
+    each_finding_code_is_explained_in_the_page_language,
     ui_sign_ins_and_sign_outs_are_audited,
     sign_in_in_japanese_then_english_and_out,
     the_ui_sign_in_counts_towards_the_lock_out,

@@ -185,8 +185,8 @@ fn a_tenant_admin_manages_its_tenants_users(backend: Backend) {
         let created_at = r.body["created_at"].clone();
         assert_eq!(
             r.body,
-            json!({"id": taro, "username": "Taro", "display_name": "山田 太郎", "role": "uploader",
-                   "disabled": false, "locked_until": null, "last_login_at": null,
+            json!({"id": taro, "username": "Taro", "display_name": "山田 太郎", "email": null,
+                   "language": null, "role": "uploader", "disabled": false, "locked_until": null, "last_login_at": null,
                    "created_at": created_at, "updated_at": created_at})
         );
         let hash = ops_rows(

@@ -31,6 +31,8 @@ pub fn user(db: &TestDb, name: &str, system: bool, roles: &[(&str, Role)]) -> Ad
         password_hash: Password::new(PASSWORD.into()).unwrap().hash(),
         system_admin: system,
         roles: roles.iter().map(|(t, r)| (t.to_string(), *r)).collect(),
+        email: None,
+        language: None,
     };
     db.block_on(store::create(&db.store, new)).unwrap()
 }

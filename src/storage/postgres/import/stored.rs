@@ -9,6 +9,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{PgImportTx, Staged, Stored, id_key};
 use crate::domain::Entity;
 use crate::storage::postgres::IMPORT_DDL_LOCK;
+use crate::storage::sql::Dialect;
 use crate::storage::{Counts, Referrer, StoreError, reference_columns};
 
 impl PgImportTx {
@@ -44,8 +45,20 @@ impl PgImportTx {
                 break;
             }
         }
-        if stored.is_empty() {
+        let first_load = stored.is_empty();
+        if first_load {
             self.drop_indexes_of_empty_table(entity)?;
+            // One marker in the change log for every record this first load inserts.
+            let marker = crate::storage::changelog::sql::load_marker(Dialect::Postgres);
+            let (tenant, seq) = (self.tenant.clone(), self.seq);
+            let tx = self.tx()?;
+            handle.block_on(
+                sqlx::query(AssertSqlSafe(marker))
+                    .bind(tenant)
+                    .bind(seq)
+                    .bind(entity.table())
+                    .execute(&mut **tx),
+            )?;
         }
         let active_before = stored.values().filter(|s| s.active).count() as u64;
         self.staged.insert(
@@ -62,6 +75,7 @@ impl PgImportTx {
                 stage_rows: 0,
                 stage_created: false,
                 finished: false,
+                first_load,
             },
         );
         Ok(())
