@@ -280,25 +280,25 @@ impl Store {
     /// and the earlier job is returned with `false`.
     pub async fn create_job(&self, new: NewJob<'_>) -> Result<(Job, bool), StoreError> {
         let id = uuid::Uuid::now_v7().to_string();
-        let n = self
-            .ops_exec(
-                "INSERT INTO jobs (id, tenant_id, kind, state, params, idempotency_key, \
-                 upload_blob, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING",
-                params![
-                    id.as_str(),
-                    new.tenant,
-                    new.kind.as_str(),
-                    new.params.to_stored(),
-                    new.idempotency_key,
-                    new.upload_blob,
-                    new.created_by,
-                    now_ms()
-                ],
-            )
-            .await?;
-        if n == 1 {
-            let job = self.job(new.tenant, &id).await?.expect("just inserted");
+        // RETURNING, not a read after the insert: a worker polling meanwhile may already have
+        // claimed the job, and the caller answers with the job as it was created (`queued`).
+        let sql = format!(
+            "INSERT INTO jobs (id, tenant_id, kind, state, params, idempotency_key, \
+             upload_blob, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING \
+             RETURNING {COLUMNS}"
+        );
+        let p = params![
+            id.as_str(),
+            new.tenant,
+            new.kind.as_str(),
+            new.params.to_stored(),
+            new.idempotency_key,
+            new.upload_blob,
+            new.created_by,
+            now_ms()
+        ];
+        if let Some(job) = self.ops_fetch_opt_as(&sql, p, Job::from_row).await? {
             return Ok((job, true));
         }
         let key = new.idempotency_key.unwrap_or_default();
