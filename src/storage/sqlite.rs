@@ -200,6 +200,7 @@ impl SqliteStore {
             counts: HashMap::new(),
             dropped_indexes: HashMap::new(),
             loading: Default::default(),
+            loaded: Vec::new(),
             open: true,
             pii: self.pii.clone(),
         };
@@ -231,6 +232,9 @@ pub struct SqliteImportTx {
     /// Entities of which the tenant had no records: their rows go to an unindexed temporary
     /// table first and into the table in key order at the end (see [`RowSql::move_load`]).
     loading: std::collections::HashSet<Entity>,
+    /// Entities first-loaded by this import (kept to its commit: their dashboard counters are
+    /// counted from the table, having no change log rows to adjust them by).
+    loaded: Vec<Entity>,
     open: bool,
     /// Encrypts the configured columns of each row written.
     pii: Option<Arc<crate::pii::Pii>>,
@@ -257,6 +261,7 @@ impl SqliteImportTx {
                 params![self.tenant, self.seq, table],
             )?;
             self.loading.insert(entity);
+            self.loaded.push(entity);
         }
         let empty = !self
             .conn
@@ -625,8 +630,13 @@ impl ImportTx for SqliteImportTx {
                     .is_some_and(|c| c.inserted + c.updated + c.tombstoned > 0)
             })
             .collect();
-        for sql in super::dashboard::recount_sql(super::sql::Dialect::Sqlite, &changed) {
-            self.conn.execute(&sql, [&self.tenant])?;
+        let dialect = super::sql::Dialect::Sqlite;
+        for r in super::dashboard::recount_sql(dialect, &changed, &self.loaded) {
+            if r.with_seq {
+                self.conn.execute(&r.sql, params![self.tenant, self.seq])?;
+            } else {
+                self.conn.execute(&r.sql, [&self.tenant])?;
+            }
         }
         self.conn.execute_batch("COMMIT")?;
         self.open = false;

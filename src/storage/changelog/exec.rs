@@ -58,11 +58,11 @@ impl Exec for SqliteTx {
     }
 
     fn exec(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        sqlite_exec(&self.conn, sql, &params)
+        timed(sql, || sqlite_exec(&self.conn, sql, &params))
     }
 
     fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        sqlite_fetch(&self.conn, sql, &params)
+        timed(sql, || sqlite_fetch(&self.conn, sql, &params))
     }
 }
 
@@ -92,18 +92,31 @@ impl Exec for PgTx {
     }
 
     fn exec(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, StoreError> {
-        let done = self
-            .handle
-            .block_on(pg_query(sql, params).execute(&mut *self.tx))?;
+        let (handle, tx) = (&self.handle, &mut self.tx);
+        let done = timed(sql, || {
+            Ok(handle.block_on(pg_query(sql, params).execute(&mut **tx))?)
+        })?;
         Ok(done.rows_affected())
     }
 
     fn fetch(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
-        let rows = self
-            .handle
-            .block_on(pg_query(sql, params).fetch_all(&mut *self.tx))?;
+        let (handle, tx) = (&self.handle, &mut self.tx);
+        let rows = timed(sql, || {
+            Ok(handle.block_on(pg_query(sql, params).fetch_all(&mut **tx))?)
+        })?;
         pg_rows(&rows)
     }
+}
+
+/// Runs one statement, logging how long it took at debug level
+/// (`RUST_LOG=rosterhub::storage::changelog=debug`): the statement's start only, its values
+/// are never logged.
+fn timed<T>(sql: &str, run: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let out = run();
+    let head: String = sql.chars().take(90).collect();
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, statement = %head, "change log statement");
+    out
 }
 
 /// Runs the statements in one transaction, on a blocking thread.

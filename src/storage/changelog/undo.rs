@@ -10,6 +10,7 @@ use super::{
 };
 use crate::domain::Entity;
 use crate::storage::postgres::PgStore;
+use crate::storage::sql::Dialect;
 use crate::storage::sqlite::SqliteStore;
 use crate::storage::value::params;
 use crate::storage::{StoreError, dashboard};
@@ -147,6 +148,13 @@ fn run(x: &mut dyn Exec, req: &UndoRequest, record: UndoRecord) -> Result<UndoRe
         if logged == 0 {
             continue;
         }
+        if x.dialect() == Dialect::Postgres {
+            // Statistics that count the rows just logged: planned with none (an estimate of
+            // one row), PostgreSQL compared every logged record with every record of the
+            // undone import's log — 11.7 s of a 1 %-delta undo at a million students, 36 ms
+            // after this (~0.1–0.3 s). ANALYZE inside the transaction sees its own rows.
+            x.exec(&format!("ANALYZE {}", sql::log_table(e)), Vec::new())?;
+        }
         let five = || params![tenant, seq, undo_seq, now, id];
         let changed =
             x.exec(&sql::restore(e), five())? + x.exec(&sql::tombstone_inserted(e), five())?;
@@ -188,8 +196,13 @@ fn run(x: &mut dyn Exec, req: &UndoRequest, record: UndoRecord) -> Result<UndoRe
     }
 
     let changed: Vec<Entity> = done.entities.iter().map(|(e, _)| *e).collect();
-    for s in dashboard::recount_sql(x.dialect(), &changed) {
-        x.exec(&s, params![tenant])?;
+    // The undo's own log has a row for every record it reverted, first loads' included.
+    for r in dashboard::recount_sql(x.dialect(), &changed, &[]) {
+        if r.with_seq {
+            x.exec(&r.sql, params![tenant, undo_seq])?;
+        } else {
+            x.exec(&r.sql, params![tenant])?;
+        }
     }
     // Readers cache per generation: the reverted records must be served at once.
     x.exec(

@@ -44,6 +44,9 @@ pub struct PgImportTx {
     copy: Option<CopyJob>,
     /// Secondary indexes dropped while an empty table is loaded, recreated at its end.
     dropped_indexes: HashMap<Entity, Vec<String>>,
+    /// Entities first-loaded by this import: their dashboard counters are counted from the
+    /// table, having no change log rows to adjust them by.
+    loaded: Vec<Entity>,
     /// Encrypts the configured columns of each row written.
     pii: Option<Arc<crate::pii::Pii>>,
 }
@@ -142,6 +145,7 @@ impl PgImportTx {
             staged: HashMap::new(),
             copy: None,
             dropped_indexes: HashMap::new(),
+            loaded: Vec::new(),
             pii: store.pii.clone(),
         })
     }

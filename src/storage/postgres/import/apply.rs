@@ -188,18 +188,17 @@ impl PgImportTx {
                     .is_some_and(|s| s.counts.inserted + s.counts.updated + s.counts.tombstoned > 0)
             })
             .collect();
-        let tenant = self.tenant.clone();
+        let (tenant, seq) = (self.tenant.clone(), self.seq);
         let handle = self.handle.clone();
-        for sql in crate::storage::dashboard::recount_sql(
-            crate::storage::sql::Dialect::Postgres,
-            &entities,
-        ) {
+        let recounts =
+            crate::storage::dashboard::recount_sql(Dialect::Postgres, &entities, &self.loaded);
+        for r in recounts {
             let tx = self.tx()?;
-            handle.block_on(
-                sqlx::query(AssertSqlSafe(sql))
-                    .bind(&tenant)
-                    .execute(&mut **tx),
-            )?;
+            let mut q = sqlx::query(AssertSqlSafe(r.sql)).bind(&tenant);
+            if r.with_seq {
+                q = q.bind(seq);
+            }
+            handle.block_on(q.execute(&mut **tx))?;
         }
         let tx = self.tx.take().expect("transaction is open until commit");
         self.run(tx.commit())?;

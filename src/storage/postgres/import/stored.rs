@@ -47,6 +47,7 @@ impl PgImportTx {
         }
         let first_load = stored.is_empty();
         if first_load {
+            self.loaded.push(entity);
             self.drop_indexes_of_empty_table(entity)?;
             // One marker in the change log for every record this first load inserts.
             let marker = crate::storage::changelog::sql::load_marker(Dialect::Postgres);
