@@ -87,6 +87,8 @@ pub enum ImportCommand {
     Undo(undo::UndoArgs),
 }
 
+// Parsed once per process: the variants' sizes (serve's settings are the most) do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a bundle (ZIP or folder) without a database. Exit 0 if it has no errors, 1 otherwise,
@@ -280,6 +282,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTERHUB_TIME_ZONE", default_value = "Asia/Tokyo",
           value_parser = crate::http::ui::zone::Zone::parse)]
     pub time_zone: crate::http::ui::zone::Zone,
+    /// OpenTelemetry collector (OTLP over HTTP, e.g. http://jaeger:4318) that request, job and
+    /// import spans are sent to; needs a build with `--features otel`, which also reads
+    /// OTEL_EXPORTER_OTLP_ENDPOINT when this is unset (docs/operations.md).
+    #[arg(long, env = "ROSTERHUB_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     #[command(flatten)]
     pub jobs: JobArgs,
     #[command(flatten)]
@@ -541,12 +548,30 @@ pub fn run() -> i32 {
     };
     let cli = Cli::parse_from(args);
     let json_logs = std::env::var("ROSTERHUB_LOG_FORMAT").is_ok_and(|v| v == "json");
-    crate::telemetry::init(json_logs);
-    match commands::dispatch(cli.command) {
+    if let Err(e) = crate::telemetry::init(json_logs, otlp_endpoint(&cli.command).as_deref()) {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    let code = match commands::dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             2
         }
-    }
+    };
+    crate::telemetry::shutdown();
+    code
+}
+
+/// Where `serve` sends its spans: `--otlp-endpoint`, else (in a build that can send them) the
+/// standard OTEL_EXPORTER_OTLP_ENDPOINT — which a build without `otel` ignores, as deployment
+/// files set it for every image.
+fn otlp_endpoint(command: &Command) -> Option<String> {
+    let Command::Serve(args) = command else {
+        return None;
+    };
+    let standard = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|v| cfg!(feature = "otel") && !v.trim().is_empty());
+    args.otlp_endpoint.clone().or(standard)
 }

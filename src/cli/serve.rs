@@ -30,6 +30,8 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<i32> {
         max_limit,
         nested_metadata,
         time_zone,
+        // Read before the runtime starts (`cli::run`, the telemetry's exporter).
+        otlp_endpoint: _,
         jobs,
         guard,
         pii,

@@ -189,11 +189,19 @@ fn app(
         .fallback(not_found)
         // JSON bodies, forms and token requests are small; the upload route lifts this limit
         // for its own streamed body (`--upload-limit-mb`).
-        .layer(axum::extract::DefaultBodyLimit::max(hardening::MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            hardening::MAX_BODY_BYTES,
+        ))
         // Per-client IP allow-lists and rate limits, before the audit entry is made.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         // One audit entry per API request (the guard's refusals too), inside the request-id layer.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
         // A NUL (or a path that is not UTF-8) is refused before anything reads the database.
         .layer(axum::middleware::from_fn(hardening::refuse_unstorable))
         .with_state(state)
@@ -218,10 +226,11 @@ fn app(
         .layer(CompressionLayer::new().gzip(true).compress_when(
             DefaultPredicate::new().and(NotForContentType::const_new("application/zip")),
         ))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(request_finished),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestV7))
         .layer(axum::middleware::from_fn(move |req, next| {
@@ -335,6 +344,53 @@ async fn shutdown_signal() {
         _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
         _ = term => tracing::info!("SIGTERM: shutting down"),
     }
+}
+
+/// A request's span: its method, route template (never the raw path in the exported span's name,
+/// which ids would make unbounded) and request id; with OpenTelemetry, a child of the caller's
+/// `traceparent` and carrying the trace id (`telemetry::adopt_parent`).
+fn request_span(req: &Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("", |p| p.as_str());
+    let method = req.method().as_str();
+    let span = tracing::info_span!(
+        "request",
+        "otel.name" = %format_args!("{method} {route}"),
+        "otel.kind" = "server",
+        "http.request.method" = method,
+        "http.route" = route,
+        "http.response.status_code" = tracing::field::Empty,
+        path = %req.uri().path(),
+        request_id = %id,
+        trace_id = tracing::field::Empty,
+    );
+    crate::telemetry::adopt_parent(req.headers(), &span);
+    span
+}
+
+/// Records the answer's status on the request's span; a debug line per request
+/// (`RUST_LOG=rosterhub::http=debug`).
+fn request_finished<B>(
+    res: &axum::http::Response<B>,
+    took: std::time::Duration,
+    span: &tracing::Span,
+) {
+    span.record(
+        "http.response.status_code",
+        i64::from(res.status().as_u16()),
+    );
+    tracing::debug!(
+        status = res.status().as_u16(),
+        ms = took.as_millis() as u64,
+        "request finished"
+    );
 }
 
 /// Request ids are UUIDv7: time-ordered, so the audit log finds a request's entries by walking

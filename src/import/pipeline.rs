@@ -574,6 +574,9 @@ pub fn import(
         Some(r) => Some(rollover::graduating_students(store, &opts.tenant, r)?),
         None => None,
     };
+    // Spans of the import and its phases (exported with the `otel` feature): ids and counts only.
+    let _import =
+        tracing::info_span!("import", import.id = %import_id, dry_run = opts.dry_run).entered();
     let mut tx = store.begin_import(&opts.tenant, &stamp)?;
     let Some(mut prep) = prepare(path, opts, &mut findings) else {
         drop(tx);
@@ -583,24 +586,28 @@ pub fn import(
     let modes: HashMap<Entity, FileMode> = prep.files.iter().copied().collect();
     let mut ctx = Context::new(prep.profile, modes);
     ctx.unreadable = prep.unreadable.clone();
-    read_files(
-        &mut prep,
-        opts,
-        &mut ctx,
-        &mut findings,
-        Some(tx.as_mut()),
-        progress,
-        &mut report,
-    )?;
+    tracing::info_span!("import.validate").in_scope(|| {
+        read_files(
+            &mut prep,
+            opts,
+            &mut ctx,
+            &mut findings,
+            Some(tx.as_mut()),
+            progress,
+            &mut report,
+        )
+    })?;
     progress.phase("references");
-    resolve::resolve_deferred(&mut ctx, &mut findings, Some(tx.as_mut()))?;
+    tracing::info_span!("import.references")
+        .in_scope(|| resolve::resolve_deferred(&mut ctx, &mut findings, Some(tx.as_mut())))?;
     if findings.has_errors() {
         drop(tx);
         report.status = Outcome::Rejected;
         return record(store, opts, report, findings, started, started_ms);
     }
     progress.phase("plan");
-    if hold::plan(
+    let planning = tracing::info_span!("import.plan").entered();
+    let held = hold::plan(
         tx.as_mut(),
         &ctx,
         &prep.files,
@@ -608,7 +615,9 @@ pub fn import(
         opts,
         &mut report,
         &mut findings,
-    )? {
+    )?;
+    drop(planning);
+    if held {
         drop(tx);
         report.status = if opts.dry_run {
             Outcome::DryRun
@@ -625,6 +634,7 @@ pub fn import(
         return record(store, opts, report, findings, started, started_ms);
     }
     progress.phase("apply");
+    let _apply = tracing::info_span!("import.apply").entered();
     for (entity, mode) in &prep.files {
         let apply_started = Instant::now();
         let counts = tx.apply(*entity, *mode)?;

@@ -259,12 +259,17 @@ async fn run_import(
             job.params.file_name.clone(),
         )
     });
-    let result = tokio::task::spawn_blocking(move || match mapping {
-        None => import::import(&store2, &path, &opts, &progress2),
-        Some((Err(message), ..)) => Ok(crate::mapping::run::unreadable(message)),
-        Some((Ok(profile), school, year, name)) => crate::mapping::run::import_upload(
-            &store2, &profile, &path, name, school, year, &opts, &progress2,
-        ),
+    // The blocking thread runs the import inside the job's span (its phases' parent).
+    let span = tracing::Span::current();
+    let result = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
+        match mapping {
+            None => import::import(&store2, &path, &opts, &progress2),
+            Some((Err(message), ..)) => Ok(crate::mapping::run::unreadable(message)),
+            Some((Ok(profile), school, year, name)) => crate::mapping::run::import_upload(
+                &store2, &profile, &path, name, school, year, &opts, &progress2,
+            ),
+        }
     })
     .await
     .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;

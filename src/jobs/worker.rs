@@ -116,7 +116,17 @@ async fn run_one(store: &Store, config: &JobsConfig, owner: &str, worker: &str, 
             }
         })
     };
-    let result = run::run(store, config, owner, &job, &progress).await;
+    // The job's span (exported with the `otel` feature); the import's phases are its children.
+    let span = tracing::info_span!(
+        "job",
+        "otel.name" = %format_args!("job {}", job.kind.as_str()),
+        job.id = %job.id,
+        job.kind = job.kind.as_str(),
+        job.attempt = job.attempts,
+    );
+    let result =
+        tracing::Instrument::instrument(run::run(store, config, owner, &job, &progress), span)
+            .await;
     beat.abort();
     let kind = job.kind.as_str();
     let outcome = match result {

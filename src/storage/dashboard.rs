@@ -228,6 +228,24 @@ pub(super) fn recount_sql(dialect: Dialect, changed: &[Entity], loaded: &[Entity
     out
 }
 
+/// Runs [`recount_sql`] in the SQLite import's transaction, `seq` its number.
+pub(super) fn recount_sqlite(
+    conn: &rusqlite::Connection,
+    tenant: &str,
+    seq: i64,
+    changed: &[Entity],
+    loaded: &[Entity],
+) -> Result<(), StoreError> {
+    for r in recount_sql(Dialect::Sqlite, changed, loaded) {
+        if r.with_seq {
+            conn.execute(&r.sql, rusqlite::params![tenant, seq])?;
+        } else {
+            conn.execute(&r.sql, [tenant])?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds to counter `c` of entity `e` the records of the import `$2`'s log that match `pred`
 /// now, less those whose before-image matched it (an inserted record had none).
 fn adjust_sql(e: Entity, c: &str, pred: &str) -> String {

@@ -232,8 +232,7 @@ pub struct SqliteImportTx {
     /// Entities of which the tenant had no records: their rows go to an unindexed temporary
     /// table first and into the table in key order at the end (see [`RowSql::move_load`]).
     loading: std::collections::HashSet<Entity>,
-    /// Entities first-loaded by this import (kept to its commit: their dashboard counters are
-    /// counted from the table, having no change log rows to adjust them by).
+    /// Entities this import first-loaded: their dashboard counters are counted, not adjusted.
     loaded: Vec<Entity>,
     open: bool,
     /// Encrypts the configured columns of each row written.
@@ -610,34 +609,23 @@ impl ImportTx for SqliteImportTx {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let changed: Vec<Entity> = Entity::ALL
+            .into_iter()
+            .filter(|e| {
+                let c = self.counts.get(e);
+                c.is_some_and(|c| c.inserted + c.updated + c.tombstoned > 0)
+            })
+            .collect();
         // Fresh statistics for the API's query planner (sampled: ~20 ms at a million rows);
         // without them SQLite walks a whole table in primary-key order for a selective filter.
-        if self
-            .counts
-            .values()
-            .any(|c| c.inserted + c.updated + c.tombstoned > 0)
-        {
+        if !changed.is_empty() {
             self.conn
                 .execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
         }
         // The dashboard's counters, exact at the commit that makes these rows visible (after
         // ANALYZE: their NOT EXISTS counts are planned on fresh statistics).
-        let changed: Vec<Entity> = Entity::ALL
-            .into_iter()
-            .filter(|e| {
-                self.counts
-                    .get(e)
-                    .is_some_and(|c| c.inserted + c.updated + c.tombstoned > 0)
-            })
-            .collect();
-        let dialect = super::sql::Dialect::Sqlite;
-        for r in super::dashboard::recount_sql(dialect, &changed, &self.loaded) {
-            if r.with_seq {
-                self.conn.execute(&r.sql, params![self.tenant, self.seq])?;
-            } else {
-                self.conn.execute(&r.sql, [&self.tenant])?;
-            }
-        }
+        let (tenant, seq) = (&self.tenant, self.seq);
+        super::dashboard::recount_sqlite(&self.conn, tenant, seq, &changed, &self.loaded)?;
         self.conn.execute_batch("COMMIT")?;
         self.open = false;
         Ok(())

@@ -1,7 +1,7 @@
 //! What a person meets first: which database a command uses, exit codes, the messages and logs
 //! of the commands, and the audit trail of what they do.
 
-use crate::helpers::cli::{import_json, rosterhub};
+use crate::helpers::cli::{import_json, rosterhub, wait_for_log};
 use rosterhub::auth::Scopes;
 
 use crate::helpers::{Backend, TestDb, fixtures};
@@ -223,22 +223,6 @@ fn serve_logs_to_a_file_plainly() {
         "{log}"
     );
     assert!(!log.contains("Some("), "{log}");
-}
-
-/// The log at `path` once it holds `needle` (the server writes it shortly after it listens).
-fn wait_for_log(path: &std::path::Path, needle: &str) -> String {
-    let started = std::time::Instant::now();
-    loop {
-        let log = std::fs::read_to_string(path).unwrap_or_default();
-        if log.contains(needle) {
-            return log;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "no {needle:?} in the log: {log}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 /// The `127.0.0.1:PORT` in a log.

@@ -33,6 +33,7 @@ mod metrics_coverage;
 mod metrics_refusals;
 mod openapi;
 mod ops;
+mod otel;
 mod pii;
 mod raw_sql;
 mod reads;

@@ -159,3 +159,50 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The log at `path` once it holds `needle` (a server writes it shortly after the event).
+pub fn wait_for_log(path: &std::path::Path, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no {needle:?} in the log: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A new API client of the default tenant on `url` (`rosterhub client create`): its JSON, with
+/// `client_id` and the one-time `client_secret`. `scopes`: the CLI's default when `None`.
+pub fn create_client(url: &str, scopes: Option<&str>) -> serde_json::Value {
+    let mut args = vec!["client", "create", "--name", "test", "--database-url", url];
+    if let Some(s) = scopes {
+        args.extend(["--scopes", s]);
+    }
+    let (code, out, err) = rosterhub(&args).run();
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// An access token of `client` from the `rosterhub serve` at `base`.
+pub async fn token_of(base: &str, client: &serde_json::Value) -> String {
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().expect("a token").to_owned()
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rosterhub::domain::Entity;
 use rosterhub::storage::migrate;
 
-use crate::helpers::cli::rosterhub;
+use crate::helpers::cli::{create_client, rosterhub, token_of};
 use crate::helpers::{Backend, TestDb, fixtures, opts};
 
 /// Rows per rostering table (every tenant), and imports run, of a SQLite file.
@@ -200,40 +200,17 @@ fn a_backup_during_an_import_is_consistent_and_restores_to_a_serving_database() 
     let (code, _, err) = restore(&["--force"]);
     assert_eq!(code, 0, "{err}");
 
-    let (code, out, err) = rosterhub(&[
-        "client",
-        "create",
-        "--name",
-        "restored",
-        "--database-url",
-        &url,
-    ])
-    .run();
-    assert_eq!(code, 0, "{err}");
-    let client: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let client = create_client(&url, None);
     let server = rosterhub(&["serve", "--database-url", &url]).serve(None);
     db.rt.block_on(async {
         let http = reqwest::Client::new();
-        let token: serde_json::Value = http
-            .post(format!("{}/oauth/token", server.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!(
-                "grant_type=client_credentials&client_id={}&client_secret={}",
-                client["client_id"].as_str().unwrap(),
-                client["client_secret"].as_str().unwrap()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = token_of(&server.base, &client).await;
         let r = http
             .get(format!(
                 "{}/ims/oneroster/rostering/v1p2/users?limit=1",
                 server.base
             ))
-            .bearer_auth(token["access_token"].as_str().unwrap())
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap();
