@@ -165,7 +165,7 @@ pub fn effective(args: &[OsString], flags: &[OsString]) -> Result<Effective, Str
             _ => Source::Unset,
         };
         let value = raw.map(|raw| {
-            if var == "ROSTERHUB_DATABASE_URL" {
+            if var == "ROSTERHUB_DATABASE_URL" || var == "ROSTERHUB_READ_DATABASE_URL" {
                 toml_value(&redact_url(&raw), false)
             } else {
                 toml_value(&raw, is_bare(arg))

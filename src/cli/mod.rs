@@ -287,6 +287,11 @@ pub struct ServeArgs {
     /// OTEL_EXPORTER_OTLP_ENDPOINT when this is unset (docs/operations.md).
     #[arg(long, env = "ROSTERHUB_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
+    /// A PostgreSQL read replica (postgres://…) that the OneRoster API's roster reads go to;
+    /// tokens, the admin API, the web UI and every write stay on --database-url, which must be
+    /// PostgreSQL too. Default: none.
+    #[arg(long, env = "ROSTERHUB_READ_DATABASE_URL", value_name = "URL")]
+    pub read_database_url: Option<String>,
     #[command(flatten)]
     pub jobs: JobArgs,
     #[command(flatten)]

@@ -19,7 +19,26 @@ pub(super) fn check(a: &ServeArgs) -> anyhow::Result<()> {
     }
     guard_config(&a.guard)?;
     super::mail::config(&a.mail, a.time_zone.offset_secs(), a.public_url.as_deref())?;
+    check_replica(a)?;
     check_jobs(&a.jobs)
+}
+
+/// A read replica needs PostgreSQL on both sides (a SQLite file has no replicas).
+fn check_replica(a: &ServeArgs) -> anyhow::Result<()> {
+    let Some(replica) = &a.read_database_url else {
+        return Ok(());
+    };
+    let pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+    let primary = a.db.database_url.as_deref().unwrap_or("sqlite://");
+    if !pg(primary) || !pg(replica) {
+        bail!(
+            "--read-database-url needs PostgreSQL for both --database-url and itself; a SQLite \
+             file has no read replicas: unset it\n\
+             --read-database-url は --database-url と共に PostgreSQL の場合だけ使えます。\
+             SQLite では設定を外してください。"
+        );
+    }
+    Ok(())
 }
 
 pub(super) fn run(args: ServeArgs) -> anyhow::Result<i32> {
@@ -32,6 +51,7 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<i32> {
         time_zone,
         // Read before the runtime starts (`cli::run`, the telemetry's exporter).
         otlp_endpoint: _,
+        read_database_url,
         jobs,
         guard,
         pii,
@@ -72,7 +92,12 @@ pub(super) fn run(args: ServeArgs) -> anyhow::Result<i32> {
                 crate::http::oneroster::BASE_PATH
             );
         }
+        let replica = match &read_database_url {
+            Some(r) => Some(read_replica(&store, url, r).await?),
+            None => None,
+        };
         let mut state = crate::http::AppState::new(store).await?;
+        state.replica = replica;
         state.public_url = public_url;
         state.max_limit = max_limit;
         state.nested_metadata = nested_metadata;
@@ -249,4 +274,23 @@ fn webhook_config(a: &JobArgs) -> crate::webhooks::WebhookConfig {
         base_delay_ms: base,
         ..crate::webhooks::WebhookConfig::default()
     }
+}
+
+/// The read replica of `--read-database-url`, or why it cannot be used.
+async fn read_replica(
+    store: &crate::storage::Store,
+    url: &str,
+    replica: &str,
+) -> anyhow::Result<crate::storage::Store> {
+    let opened = store.read_replica(replica).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the read replica {} (--database-url {}): {e}\n\
+             読み取りレプリカ {} を開けません: {e}",
+            redact_url(replica),
+            redact_url(url),
+            redact_url(replica)
+        )
+    })?;
+    tracing::info!(replica = %describe(replica), "read replica ready: OneRoster reads go there");
+    Ok(opened)
 }

@@ -64,6 +64,9 @@ impl std::ops::DerefMut for AppState {
 #[derive(Clone)]
 pub struct Shared {
     pub store: Store,
+    /// A PostgreSQL read replica (`--read-database-url`) that the OneRoster API reads roster
+    /// data from; `None`: everything reads the primary (see [`Shared::reads`]).
+    pub replica: Option<Store>,
     pub auth: Auth,
     /// The public base URL (scheme + host [+ prefix]) for `href`s and `Link`s behind a proxy;
     /// `None`: built from the request's Host header.
@@ -90,6 +93,12 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Where the OneRoster API reads roster data: the replica if there is one. Tokens, clients
+    /// and every write stay on [`Shared::store`].
+    pub fn reads(&self) -> &Store {
+        self.replica.as_ref().unwrap_or(&self.store)
+    }
+
     /// The base URL (scheme + host [+ prefix]) of absolute links — `href`s, `Link`s,
     /// `Location`s, webhook payloads: `--public-url`, else `http://` and the request's Host.
     pub fn base_url(&self, headers: &HeaderMap) -> String {
@@ -117,6 +126,7 @@ impl AppState {
         let audit = crate::audit::AuditLog::start(store.clone());
         Ok(AppState(Arc::new(Shared {
             store,
+            replica: None,
             auth,
             public_url: None,
             max_limit: DEFAULT_MAX_LIMIT,
@@ -270,7 +280,14 @@ async fn live() -> impl IntoResponse {
 
 /// The process can serve: the database answers.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+    // Ready when the primary and (if any) the read replica answer.
+    let replica = async {
+        match &state.replica {
+            Some(r) => r.ping().await,
+            None => Ok(()),
+        }
+    };
+    match state.store.ping().await.and(replica.await) {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -20,6 +20,7 @@ pub mod pii_rotate;
 pub mod postgres;
 pub mod provenance;
 pub mod read;
+mod replica;
 mod rollover;
 pub mod select;
 mod sql;

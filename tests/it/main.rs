@@ -36,6 +36,7 @@ mod ops;
 mod otel;
 mod pii;
 mod raw_sql;
+mod read_replica;
 mod reads;
 mod references;
 mod report;

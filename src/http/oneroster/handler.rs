@@ -223,7 +223,12 @@ async fn cached(mut req: Req, need: Need, build: impl FnOnce(Req) -> BoxResult) 
         // token was issued (or one it lists that the client never had) opens nothing.
         req.principal.scopes = req.principal.scopes.intersection(client.scopes);
         check_scope(&req, need)?;
-        let generation = client.generation;
+        // The generation of the database the data comes from: a replica behind the primary
+        // must not have its older rows cached under the primary's newer generation.
+        let generation = match &req.state.replica {
+            Some(r) => r.data_generation(&req.principal.tenant).await?,
+            None => client.generation,
+        };
         req.generation = generation;
         let scope_text = client.org_scope.as_ref().map(|s| s.join(" "));
         if let Some(orgs) = &client.org_scope {
@@ -285,7 +290,7 @@ async fn expanded_scope(req: &Req, orgs: &[String]) -> Result<Arc<OrgScope>, Api
     }
     let scope = Arc::new(
         req.state
-            .store
+            .reads()
             .expand_orgs(&req.principal.tenant, orgs)
             .await?,
     );
@@ -377,7 +382,7 @@ async fn one(
     let tenant = &req.principal.tenant;
     let record = req
         .state
-        .store
+        .reads()
         .record(tenant, entity, &id, &selection, req.scope.as_deref())
         .await?
         .ok_or_else(|| ApiError::UnknownObject(format!("no {wrapper} with sourcedId `{id}`")))?;
@@ -406,7 +411,7 @@ async fn list(req: Req, spec: Spec) -> Result<Built, ApiError> {
         }
         None => None,
     };
-    let store = &req.state.store;
+    let store = req.state.reads();
     let tenant = req.principal.tenant.clone();
     for (entity, selection, id) in &spec.parents {
         if store
@@ -471,7 +476,7 @@ async fn fetch_page(
     limit: u64,
     offset: u64,
 ) -> Result<(u64, Vec<Record>), ApiError> {
-    let store = &req.state.store;
+    let store = req.state.reads();
     let cache = &req.state.cache;
     let total_key = request.total_key(req.generation);
     let total = match cache.total(&total_key) {
@@ -513,7 +518,7 @@ fn links(req: &Req) -> Links {
 
 /// Roles and profiles for users; children for orgs and sessions.
 async fn extras(req: &Req, entity: Entity, records: &[Record]) -> Result<Extras, ApiError> {
-    let store = &req.state.store;
+    let store = req.state.reads();
     let tenant = &req.principal.tenant;
     let ids: Vec<&str> = records.iter().map(|r| r.sourced_id.as_str()).collect();
     let mut x = Extras::default();
