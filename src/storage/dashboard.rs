@@ -13,6 +13,7 @@
 
 use super::read::Query;
 use super::sql::Dialect;
+use super::value::{Value, params, sqlite_exec};
 use super::{Store, StoreError};
 use crate::csv::target::TargetCheck;
 use crate::domain::Entity;
@@ -154,6 +155,17 @@ pub(super) struct Recount {
     pub with_seq: bool,
 }
 
+impl Recount {
+    /// The statement's values: the tenant, and `seq` when it reads the change log.
+    pub fn params(&self, tenant: &str, seq: i64) -> Vec<Value> {
+        if self.with_seq {
+            params![tenant, seq]
+        } else {
+            params![tenant]
+        }
+    }
+}
+
 /// The statements an applied import (or undo) runs in its transaction, after writing, to make
 /// the tenant's `tenant_counts` exact again: the counters of the `changed` entities and the
 /// sanity counts that read one of them.
@@ -237,11 +249,7 @@ pub(super) fn recount_sqlite(
     loaded: &[Entity],
 ) -> Result<(), StoreError> {
     for r in recount_sql(Dialect::Sqlite, changed, loaded) {
-        if r.with_seq {
-            conn.execute(&r.sql, rusqlite::params![tenant, seq])?;
-        } else {
-            conn.execute(&r.sql, [tenant])?;
-        }
+        sqlite_exec(conn, &r.sql, &r.params(tenant, seq))?;
     }
     Ok(())
 }

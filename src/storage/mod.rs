@@ -106,6 +106,13 @@ pub struct Counts {
     pub tombstoned: u64,
 }
 
+impl Counts {
+    /// Records written: inserted, updated or tombstoned.
+    pub fn written(&self) -> u64 {
+        self.inserted + self.updated + self.tombstoned
+    }
+}
+
 /// What staging a row will do to the tenant's stored record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {

@@ -611,10 +611,7 @@ impl ImportTx for SqliteImportTx {
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let changed: Vec<Entity> = Entity::ALL
             .into_iter()
-            .filter(|e| {
-                let c = self.counts.get(e);
-                c.is_some_and(|c| c.inserted + c.updated + c.tombstoned > 0)
-            })
+            .filter(|e| self.counts.get(e).is_some_and(|c| c.written() > 0))
             .collect();
         // Fresh statistics for the API's query planner (sampled: ~20 ms at a million rows);
         // without them SQLite walks a whole table in primary-key order for a selective filter.

@@ -198,11 +198,7 @@ fn run(x: &mut dyn Exec, req: &UndoRequest, record: UndoRecord) -> Result<UndoRe
     let changed: Vec<Entity> = done.entities.iter().map(|(e, _)| *e).collect();
     // The undo's own log has a row for every record it reverted, first loads' included.
     for r in dashboard::recount_sql(x.dialect(), &changed, &[]) {
-        if r.with_seq {
-            x.exec(&r.sql, params![tenant, undo_seq])?;
-        } else {
-            x.exec(&r.sql, params![tenant])?;
-        }
+        x.exec(&r.sql, r.params(tenant, undo_seq))?;
     }
     // Readers cache per generation: the reverted records must be served at once.
     x.exec(

@@ -169,7 +169,7 @@ impl PgImportTx {
             .staged
             .iter()
             .filter(|(e, s)| {
-                let n = s.counts.inserted + s.counts.updated + s.counts.tombstoned;
+                let n = s.counts.written();
                 n > 0 && (self.loaded.contains(e) || n > 50 + s.active_before / 10)
             })
             .map(|(e, _)| e.table())
@@ -187,11 +187,7 @@ impl PgImportTx {
         // import, the planner chose nested scans that ran for minutes).
         let entities: Vec<Entity> = Entity::ALL
             .into_iter()
-            .filter(|e| {
-                self.staged
-                    .get(e)
-                    .is_some_and(|s| s.counts.inserted + s.counts.updated + s.counts.tombstoned > 0)
-            })
+            .filter(|e| self.staged.get(e).is_some_and(|s| s.counts.written() > 0))
             .collect();
         let (tenant, seq) = (self.tenant.clone(), self.seq);
         let handle = self.handle.clone();
@@ -199,10 +195,7 @@ impl PgImportTx {
             crate::storage::dashboard::recount_sql(Dialect::Postgres, &entities, &self.loaded);
         for r in recounts {
             let tx = self.tx()?;
-            let mut q = sqlx::query(AssertSqlSafe(r.sql)).bind(&tenant);
-            if r.with_seq {
-                q = q.bind(seq);
-            }
+            let q = crate::storage::value::pg_query(&r.sql, r.params(&tenant, seq));
             handle.block_on(q.execute(&mut **tx))?;
         }
         let tx = self.tx.take().expect("transaction is open until commit");
