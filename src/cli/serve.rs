@@ -28,7 +28,12 @@ fn check_replica(a: &ServeArgs) -> anyhow::Result<()> {
     let Some(replica) = &a.read_database_url else {
         return Ok(());
     };
-    let pg = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+    let pg = |u: &str| {
+        matches!(
+            crate::storage::BackendKind::from_url(u),
+            Ok(crate::storage::BackendKind::Postgres)
+        )
+    };
     let primary = a.db.database_url.as_deref().unwrap_or("sqlite://");
     if !pg(primary) || !pg(replica) {
         bail!(

@@ -281,13 +281,11 @@ async fn live() -> impl IntoResponse {
 /// The process can serve: the database answers.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     // Ready when the primary and (if any) the read replica answer.
-    let replica = async {
-        match &state.replica {
-            Some(r) => r.ping().await,
-            None => Ok(()),
-        }
-    };
-    match state.store.ping().await.and(replica.await) {
+    let mut answered = state.store.ping().await;
+    if let (Ok(()), Some(r)) = (&answered, &state.replica) {
+        answered = r.ping().await;
+    }
+    match answered {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
