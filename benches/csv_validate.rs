@@ -13,6 +13,7 @@ fn validate_bundle(c: &mut Criterion) {
         students: 5_000,
         seed: 1,
         profile: GenProfile::JpV121,
+        delta: false,
     };
     let summary = generate_dir(dir.path(), &opts).unwrap();
     let rows: u64 = summary

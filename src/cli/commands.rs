@@ -179,6 +179,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
             students,
             seed,
             profile,
+            delta,
         } => {
             let profile = GenProfile::parse(&profile).with_context(|| {
                 format!("unknown --profile {profile:?}: use jp-1.2.1 or jp-k12")
@@ -187,6 +188,7 @@ pub fn dispatch(command: Command) -> anyhow::Result<i32> {
                 students,
                 seed,
                 profile,
+                delta,
             };
             let summary = if out
                 .extension()

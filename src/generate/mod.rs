@@ -33,6 +33,10 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Which column spelling and manifest version to write.
     pub profile: GenProfile,
+    /// Write the district's daily delta instead of its bulk files: 1 % of the students changed
+    /// (users, roles, enrollments) and 0.1 % withdrawn (with their demographics), to import on
+    /// top of the bulk bundle of the same students and seed.
+    pub delta: bool,
 }
 
 /// The target profile of the bundle.
@@ -78,6 +82,19 @@ pub struct GenerateSummary {
     pub files: Vec<(String, u64)>,
     /// Bytes written: the archive size for a ZIP, the sum of the file sizes for a folder.
     pub bytes: u64,
+}
+
+/// The data files of a delta, in manifest order.
+const DELTA_WRITTEN: [Entity; 4] = [
+    Entity::Demographics,
+    Entity::Enrollments,
+    Entity::Roles,
+    Entity::Users,
+];
+
+/// The data files written, in manifest order.
+fn written(delta: bool) -> &'static [Entity] {
+    if delta { &DELTA_WRITTEN } else { &WRITTEN }
 }
 
 /// The data files written (bulk), in manifest order.
@@ -131,7 +148,9 @@ pub(crate) fn header(entity: Entity, profile: GenProfile) -> String {
     all.join(",")
 }
 
-fn manifest(sink: &mut Sink, profile: GenProfile) -> io::Result<()> {
+fn manifest(sink: &mut Sink, opts: &GenerateOptions) -> io::Result<()> {
+    let profile = opts.profile;
+    let mode = if opts.delta { ",delta" } else { ",bulk" };
     sink.header("propertyName,value");
     sink.raw("manifest.version,1.0");
     sink.end_row()?;
@@ -139,10 +158,10 @@ fn manifest(sink: &mut Sink, profile: GenProfile) -> io::Result<()> {
     sink.raw(profile.oneroster_version());
     sink.end_row()?;
     for name in FILE_NAMES {
-        let bulk = WRITTEN.iter().any(|e| e.name() == name);
+        let present = written(opts.delta).iter().any(|e| e.name() == name);
         sink.raw("file.");
         sink.raw(name);
-        sink.raw(if bulk { ",bulk" } else { ",absent" });
+        sink.raw(if present { mode } else { ",absent" });
         sink.end_row()?;
     }
     sink.raw("source.systemName,RosterHub generator");
@@ -206,6 +225,7 @@ pub fn generate_zip<W: Write + Seek>(
         seed: opts.seed,
         plan: &plan,
         district_code: rows::district_code(opts.seed),
+        delta: opts.delta,
     };
     let mtime = zip::DateTime::from_date_and_time(2025, 4, 1, 0, 0, 0)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -216,12 +236,12 @@ pub fn generate_zip<W: Write + Seek>(
         .system(zip::System::Unix)
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new(out);
-    let mut files = Vec::with_capacity(WRITTEN.len() + 1);
+    let mut files = Vec::with_capacity(written(opts.delta).len() + 1);
     zip.start_file("manifest.csv", base)?;
     let mut sink = Sink::new(&mut zip);
-    manifest(&mut sink, opts.profile)?;
+    manifest(&mut sink, opts)?;
     files.push(("manifest.csv".to_owned(), sink.finish()?.0));
-    for entity in WRITTEN {
+    for &entity in written(opts.delta) {
         // 512 bytes is above any generated row; beyond 4 GiB the entry needs ZIP64.
         let large = expected_rows(&plan, entity).saturating_mul(512) >= u64::from(u32::MAX);
         zip.start_file(entity.file_name(), base.large_file(large))?;
@@ -248,18 +268,19 @@ pub fn generate_dir(dir: &Path, opts: &GenerateOptions) -> anyhow::Result<Genera
         seed: opts.seed,
         plan: &plan,
         district_code: rows::district_code(opts.seed),
+        delta: opts.delta,
     };
     let create = |name: &str| {
         let path = dir.join(name);
         File::create(&path).with_context(|| format!("creating {}", path.display()))
     };
-    let mut files = Vec::with_capacity(WRITTEN.len() + 1);
+    let mut files = Vec::with_capacity(written(opts.delta).len() + 1);
     let mut file = create("manifest.csv")?;
     let mut sink = Sink::new(&mut file);
-    manifest(&mut sink, opts.profile)?;
+    manifest(&mut sink, opts)?;
     let (rows, mut bytes) = sink.finish()?;
     files.push(("manifest.csv".to_owned(), rows));
-    for entity in WRITTEN {
+    for &entity in written(opts.delta) {
         let mut file = create(entity.file_name())?;
         let (rows, n) = write_entity(&g, entity, opts.profile, &mut file)
             .with_context(|| format!("writing {}", entity.file_name()))?;

@@ -161,6 +161,12 @@ pub(crate) fn pick(bits: u64, adult: bool) -> (Name, Name, bool) {
     (family, given, female)
 }
 
+/// The family name after `family` in the list: a name change that always changes the name.
+pub(crate) fn another_family(family: Name) -> Name {
+    let at = FAMILY.iter().position(|f| *f == family).unwrap_or(0);
+    FAMILY[(at + 1) % FAMILY.len()]
+}
+
 /// A number in kanji numerals (一, 十二, 三百五, 千二十), as in 第十二小学校.
 pub(crate) fn kanji_number(mut n: u64) -> String {
     const DIGITS: [&str; 10] = ["〇", "一", "二", "三", "四", "五", "六", "七", "八", "九"];

@@ -18,7 +18,21 @@ pub(crate) struct Gen<'p> {
     pub plan: &'p Plan,
     /// The district's 6-digit 地方公共団体コード.
     pub district_code: String,
+    /// Writing the district's daily delta rather than its bulk files.
+    pub delta: bool,
 }
+
+/// What the daily delta does to a student (see [`Gen::daily`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Daily {
+    /// A new family name; the role gains a start date; the 出席番号 is no longer public.
+    Changed,
+    /// Left the district: user, role, enrollment and demographics `tobedeleted`.
+    Withdrawn,
+}
+
+/// The `dateLastModified` of every delta row.
+const DELTA_STAMP: &str = "2025-04-02T00:00:00.000Z";
 
 /// A 6-digit local-government code for 東京都 (13) with its JIS X 0402 check digit.
 pub(crate) fn district_code(seed: u64) -> String {
@@ -51,6 +65,36 @@ pub(crate) fn school_name(school: &School) -> String {
 }
 
 impl Gen<'_> {
+    /// The students a delta sends: 1 in 100 changed, 1 in 1,000 (others) withdrawn — for a
+    /// million students 10,000 and 1,000, the daily delta of the performance benchmark.
+    pub(crate) fn daily(idx: u64) -> Option<Daily> {
+        match (idx % 100, idx % 1000) {
+            (0, _) => Some(Daily::Changed),
+            (_, 50) => Some(Daily::Withdrawn),
+            _ => None,
+        }
+    }
+
+    /// What this file run does to a member (`None`: a bulk row, or a teacher).
+    fn state(&self, student: Option<u64>) -> Option<Daily> {
+        student.filter(|_| self.delta).and_then(Self::daily)
+    }
+
+    /// The `status` and `dateLastModified` cells (with their leading separators): empty in a
+    /// bulk file, as the binding allows.
+    fn lead(sink: &mut Sink, state: Option<Daily>) {
+        match state {
+            None => sink.commas(2),
+            Some(d) => {
+                sink.raw(match d {
+                    Daily::Changed => ",active,",
+                    Daily::Withdrawn => ",tobedeleted,",
+                });
+                sink.raw(DELTA_STAMP);
+            }
+        }
+    }
+
     fn school_id(&self, sink: &mut Sink, school: &School) {
         sink.uuid(self.seed, Ns::School, school.index);
     }
@@ -191,11 +235,16 @@ impl Gen<'_> {
                 6,
             ),
         };
-        let ((family, kana_family), (given, kana_given), _) =
+        let ((mut family, mut kana_family), (given, kana_given), _) =
             names::pick(hash(self.seed, attr, idx, 0), student.is_none());
+        let state = self.state(student.map(|j| class.first_student + j));
+        if state == Some(Daily::Changed) {
+            (family, kana_family) = names::another_family((family, kana_family));
+        }
         let lower = if student.is_some() { "s" } else { "t" };
         sink.uuid(self.seed, ns, idx);
-        sink.raw(",,,true,");
+        Self::lead(sink, state);
+        sink.raw(",true,");
         sink.raw(lower);
         sink.num(idx + 1, width);
         sink.raw("@");
@@ -258,12 +307,18 @@ impl Gen<'_> {
                 ),
                 None => (Ns::Teacher, Ns::TeacherRole, class.index, "teacher"),
             };
+            let state = g.state(student.map(|_| idx));
             sink.uuid(g.seed, role_ns, idx);
-            sink.commas(3);
+            Self::lead(sink, state);
+            sink.comma();
             sink.uuid(g.seed, ns, idx);
             sink.raw(",primary,");
             sink.raw(role);
-            sink.commas(3);
+            if state == Some(Daily::Changed) {
+                sink.raw(&format!(",{SCHOOL_YEAR}-04-01,,"));
+            } else {
+                sink.commas(3);
+            }
             g.school_id(sink, school);
             sink.comma();
             sink.end_row()
@@ -276,8 +331,10 @@ impl Gen<'_> {
                 Some(j) => (Ns::Student, Ns::StudentEnrollment, class.first_student + j),
                 None => (Ns::Teacher, Ns::TeacherEnrollment, class.index),
             };
+            let state = g.state(student.map(|_| idx));
             sink.uuid(g.seed, enr_ns, idx);
-            sink.commas(3);
+            Self::lead(sink, state);
+            sink.comma();
             sink.uuid(g.seed, Ns::Class, class.index);
             sink.comma();
             g.school_id(sink, school);
@@ -287,7 +344,11 @@ impl Gen<'_> {
                 Some(j) => {
                     sink.raw(",student,false,,,");
                     sink.num(j + 1, 1);
-                    sink.raw(",true");
+                    sink.raw(if state == Some(Daily::Changed) {
+                        ",false"
+                    } else {
+                        ",true"
+                    });
                 }
                 None => sink.raw(",teacher,true,,,,"),
             }
@@ -300,6 +361,10 @@ impl Gen<'_> {
             for class in school.classes() {
                 for j in 0..class.size {
                     let idx = class.first_student + j;
+                    let state = self.state(Some(idx));
+                    if self.delta && state != Some(Daily::Withdrawn) {
+                        continue;
+                    }
                     let age = school.age_offset() + Self::grade_of(school, &class, j) as u64;
                     // Born 2 April (Y-7-age) … 1 April (Y-6-age) for 年度 Y.
                     let from = days_from_civil(SCHOOL_YEAR - 7 - age as i64, 4, 2);
@@ -309,7 +374,8 @@ impl Gen<'_> {
                     let (_, _, female) =
                         names::pick(hash(self.seed, Ns::StudentAttr, idx, 0), false);
                     sink.uuid(self.seed, Ns::Student, idx);
-                    sink.commas(3);
+                    Self::lead(sink, state);
+                    sink.comma();
                     sink.date(civil_from_days(day));
                     sink.raw(if female { ",female" } else { ",male" });
                     sink.commas(11);
@@ -321,16 +387,21 @@ impl Gen<'_> {
     }
 
     /// Every class member in file order: per class its homeroom teacher, then its students by
-    /// 出席番号. `student` is the 0-based seat within the class, `None` for the teacher.
+    /// 出席番号. `student` is the 0-based seat within the class, `None` for the teacher. A delta
+    /// has only the students it changes or withdraws.
     fn each_member<F>(&self, sink: &mut Sink, mut f: F) -> io::Result<()>
     where
         F: FnMut(&Self, &mut Sink, &School, &ClassSlot, Option<u64>) -> io::Result<()>,
     {
         for school in &self.plan.schools {
             for class in school.classes() {
-                f(self, sink, school, &class, None)?;
+                if !self.delta {
+                    f(self, sink, school, &class, None)?;
+                }
                 for j in 0..class.size {
-                    f(self, sink, school, &class, Some(j))?;
+                    if !self.delta || Self::daily(class.first_student + j).is_some() {
+                        f(self, sink, school, &class, Some(j))?;
+                    }
                 }
             }
         }

@@ -9,6 +9,7 @@ fn opts(students: u64, seed: u64, profile: GenProfile) -> GenerateOptions {
         students,
         seed,
         profile,
+        delta: false,
     }
 }
 
@@ -477,5 +478,85 @@ fn speed_100k_students() {
         start.elapsed(),
         summary.bytes,
         summary.files
+    );
+}
+
+/// The delta of a district: per file, sourcedId → (status, the columns that differ from the
+/// bulk row of the same id).
+#[test]
+fn a_delta_changes_one_in_a_hundred_and_withdraws_one_in_a_thousand() {
+    let bulk = tables(&zip_bytes(&opts(5000, 3, GenProfile::JpV121)).0);
+    let delta_opts = GenerateOptions {
+        delta: true,
+        ..opts(5000, 3, GenProfile::JpV121)
+    };
+    let (bytes, _) = zip_bytes(&delta_opts);
+    let delta = tables(&bytes);
+    let manifest = &delta["manifest.csv"];
+    let modes: HashMap<&str, &str> = manifest
+        .rows
+        .iter()
+        .filter_map(|r| Some((r[0].strip_prefix("file.")?, r[1].as_str())))
+        .collect();
+    for (file, mode) in &modes {
+        let expected = match *file {
+            "users" | "roles" | "enrollments" | "demographics" => "delta",
+            _ => "absent",
+        };
+        assert_eq!(*mode, expected, "{file}");
+    }
+    let differing = |file: &str| -> Vec<(String, Vec<String>)> {
+        let (b, d) = (&bulk[file], &delta[file]);
+        assert_eq!(b.header, d.header, "{file}");
+        let by_id: HashMap<&str, &Vec<String>> =
+            b.rows.iter().map(|r| (r[0].as_str(), r)).collect();
+        d.rows
+            .iter()
+            .map(|row| {
+                let before = by_id[row[0].as_str()];
+                let cols = (3..row.len())
+                    .filter(|&i| row[i] != before[i])
+                    .map(|i| d.header[i].clone())
+                    .collect();
+                assert_eq!(row[2], "2025-04-02T00:00:00.000Z");
+                (row[1].clone(), cols)
+            })
+            .collect()
+    };
+    let count = |rows: &[(String, Vec<String>)], status: &str, cols: &[&str]| {
+        rows.iter()
+            .filter(|(s, c)| s == status && c.iter().map(String::as_str).eq(cols.iter().copied()))
+            .count()
+    };
+    let users = differing("users.csv");
+    let family = [
+        "familyName",
+        "preferredFamilyName",
+        "metadata.jp.kanaFamilyName",
+        "metadata.jp.kanaPreferredFamilyName",
+    ];
+    assert_eq!(count(&users, "active", &family), 50, "{users:?}");
+    assert_eq!(count(&users, "tobedeleted", &[]), 5);
+    assert_eq!(users.len(), 55);
+    let roles = differing("roles.csv");
+    assert_eq!(
+        (
+            count(&roles, "active", &["beginDate"]),
+            count(&roles, "tobedeleted", &[])
+        ),
+        (50, 5)
+    );
+    let enrollments = differing("enrollments.csv");
+    assert_eq!(
+        (
+            count(&enrollments, "active", &["metadata.jp.PublicFlg"]),
+            count(&enrollments, "tobedeleted", &[])
+        ),
+        (50, 5)
+    );
+    let demographics = differing("demographics.csv");
+    assert_eq!(
+        (demographics.len(), count(&demographics, "tobedeleted", &[])),
+        (5, 5)
     );
 }

@@ -595,6 +595,7 @@ fn deep_pages_through_cached_anchors_match_plain_offsets(backend: Backend) {
         students: 2_500,
         seed: 3,
         profile: rosterhub::generate::GenProfile::JpV121,
+        delta: false,
     };
     rosterhub::generate::generate_dir(dir.path(), &opts_gen).unwrap();
     api.db.tenant("big");

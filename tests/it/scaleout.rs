@@ -124,6 +124,7 @@ fn two_replicas_share_the_queue_and_take_over_a_dead_ones_job() {
         students: 15_000,
         seed: 7,
         profile: rosterhub::generate::GenProfile::JpV121,
+        delta: false,
     };
     rosterhub::generate::generate_zip(std::fs::File::create(&big).unwrap(), &options).unwrap();
     db.tenant("big");

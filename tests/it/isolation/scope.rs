@@ -120,6 +120,7 @@ pub fn an_org_scoped_client_sees_only_its_orgs(backend: Backend) {
             students: 1200,
             seed: 5,
             profile: GenProfile::JpV121,
+            delta: false,
         },
     )
     .unwrap();

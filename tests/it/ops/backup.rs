@@ -63,6 +63,7 @@ fn a_backup_during_an_import_is_consistent_and_restores_to_a_serving_database() 
         students: 8_000,
         seed: 3,
         profile: rosterhub::generate::GenProfile::JpV121,
+        delta: false,
     };
     rosterhub::generate::generate_zip(std::fs::File::create(&big).unwrap(), &options).unwrap();
     let importer = rosterhub(&[
