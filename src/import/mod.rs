@@ -1,6 +1,7 @@
 //! The CSV import: decode → validate → plan → apply → report. Used by the CLI and by HTTP
 //! jobs.
 
+mod ahead;
 pub mod changes;
 mod checks;
 pub mod context;

@@ -13,7 +13,7 @@
 
 use super::read::Query;
 use super::sql::Dialect;
-use super::value::{Value, params, sqlite_exec};
+use super::value::{Value, params, sqlite_exec, timed};
 use super::{Store, StoreError};
 use crate::csv::target::TargetCheck;
 use crate::domain::Entity;
@@ -249,7 +249,7 @@ pub(super) fn recount_sqlite(
     loaded: &[Entity],
 ) -> Result<(), StoreError> {
     for r in recount_sql(Dialect::Sqlite, changed, loaded) {
-        sqlite_exec(conn, &r.sql, &r.params(tenant, seq))?;
+        timed(&r.sql, || sqlite_exec(conn, &r.sql, &r.params(tenant, seq)))?;
     }
     Ok(())
 }

@@ -203,6 +203,12 @@ pub struct JobRef {
 pub trait ImportTx {
     /// Adds a row of the bundle; says what it will do to the stored record.
     fn stage(&mut self, entity: Entity, row: &StageRow<'_>) -> Result<Change, StoreError>;
+    /// Before the first row of a delta file: the sourcedIds its rows name (read ahead), so a
+    /// store that would otherwise read every stored record of the entity to classify rows
+    /// looks up just these. A hint: a store may ignore it, and rows may still name others.
+    fn expect_ids(&mut self, _entity: Entity, _ids: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Called once after the last row of an entity. `in_bundle` tells whether a sourcedId
     /// was in the file (for bulk files: stored records absent from it become tombstones).
     /// Returns the first [`TOMBSTONE_SAMPLE`] ids so made tombstones.

@@ -8,7 +8,9 @@ use tokio::runtime::Handle;
 
 use crate::storage::postgres::PgStore;
 use crate::storage::sqlite::SqliteStore;
-use crate::storage::value::{Row, Value, blocking, pg_query, pg_rows, sqlite_exec, sqlite_fetch};
+use crate::storage::value::{
+    Row, Value, blocking, pg_query, pg_rows, sqlite_exec, sqlite_fetch, timed,
+};
 use crate::storage::{Store, StoreError};
 
 /// A transaction that runs statements.
@@ -106,17 +108,6 @@ impl Exec for PgTx {
         })?;
         pg_rows(&rows)
     }
-}
-
-/// Runs one statement, logging how long it took at debug level
-/// (`RUST_LOG=rosterhub::storage::changelog=debug`): the statement's start only, its values
-/// are never logged.
-fn timed<T>(sql: &str, run: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    let started = std::time::Instant::now();
-    let out = run();
-    let head: String = sql.chars().take(90).collect();
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, statement = %head, "change log statement");
-    out
 }
 
 /// Runs the statements in one transaction, on a blocking thread.

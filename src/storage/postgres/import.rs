@@ -68,8 +68,12 @@ struct Staged {
     /// Keyed by the 128-bit hash of the sourcedId: ~40 bytes per record instead of the id
     /// itself (a collision is ~10⁻²⁶ likely at a million records).
     stored: HashMap<u128, Stored>,
-    /// How many of them were active.
-    active_before: u64,
+    /// How many of them were active; `None` when only the ids a delta file named were read
+    /// ([`ImportTx::expect_ids`]): then counted when asked.
+    active_before: Option<u64>,
+    /// Records of the entity the tenant had (an estimate for a partial read): how much an
+    /// import changed relative to the table, for the decision to ANALYZE.
+    rows_before: u64,
     /// The plan, counted row by row against `stored`.
     counts: Counts,
     /// COPY text not yet sent: new records, and changes to stored ones.
@@ -452,11 +456,21 @@ impl ImportTx for PgImportTx {
             .collect())
     }
 
+    fn expect_ids(&mut self, entity: Entity, ids: &[String]) -> Result<(), StoreError> {
+        self.stage_known(entity, ids)
+    }
+
     fn active_count(&mut self, entity: Entity) -> Result<u64, StoreError> {
-        // Active before this import (its new records are in the table already).
-        if let Some(s) = self.staged.get(&entity) {
-            return Ok(s.active_before);
-        }
+        // Active before this import: its new records are in the table already (copied while
+        // staging), its updates and tombstones not yet (applied by `apply`).
+        let inserted = match self.staged.get(&entity) {
+            Some(Staged {
+                active_before: Some(n),
+                ..
+            }) => return Ok(*n),
+            Some(s) => s.counts.inserted,
+            None => 0,
+        };
         let sql = self.sql[&entity].active_count.clone();
         let tenant = self.tenant.clone();
         let handle = self.handle.clone();
@@ -466,7 +480,7 @@ impl ImportTx for PgImportTx {
                 .bind(tenant)
                 .fetch_one(&mut **tx),
         )?;
-        Ok(n as u64)
+        Ok((n as u64).saturating_sub(inserted))
     }
 
     fn plan(&mut self, entity: Entity, _mode: FileMode) -> Result<Counts, StoreError> {

@@ -170,7 +170,7 @@ impl PgImportTx {
             .iter()
             .filter(|(e, s)| {
                 let n = s.counts.written();
-                n > 0 && (self.loaded.contains(e) || n > 50 + s.active_before / 10)
+                n > 0 && (self.loaded.contains(e) || n > 50 + s.rows_before / 10)
             })
             .map(|(e, _)| e.table())
             .collect();
