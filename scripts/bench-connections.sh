@@ -4,7 +4,7 @@
 # entries = OneRoster requests served (counted by the server itself on /metrics, so requests
 # still in flight when wrk stops are counted on both sides).
 #
-#   scripts/bench-connections.sh                         # SQLite, 1,000 students, 10 s
+#   scripts/bench-connections.sh                         # SQLite, 1,000 students, 30 s
 #   DURATION=5s CONNECTIONS=1000 scripts/bench-connections.sh
 #   DATABASE_URL=postgres://postgres@127.0.0.1/rosterhub_conn_bench scripts/bench-connections.sh
 #   AUDIT_QUEUE=16 scripts/bench-connections.sh          # a tiny queue: reads get aggregated
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 STUDENTS="${STUDENTS:-1000}"
 PORT="${PORT:-18182}"
-DURATION="${DURATION:-10s}"
+DURATION="${DURATION:-30s}"
 CONNECTIONS="${CONNECTIONS:-1000}"
 AUDIT_QUEUE="${AUDIT_QUEUE:-10000}"
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/rosterhub-conn-bench.XXXXXX")"
@@ -48,7 +48,7 @@ trap 'kill $SERVER 2>/dev/null || true' EXIT
 bench_token "$PORT"
 
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/users?limit=100"
-WRK=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout 30s -H "Authorization: Bearer $TOKEN" \
+WRK=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout 30s --latency -H "Authorization: Bearer $TOKEN" \
   "$BASE/users?limit=100")
 sleep 2
 METRICS=$(curl -sf "http://127.0.0.1:$PORT/metrics")
@@ -72,7 +72,7 @@ echo "## Audit log under $CONNECTIONS connections"
 echo
 echo "- machine: $(nproc) CPUs; commit: $(git rev-parse --short HEAD); database: ${URL%%://*}; students: $STUDENTS"
 echo "- wrk -t2 -c$CONNECTIONS -d$DURATION on GET /users?limit=100, one warm-up request first; audit queue $AUDIT_QUEUE"
-echo "- wrk: $(printf '%s\n' "$WRK" | awk '/requests in/ {print $1, "requests"}'), $(printf '%s\n' "$WRK" | awk '/Requests\/sec/ {print $2}') requests/s, socket errors: $(printf '%s\n' "$WRK" | awk '/Socket errors/ {$1=$2=""; f=1; print} END {if (!f) print "none"}')"
+echo "- wrk: $(printf '%s\n' "$WRK" | awk '/requests in/ {print $1, "requests"}'), $(printf '%s\n' "$WRK" | awk '/Requests\/sec/ {print $2}') requests/s, socket errors: $(printf '%s\n' "$WRK" | awk '/Socket errors/ {$1=$2=""; f=1; print} END {if (!f) print "none"}'), responses other than 2xx/3xx: $(printf '%s\n' "$WRK" | awk '/Non-2xx or 3xx/ {print $5; f=1} END {if (!f) print 0}'), latency p50 $(printf '%s\n' "$WRK" | awk '$1 == "50%" {print $2}') p99 $(printf '%s\n' "$WRK" | awk '$1 == "99%" {print $2}')"
 echo
 echo "| requests served | audit rows (single reads) | aggregate rows | reads in aggregates | rows + aggregated | written_total | aggregated_total | dropped_total |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -422,6 +422,7 @@ fn read_files(
         let (layout, detected) = &prep.layouts[&entity];
         let name = entity.file_name();
         let file_started = Instant::now();
+        tracing::debug!(file = name, "reading");
         let rows_read = if layout.usable {
             if let Some(tx) = tx.as_deref_mut().filter(|_| mode == FileMode::Delta)
                 && let Some(ids) = super::ahead::delta_ids(&mut prep.bundle, name, opts)
