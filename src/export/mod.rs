@@ -245,6 +245,13 @@ pub async fn export_zip<W: Write + Seek + Send>(
         buf.push('\n');
         let mut rows = 0u64;
         loop {
+            // The next page is read while this one is written: the database works on one core
+            // while the CSV is made and deflated on the other.
+            let next = (records.len() as u64 == PAGE).then(|| {
+                let (store, opts) = (store.clone(), opts.clone());
+                let last = records.last().map(|r| r.sourced_id.clone());
+                tokio::spawn(async move { page(&store, entity, &opts, last.as_deref()).await })
+            });
             for rec in &mut records {
                 if let (Some(t), Some(r)) = (opts.target, report.as_mut()) {
                     target::conform(entity, rec, t, r);
@@ -255,11 +262,12 @@ pub async fn export_zip<W: Write + Seek + Send>(
             zip.write_all(buf.as_bytes())
                 .with_context(|| format!("writing {}", entity.file_name()))?;
             buf.clear();
-            if (records.len() as u64) < PAGE {
+            let Some(next) = next else {
                 break;
-            }
-            let last = records.last().map(|r| r.sourced_id.clone());
-            records = page(store, entity, opts, last.as_deref()).await?;
+            };
+            records = next
+                .await
+                .with_context(|| format!("reading {}", entity.name()))??;
             if records.is_empty() {
                 break;
             }

@@ -408,6 +408,20 @@ where
     }
 }
 
+/// Runs one statement, logging how long it took at debug level
+/// (`RUST_LOG=rosterhub::storage::timing=debug`): the statement's start only, its values
+/// are never logged.
+pub(super) fn timed<T>(
+    sql: &str,
+    run: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let started = std::time::Instant::now();
+    let out = run();
+    let head: String = sql.chars().take(90).collect();
+    tracing::debug!(target: "rosterhub::storage::timing", ms = started.elapsed().as_millis() as u64, statement = %head, "statement");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,18 +500,4 @@ mod tests {
         let err = long.int(0).unwrap_err().to_string();
         assert!(err.ends_with("…\""), "{err}");
     }
-}
-
-/// Runs one statement, logging how long it took at debug level
-/// (`RUST_LOG=rosterhub::storage::timing=debug`): the statement's start only, its values
-/// are never logged.
-pub(super) fn timed<T>(
-    sql: &str,
-    run: impl FnOnce() -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let started = std::time::Instant::now();
-    let out = run();
-    let head: String = sql.chars().take(90).collect();
-    tracing::debug!(target: "rosterhub::storage::timing", ms = started.elapsed().as_millis() as u64, statement = %head, "statement");
-    out
 }
