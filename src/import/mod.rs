@@ -16,6 +16,7 @@ pub mod report;
 pub mod resolve;
 pub mod rollover;
 pub mod rows;
+mod stager;
 mod target;
 pub mod undo;
 

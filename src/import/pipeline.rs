@@ -413,7 +413,7 @@ fn read_files(
     opts: &ImportOptions,
     ctx: &mut Context,
     findings: &mut Findings,
-    mut tx: Option<&mut (dyn ImportTx + '_)>,
+    mut tx: Option<&mut (dyn ImportTx + Send + '_)>,
     progress: &dyn Progress,
     report: &mut Report,
 ) -> Result<(), StoreError> {

@@ -18,6 +18,7 @@ use super::context::Context;
 use super::layout::MetaKind;
 use super::reader::{FileReader, Row, finding, push};
 use super::report::{Finding, Findings, Severity};
+use super::stager::{Stager, stage_file};
 
 /// The position of `parentSourcedId` among the orgs columns.
 const ORG_PARENT: usize = 3;
@@ -110,14 +111,38 @@ fn check_cell_bytes(
 }
 
 /// Checks, normalises and stages the rows of one file. Returns the number of data rows.
+///
+/// With a store, the rows are staged on a second thread while this one reads on (see
+/// [`super::stager`]); the store's error, if any, is returned once the reading stopped.
 pub fn read_rows(
     fr: &FileReader<'_>,
     input: impl Read,
     ctx: &mut Context,
     findings: &mut Findings,
-    mut sink: Option<&mut (dyn ImportTx + '_)>,
+    sink: Option<&mut (dyn ImportTx + Send + '_)>,
     progress: &dyn RowProgress,
 ) -> Result<u64, StoreError> {
+    let Some(tx) = sink else {
+        return Ok(parse_rows(fr, input, ctx, findings, None, progress));
+    };
+    let mut changes = std::mem::take(&mut ctx.changes);
+    let rows = stage_file(tx, fr.entity, &mut changes, |stager| {
+        parse_rows(fr, input, ctx, findings, Some(stager), progress)
+    });
+    ctx.changes = changes;
+    rows
+}
+
+/// Reads, checks and normalises every row, handing each good one to `stager` until the
+/// bundle has an error.
+fn parse_rows(
+    fr: &FileReader<'_>,
+    input: impl Read,
+    ctx: &mut Context,
+    findings: &mut Findings,
+    mut stager: Option<&mut Stager>,
+    progress: &dyn RowProgress,
+) -> u64 {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -254,7 +279,7 @@ pub fn read_rows(
                 .insert(sourced_id.to_owned(), values[1].clone());
         }
         // Once the bundle has an error nothing will be applied: stop staging, keep checking.
-        if let Some(tx) = sink.as_deref_mut().filter(|_| !findings.has_errors()) {
+        if let Some(st) = stager.as_deref_mut().filter(|_| !findings.has_errors()) {
             let meta = has_meta.then_some(metadata.as_str());
             let hash = content_hash(&values, meta);
             let row = StageRow {
@@ -265,12 +290,14 @@ pub fn read_rows(
                 metadata: meta,
                 hash,
             };
-            let change = tx.stage(fr.entity, &row)?;
-            ctx.changes.note(fr.entity, change, &row);
+            if !st.push(&row) {
+                // The store failed; its error is what the caller gets.
+                break;
+            }
         }
     }
     progress.rows(fr.file, rows, 0);
-    Ok(rows)
+    rows
 }
 
 /// The hash of a record's content: every value (length-prefixed, so `a,bc` ≠ `ab,c`) and the

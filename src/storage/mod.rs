@@ -387,7 +387,7 @@ impl Store {
         &self,
         tenant: &str,
         stamp: &ImportStamp,
-    ) -> Result<Box<dyn ImportTx + '_>, StoreError> {
+    ) -> Result<Box<dyn ImportTx + Send + '_>, StoreError> {
         match self {
             Store::Sqlite(s) => Ok(Box::new(s.begin_import(tenant, stamp)?)),
             Store::Postgres(p) => Ok(Box::new(p.begin_import(tenant, stamp)?)),

@@ -264,6 +264,7 @@ impl ImportTx for SqliteImportTx {
             // SQLite's sorter (behind ORDER BY and CREATE INDEX) takes as much memory as the
             // page cache allows: give it less while it runs, so peak memory stays flat.
             self.conn.pragma_update(None, "cache_size", -16384)?;
+            self.conn.pragma_update(None, "threads", sorter_threads())?;
             if loaded {
                 let sql = &self.sql[&entity];
                 self.conn.execute(&sql.move_load, [])?;
@@ -496,6 +497,12 @@ impl ImportTx for SqliteImportTx {
 }
 
 /// The rows `table` had when it was last analysed (`sqlite_stat1`), if it ever was.
+/// Helper threads SQLite's sorter may use for a first load's `ORDER BY` and `CREATE INDEX`:
+/// the machine's other cores (the import's own thread is the first).
+fn sorter_threads() -> i64 {
+    std::thread::available_parallelism().map_or(0, |n| n.get() as i64 - 1)
+}
+
 fn stat_rows(conn: &Connection, table: &str) -> Result<Option<u64>, StoreError> {
     let analysed = conn
         .prepare_cached("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")?
