@@ -7,7 +7,7 @@
 //! store error ends the file's reading with that error, as when staging ran on the parsing
 //! thread.
 
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use crate::domain::Entity;
 use crate::domain::datetime::EpochMs;
@@ -106,10 +106,8 @@ impl Stager {
     }
 
     fn send(&mut self) -> bool {
-        let next = match self.emptied.try_recv() {
-            Ok(b) => b,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::default(),
-        };
+        // A batch the staging thread emptied, or a new one while none has come back yet.
+        let next = self.emptied.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batch, next);
         match &self.to_writer {
             Some(to) => to.send(full).is_ok(),
