@@ -1,7 +1,9 @@
 //! A `rosterhub import` killed (SIGKILL: no clean-up of any kind) in the middle of writing
 //! leaves the database exactly as it was, on both backends: the import is one transaction, so
 //! the rows it had written are never visible and nothing of them remains; the next import
-//! applies as if the killed one had never run.
+//! applies as if the killed one had never run. It is killed while it reads enrollments.csv, when
+//! one thread parses and checks rows and a second stages them into the transaction
+//! (`import/stager.rs`).
 
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
