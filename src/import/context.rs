@@ -146,6 +146,13 @@ impl Context {
     /// stay: stored records the delta rewrites are not reported as left pointing at its
     /// tombstones (a delta is small; a bulk file replaces its entity whole).
     pub fn forget_unreferenced(&mut self, done: Entity) {
+        // Checks within one file: userMasterIdentifier is unique among users.csv's rows, a
+        // primary role among roles.csv's. At five million students each set is ~75 MB.
+        match done {
+            Entity::Users => self.user_master_ids = HashSet::default(),
+            Entity::Roles => self.primary_roles = HashSet::default(),
+            _ => {}
+        }
         if matches!(
             done,
             Entity::Roles | Entity::Enrollments | Entity::Demographics
@@ -153,5 +160,22 @@ impl Context {
         {
             self.ids[done.index()] = IdSet::default();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn within_file_sets_are_dropped_when_their_file_ends() {
+        let mut ctx = Context::new(Profile::OneRoster121, HashMap::new());
+        ctx.user_master_ids.insert(1);
+        ctx.primary_roles.insert(2);
+        ctx.forget_unreferenced(Entity::Users);
+        assert_eq!(ctx.user_master_ids.capacity(), 0);
+        assert!(ctx.primary_roles.contains(&2), "roles.csv is not read yet");
+        ctx.forget_unreferenced(Entity::Roles);
+        assert_eq!(ctx.primary_roles.capacity(), 0);
     }
 }
