@@ -125,8 +125,15 @@ pub fn read_rows(
     let Some(tx) = sink else {
         return Ok(parse_rows(fr, input, ctx, findings, None, progress));
     };
+    // The staging thread notes each row's change; the reading thread has the rest of `ctx`.
     let mut changes = std::mem::take(&mut ctx.changes);
-    let rows = stage_file(tx, fr.entity, &mut changes, |stager| {
+    let entity = fr.entity;
+    let stage = |row: &StageRow<'_>| {
+        let change = tx.stage(entity, row)?;
+        changes.note(entity, change, row);
+        Ok(())
+    };
+    let rows = stage_file(stage, |stager| {
         parse_rows(fr, input, ctx, findings, Some(stager), progress)
     });
     ctx.changes = changes;

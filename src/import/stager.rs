@@ -9,12 +9,9 @@
 
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
-use crate::domain::Entity;
 use crate::domain::datetime::EpochMs;
 use crate::domain::vocab::Status;
-use crate::storage::{ImportTx, StageRow, StoreError};
-
-use super::changes::Collector;
+use crate::storage::{StageRow, StoreError};
 
 /// Rows handed over at a time: enough to make the hand-over cost nothing per row.
 const BATCH: usize = 1024;
@@ -85,7 +82,7 @@ struct Batch {
 /// The parsing thread's end: collects rows into batches and sends them on.
 pub(super) struct Stager {
     batch: Batch,
-    to_writer: Option<SyncSender<Batch>>,
+    to_writer: SyncSender<Batch>,
     emptied: Receiver<Batch>,
 }
 
@@ -109,27 +106,22 @@ impl Stager {
         // A batch the staging thread emptied, or a new one while none has come back yet.
         let next = self.emptied.try_recv().unwrap_or_default();
         let full = std::mem::replace(&mut self.batch, next);
-        match &self.to_writer {
-            Some(to) => to.send(full).is_ok(),
-            None => false,
-        }
+        self.to_writer.send(full).is_ok()
     }
 
-    /// Sends the last, partial batch and closes the channel.
+    /// Sends the last, partial batch; dropping `self` closes the channel.
     fn finish(mut self) {
         if self.batch.len > 0 {
             self.send();
         }
-        self.to_writer = None;
     }
 }
 
-/// Runs `parse` on this thread with a [`Stager`] whose rows `tx` stages on a second thread,
-/// noting each row's change in `changes`. Returns what `parse` returned, or the store's error.
+/// Runs `parse` on this thread with a [`Stager`] whose rows `stage` takes, in order, on a
+/// second thread. Returns what `parse` returned, or the first error of `stage` (after which it
+/// is not called again and [`Stager::push`] says so).
 pub(super) fn stage_file<T>(
-    tx: &mut (dyn ImportTx + Send + '_),
-    entity: Entity,
-    changes: &mut Collector,
+    mut stage: impl FnMut(&StageRow<'_>) -> Result<(), StoreError> + Send,
     parse: impl FnOnce(&mut Stager) -> T,
 ) -> Result<T, StoreError> {
     let (to_writer, from_parser) = sync_channel::<Batch>(QUEUE);
@@ -137,10 +129,10 @@ pub(super) fn stage_file<T>(
     std::thread::scope(|s| {
         let writer = std::thread::Builder::new()
             .name("import-stage".into())
-            .spawn_scoped(s, || write(tx, entity, changes, from_parser, to_parser))?;
+            .spawn_scoped(s, move || write(&mut stage, from_parser, to_parser))?;
         let mut stager = Stager {
             batch: Batch::default(),
-            to_writer: Some(to_writer),
+            to_writer,
             emptied,
         };
         let parsed = parse(&mut stager);
@@ -154,19 +146,78 @@ pub(super) fn stage_file<T>(
 
 /// The staging thread: stages every row of every batch in order, then returns the batch.
 fn write(
-    tx: &mut (dyn ImportTx + Send + '_),
-    entity: Entity,
-    changes: &mut Collector,
+    stage: &mut impl FnMut(&StageRow<'_>) -> Result<(), StoreError>,
     batches: Receiver<Batch>,
     emptied: Sender<Batch>,
 ) -> Result<(), StoreError> {
     for batch in batches {
         for owned in &batch.rows[..batch.len] {
-            let row = owned.as_stage_row();
-            let change = tx.stage(entity, &row)?;
-            changes.note(entity, change, &row);
+            stage(&owned.as_stage_row())?;
         }
         let _ = emptied.send(Batch { len: 0, ..batch });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pushes rows `0..n` (the id is the number) until the stager refuses one; returns how
+    /// many it took.
+    fn push_numbered(stager: &mut Stager, n: usize) -> usize {
+        let values = vec!["v".to_owned(); 3];
+        for i in 0..n {
+            let id = i.to_string();
+            let meta = (i % 2 == 0).then_some("{\"k\":\"x\"}");
+            let row = StageRow {
+                sourced_id: &id,
+                status: Status::Active,
+                source_modified: None,
+                values: &values,
+                metadata: meta,
+                hash: [0; 16],
+            };
+            if !stager.push(&row) {
+                return i;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn every_row_arrives_in_order_with_its_metadata() {
+        let mut seen = Vec::new();
+        let taken = stage_file(
+            |row| {
+                seen.push((row.sourced_id.to_owned(), row.metadata.map(str::to_owned)));
+                Ok(())
+            },
+            |stager| push_numbered(stager, 3 * BATCH + 7),
+        )
+        .unwrap();
+        assert_eq!(taken, 3 * BATCH + 7);
+        assert_eq!(seen.len(), taken);
+        for (i, (id, meta)) in seen.iter().enumerate() {
+            assert_eq!(id, &i.to_string());
+            assert_eq!(meta.is_some(), i % 2 == 0, "row {i}");
+        }
+    }
+
+    #[test]
+    fn the_first_store_error_is_returned_and_stops_the_reading() {
+        let mut staged = 0;
+        let out = stage_file(
+            |_| {
+                staged += 1;
+                if staged == BATCH + 5 {
+                    return Err(StoreError::Injected("stage"));
+                }
+                Ok(())
+            },
+            |stager| push_numbered(stager, 100 * BATCH),
+        );
+        assert!(matches!(out, Err(StoreError::Injected("stage"))), "{out:?}");
+        assert_eq!(staged, BATCH + 5, "nothing is staged after the error");
+    }
 }

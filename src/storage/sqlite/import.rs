@@ -496,13 +496,13 @@ impl ImportTx for SqliteImportTx {
     }
 }
 
-/// The rows `table` had when it was last analysed (`sqlite_stat1`), if it ever was.
 /// Helper threads SQLite's sorter may use for a first load's `ORDER BY` and `CREATE INDEX`:
 /// the machine's other cores (the import's own thread is the first).
 fn sorter_threads() -> i64 {
     std::thread::available_parallelism().map_or(0, |n| n.get() as i64 - 1)
 }
 
+/// The rows `table` had when it was last analysed (`sqlite_stat1`), if it ever was.
 fn stat_rows(conn: &Connection, table: &str) -> Result<Option<u64>, StoreError> {
     let analysed = conn
         .prepare_cached("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")?
